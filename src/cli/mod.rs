@@ -1,0 +1,139 @@
+//! The command line: one file per command, each turning its arguments into
+//! calls of the library. `main.rs` only parses and maps the outcome to an
+//! exit status.
+
+mod check;
+mod inspect;
+mod revision;
+mod seal;
+
+use crate::config::{Config, ConfigError, Overrides};
+use crate::report::{ColorChoice, Format, Reporter};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// keel: PostgreSQL migrations in pure SQL.
+#[derive(Debug, Parser)]
+#[command(name = "keel", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Migrations folder [default: sql, or `dir` in keel.toml, or $KEEL_DIR]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// Database URL [default: $DATABASE_URL, then the libpq PG* variables]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// When to use colour (NO_COLOR and non-terminal output turn it off under auto)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print only errors
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new up/down pair with the next version, sealed
+    Revision(revision::RevisionArgs),
+    /// Rewrite the checksum of files whose body changed
+    Seal(seal::SealArgs),
+    /// Validate every file: headers, checksums, statements
+    Check(check::CheckArgs),
+    /// Show the newest version on disk
+    Heads,
+    /// Show one migration with its SQL
+    Show(inspect::ShowArgs),
+}
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad arguments or configuration: exit status 2.
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+    /// The work failed: exit status 1.
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+    /// The problems were already reported (e.g. `check` diagnostics): exit 1.
+    Reported,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>, hint: impl Into<Option<String>>) -> Failure {
+        Failure::Usage {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>, hint: impl Into<Option<String>>) -> Failure {
+        Failure::Failed {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::usage(
+            e.to_string(),
+            Some("see the Configuration section of the README".to_string()),
+        )
+    }
+}
+
+impl From<crate::project::ProjectError> for Failure {
+    fn from(e: crate::project::ProjectError) -> Self {
+        let hint = e.hint().to_string();
+        Failure::usage(e.to_string(), Some(hint))
+    }
+}
+
+/// What every command gets: settings and the reporter.
+pub struct Context {
+    pub config: Config,
+    pub reporter: Reporter,
+    pub database_url: Option<String>,
+}
+
+/// Runs the parsed command line; the exit status follows from the result.
+pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
+    let reporter = Reporter::new(cli.global.format, cli.global.color, cli.global.quiet);
+    let overrides = Overrides {
+        dir: cli.global.dir.clone(),
+        lock_timeout: None,
+    };
+    let config = match Config::load(std::path::Path::new("."), &overrides) {
+        Ok(c) => c,
+        Err(e) => return (reporter, Err(e.into())),
+    };
+    let ctx = Context {
+        config,
+        reporter: reporter.clone(),
+        database_url: cli.global.database_url.clone(),
+    };
+    let result = match cli.command {
+        Command::Revision(a) => revision::run(&ctx, a),
+        Command::Seal(a) => seal::run(&ctx, a),
+        Command::Check(a) => check::run(&ctx, a),
+        Command::Heads => inspect::heads(&ctx),
+        Command::Show(a) => inspect::show(&ctx, a),
+    };
+    (reporter, result)
+}

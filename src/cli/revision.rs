@@ -1,0 +1,97 @@
+//! `keel revision -m "message"`: a new, sealed up/down pair.
+
+use super::{Context, Failure};
+use crate::header::{self, Checksum};
+use crate::project::{self, slug, Version};
+
+#[derive(Debug, clap::Args)]
+pub struct RevisionArgs {
+    /// What the migration does; becomes the file name and the `message` header
+    #[arg(short, long)]
+    pub message: String,
+    /// Mark both files `-- keel:transaction off` (for CREATE INDEX CONCURRENTLY and the like)
+    #[arg(long)]
+    pub no_transaction: bool,
+}
+
+pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
+    let dir = &ctx.config.dir;
+    let existing = match project::load(dir) {
+        Ok(l) => Some(l),
+        Err(project::ProjectError::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let (next, width) = match &existing {
+        Some(l) => {
+            // Versions in files that failed to pair still count: a new file
+            // must never reuse a number.
+            let highest = highest_version_on_disk(dir);
+            (highest.map_or(1, |v| v + 1), l.project.version_width())
+        }
+        None => (1, 4),
+    };
+    let version = Version::with_width(next, width);
+    let name = format!("{}_{}.sql", version, slug(&args.message));
+    let up_dir = dir.join("up");
+    let down_dir = dir.join("down");
+    for d in [&up_dir, &down_dir] {
+        std::fs::create_dir_all(d)
+            .map_err(|e| Failure::failed(format!("cannot create `{}`: {e}", d.display()), None))?;
+    }
+    let extra: &[&str] = if args.no_transaction {
+        &["transaction off"]
+    } else {
+        &[]
+    };
+    let empty = Checksum::of_body("");
+    let up = header::render(empty, Some(&args.message), extra);
+    let down = header::render(empty, Some(&args.message), extra);
+    let up_path = up_dir.join(&name);
+    let down_path = down_dir.join(&name);
+    for (path, text) in [(&up_path, up), (&down_path, down)] {
+        write_new(path, &text)?;
+    }
+    let r = &ctx.reporter;
+    if r.json_output() {
+        r.json(&serde_json::json!({
+            "version": version.digits,
+            "up": up_path,
+            "down": down_path,
+        }));
+    } else {
+        r.line(format!("created {}", up_path.display()));
+        r.line(format!("created {}", down_path.display()));
+        r.note(format!(
+            "next: write the SQL in both files, then run `keel seal {}`",
+            version.number
+        ));
+    }
+    Ok(())
+}
+
+/// The highest version number of any `.sql` file in `up/` or `down/`.
+fn highest_version_on_disk(dir: &std::path::Path) -> Option<u128> {
+    ["up", "down"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            project::parse_file_name(&e.file_name().to_string_lossy())
+                .ok()
+                .map(|(v, _)| v.number)
+        })
+        .max()
+}
+
+/// Creates `path`, refusing to overwrite anything.
+fn write_new(path: &std::path::Path, text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Failure::failed(format!("cannot create `{}`: {e}", path.display()), None))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Failure::failed(format!("cannot write `{}`: {e}", path.display()), None))
+}

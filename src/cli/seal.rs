@@ -1,0 +1,78 @@
+//! `keel seal [VERSION...]`: rewrite the checksum line of edited files.
+
+use super::{Context, Failure};
+use crate::header;
+use crate::project::{SqlFile, Version};
+
+#[derive(Debug, clap::Args)]
+pub struct SealArgs {
+    /// Versions to seal [default: every file whose body changed]
+    pub versions: Vec<String>,
+}
+
+pub fn run(ctx: &Context, args: SealArgs) -> Result<(), Failure> {
+    let loaded = crate::project::load(&ctx.config.dir)?;
+    let project = &loaded.project;
+    let mut files: Vec<&SqlFile> = Vec::new();
+    if args.versions.is_empty() {
+        files.extend(project.migrations.iter().flat_map(|m| [&m.up, &m.down]));
+        // Policy files carry a checksum only if their author wants one.
+        files.extend(
+            project
+                .policies
+                .iter()
+                .chain(&project.policy_tests)
+                .filter(|f| f.header.line_of("checksum").is_some()),
+        );
+    } else {
+        for v in &args.versions {
+            let version = Version::parse(v).ok_or_else(|| {
+                Failure::usage(
+                    format!("`{v}` is not a version"),
+                    Some("give version numbers, e.g. `keel seal 3`".to_string()),
+                )
+            })?;
+            let m = project.find(&version).ok_or_else(|| {
+                Failure::usage(
+                    format!("Can't locate revision identified by '{v}'"),
+                    Some(super::inspect::known_versions(project)),
+                )
+            })?;
+            files.extend([&m.up, &m.down]);
+        }
+    }
+    let mut sealed = Vec::new();
+    for f in files {
+        if f.header.checksum() == Some(f.actual_checksum()) {
+            continue;
+        }
+        let text = header::seal(&f.text);
+        write_atomically(&f.path, &text)?;
+        sealed.push(f.path.display().to_string());
+    }
+    let r = &ctx.reporter;
+    if r.json_output() {
+        r.json(&serde_json::json!({ "sealed": sealed }));
+    } else if sealed.is_empty() {
+        r.line("nothing to seal: every checksum matches its body");
+    } else {
+        for p in &sealed {
+            r.line(format!("sealed {p}"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a temporary file and a rename, so an interrupted seal
+/// never leaves a half-written migration.
+pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), Failure> {
+    let tmp = path.with_extension("sql.keel-tmp");
+    let fail = |e: std::io::Error| {
+        Failure::failed(format!("cannot write `{}`: {e}", path.display()), None)
+    };
+    std::fs::write(&tmp, text).map_err(fail)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    std::fs::rename(&tmp, path).map_err(fail)
+}

@@ -1,0 +1,184 @@
+//! `keel.toml`: optional settings. Precedence, lowest first: built-in
+//! defaults, `keel.toml`, environment variables, command-line flags.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file's name, looked up in the current directory.
+pub const FILE_NAME: &str = "keel.toml";
+
+/// Settings as written in `keel.toml`. Unknown keys are refused: a typo must
+/// not be silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub dir: Option<PathBuf>,
+    pub history_schema: Option<String>,
+    /// Seconds to wait for another runner's lock.
+    pub lock_timeout: Option<u64>,
+    #[serde(default)]
+    pub policies: PoliciesConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoliciesConfig {
+    pub tenant_columns: Option<Vec<String>>,
+    pub test_roles: Option<Vec<String>>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub history_schema: String,
+    pub lock_timeout: Duration,
+    pub tenant_columns: Vec<String>,
+    pub test_roles: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dir: PathBuf::from("sql"),
+            history_schema: "keel".into(),
+            lock_timeout: Duration::from_secs(60),
+            tenant_columns: vec!["tenant_id".into()],
+            test_roles: vec!["authenticated".into(), "anon".into()],
+        }
+    }
+}
+
+/// A configuration mistake (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read `{}`: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid `{}`: {message}", .path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid {name}: {message}")]
+    Value { name: String, message: String },
+}
+
+/// Command-line values that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub dir: Option<PathBuf>,
+    pub lock_timeout: Option<u64>,
+}
+
+impl Config {
+    /// Reads `keel.toml` from `root` if it exists and applies the environment
+    /// and `overrides`.
+    pub fn load(root: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let path = root.join(FILE_NAME);
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                path: path.clone(),
+                message: e.message().to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let mut config = Config::default();
+        if let Some(d) = file.dir {
+            config.dir = root.join(d);
+        }
+        if let Some(s) = file.history_schema {
+            config.history_schema = s;
+        }
+        if let Some(t) = file.lock_timeout {
+            config.lock_timeout = Duration::from_secs(t);
+        }
+        if let Some(c) = file.policies.tenant_columns {
+            config.tenant_columns = c;
+        }
+        if let Some(r) = file.policies.test_roles {
+            config.test_roles = r;
+        }
+
+        if let Some(d) = env("KEEL_DIR") {
+            config.dir = PathBuf::from(d);
+        }
+        if let Some(s) = env("KEEL_HISTORY_SCHEMA") {
+            config.history_schema = s;
+        }
+        if let Some(t) = env("KEEL_LOCK_TIMEOUT") {
+            let secs = t.parse().map_err(|_| ConfigError::Value {
+                name: "KEEL_LOCK_TIMEOUT".into(),
+                message: format!("`{t}` is not a number of seconds"),
+            })?;
+            config.lock_timeout = Duration::from_secs(secs);
+        }
+
+        if let Some(d) = &overrides.dir {
+            config.dir = d.clone();
+        }
+        if let Some(t) = overrides.lock_timeout {
+            config.lock_timeout = Duration::from_secs(t);
+        }
+        validate_identifier("history_schema", &config.history_schema)?;
+        Ok(config)
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The history schema is spliced into SQL, so it must be a plain identifier.
+fn validate_identifier(name: &str, value: &str) -> Result<(), ConfigError> {
+    let ok = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Value {
+            name: name.into(),
+            message: format!("`{value}` must be a lowercase identifier (a-z, 0-9, _)"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "dir = \"db\"\nlock_timeout = 5\n[policies]\ntenant_columns = [\"household_id\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path(), &Overrides::default()).unwrap();
+        assert_eq!(c.dir, dir.path().join("db"));
+        assert_eq!(c.lock_timeout, Duration::from_secs(5));
+        assert_eq!(c.tenant_columns, ["household_id"]);
+        let c = Config::load(
+            dir.path(),
+            &Overrides {
+                dir: Some("x".into()),
+                lock_timeout: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(c.dir, PathBuf::from("x"));
+
+        std::fs::write(dir.path().join(FILE_NAME), "dri = \"db\"\n").unwrap();
+        let e = Config::load(dir.path(), &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("unknown field `dri`"), "{e}");
+    }
+}

@@ -1,0 +1,425 @@
+//! Executing a plan: the one place that decides transaction boundaries.
+//!
+//! By default the whole run is one transaction: every step, its history row
+//! and the event log entry commit together or not at all. With
+//! `per_migration`, each step commits on its own. A `transaction off`
+//! migration commits what came before, runs its statements one by one
+//! outside a transaction, and is recorded dirty until it completes.
+
+use super::history::{self, Event, NewVersion};
+use super::DbError;
+use crate::diagnostic::Diagnostic;
+use crate::header::TransactionMode;
+use crate::plan::{Direction, Plan, Step};
+use crate::project::{SqlFile, Version};
+use crate::sql::split;
+use postgres::error::ErrorPosition;
+use postgres::Client;
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+/// How a run is carried out.
+#[derive(Debug, Clone)]
+pub struct Settings<'a> {
+    pub schema: &'a str,
+    pub per_migration: bool,
+    /// For the event log: `upgrade`, `downgrade`.
+    pub command: &'a str,
+    pub target: &'a str,
+    pub waited: Option<Duration>,
+    pub waited_for: Option<String>,
+}
+
+/// Told about each step as it finishes.
+pub trait Progress {
+    fn step_started(&mut self, _step: &Step<'_>) {}
+    fn step_done(&mut self, step: &Step<'_>, elapsed: Duration);
+}
+
+/// Work to do inside the run's last transaction, before it commits (the
+/// policy stage).
+pub type BeforeCommit<'f> = dyn FnMut(&mut Client, Option<&Version>) -> Result<(), RunError> + 'f;
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub steps: usize,
+    pub elapsed: Duration,
+}
+
+/// A run that failed, and where it left the database.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{}", .diagnostic.message)]
+    Statement {
+        diagnostic: Box<Diagnostic>,
+        /// The version the database is at now (after the rollback).
+        now_at: Option<Version>,
+        /// Whether steps of this run were committed before the failure.
+        partly_committed: bool,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{message}")]
+    Stage {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+/// The statements of a file as (text range), in order.
+pub fn statements(file: &SqlFile) -> Vec<Range<usize>> {
+    split::split(&file.text)
+        .filter_map(Result::ok)
+        .map(|s| s.text)
+        .collect()
+}
+
+fn file_of<'a>(step: &Step<'a>) -> &'a SqlFile {
+    match step.direction {
+        Direction::Up => &step.migration.up,
+        Direction::Down => &step.migration.down,
+    }
+}
+
+/// Runs `plan`. `applied` is the set of versions applied before the run.
+pub fn execute(
+    client: &mut Client,
+    plan: &Plan<'_>,
+    applied: &BTreeSet<Version>,
+    settings: &Settings<'_>,
+    progress: &mut dyn Progress,
+    before_commit: &mut BeforeCommit<'_>,
+) -> Result<Outcome, RunError> {
+    let started = Instant::now();
+    let mut state = State {
+        applied: applied.clone(),
+        committed: applied.clone(),
+        in_tx: false,
+        rows: Vec::new(),
+        deletes: Vec::new(),
+    };
+    let result = run_steps(client, plan, settings, progress, before_commit, &mut state);
+    match result {
+        Ok(()) => Ok(Outcome {
+            steps: plan.steps.len(),
+            elapsed: started.elapsed(),
+        }),
+        Err(e) => {
+            if state.in_tx {
+                // The error already aborted the transaction; this ends it.
+                let _ = client.batch_execute("ROLLBACK");
+            }
+            let now_at = state.committed.iter().next_back().cloned();
+            let partly = state.committed != *applied;
+            let _ = history::log_event(
+                client,
+                settings.schema,
+                &Event {
+                    command: settings.command,
+                    target: Some(settings.target),
+                    from: plan.from.as_ref(),
+                    to: now_at.as_ref(),
+                    outcome: "failed",
+                    detail: Some(e.to_string()),
+                    waited_ms: settings.waited.map(|d| d.as_secs_f64() * 1000.0),
+                },
+            );
+            Err(match e {
+                RunError::Statement { diagnostic, .. } => RunError::Statement {
+                    diagnostic,
+                    now_at,
+                    partly_committed: partly,
+                },
+                other => other,
+            })
+        }
+    }
+}
+
+struct State<'a> {
+    /// Versions applied as the run goes (committed or not).
+    applied: BTreeSet<Version>,
+    /// Versions applied as far as committed work goes.
+    committed: BTreeSet<Version>,
+    in_tx: bool,
+    rows: Vec<NewVersion<'a>>,
+    deletes: Vec<&'a Version>,
+}
+
+fn begin(client: &mut Client, state: &mut State<'_>) -> Result<(), RunError> {
+    if !state.in_tx {
+        client
+            .batch_execute("BEGIN")
+            .map_err(|e| DbError::query("starting the transaction", &e))?;
+        state.in_tx = true;
+    }
+    Ok(())
+}
+
+/// Writes the pending history rows and commits.
+fn commit(client: &mut Client, schema: &str, state: &mut State<'_>) -> Result<(), RunError> {
+    flush(client, schema, state)?;
+    if state.in_tx {
+        client
+            .batch_execute("COMMIT")
+            .map_err(|e| DbError::query("committing", &e))?;
+        state.in_tx = false;
+    }
+    state.committed = state.applied.clone();
+    Ok(())
+}
+
+fn flush(client: &mut Client, schema: &str, state: &mut State<'_>) -> Result<(), RunError> {
+    history::insert(client, schema, &state.rows)?;
+    history::delete(client, schema, &state.deletes)?;
+    state.rows.clear();
+    state.deletes.clear();
+    Ok(())
+}
+
+fn row<'a>(step: &Step<'a>, duration: Option<f64>, dirty: bool) -> NewVersion<'a> {
+    let m = step.migration;
+    NewVersion {
+        version: &m.version,
+        name: &m.name,
+        up_checksum: m.up.actual_checksum().to_string(),
+        down_checksum: m.down.actual_checksum().to_string(),
+        up_sql: m.up.body(),
+        down_sql: m.down.body(),
+        irreversible: m.irreversible(),
+        duration_ms: duration,
+        dirty,
+    }
+}
+
+fn run_steps<'a>(
+    client: &mut Client,
+    plan: &Plan<'a>,
+    settings: &Settings<'_>,
+    progress: &mut dyn Progress,
+    before_commit: &mut BeforeCommit<'_>,
+    state: &mut State<'a>,
+) -> Result<(), RunError> {
+    let schema = settings.schema;
+    for step in &plan.steps {
+        let file = file_of(step);
+        let version = &step.migration.version;
+        progress.step_started(step);
+        let t = Instant::now();
+        if file.header.transaction() == TransactionMode::Off {
+            commit(client, schema, state)?;
+            run_outside_transaction(client, schema, step, file)?;
+        } else {
+            begin(client, state)?;
+            for range in statements(file) {
+                exec(client, file, range)?;
+            }
+        }
+        let elapsed = t.elapsed();
+        match step.direction {
+            Direction::Up => {
+                state.applied.insert(version.clone());
+                if file.header.transaction() == TransactionMode::On {
+                    state
+                        .rows
+                        .push(row(step, Some(elapsed.as_secs_f64() * 1000.0), false));
+                }
+            }
+            Direction::Down => {
+                state.applied.remove(version);
+                if file.header.transaction() == TransactionMode::On {
+                    state.deletes.push(version);
+                }
+            }
+        }
+        if file.header.transaction() == TransactionMode::Off {
+            state.committed = state.applied.clone();
+        } else if settings.per_migration {
+            commit(client, schema, state)?;
+        }
+        progress.step_done(step, elapsed);
+    }
+    begin(client, state)?;
+    flush(client, schema, state)?;
+    let now = state.applied.iter().next_back().cloned();
+    before_commit(client, now.as_ref())?;
+    history::log_event(
+        client,
+        schema,
+        &Event {
+            command: settings.command,
+            target: Some(settings.target),
+            from: plan.from.as_ref(),
+            to: now.as_ref(),
+            outcome: "ok",
+            detail: settings
+                .waited_for
+                .as_ref()
+                .map(|h| format!("waited for the lock held by {h}")),
+            waited_ms: settings.waited.map(|d| d.as_secs_f64() * 1000.0),
+        },
+    )?;
+    commit(client, schema, state)
+}
+
+/// A `transaction off` step: recorded dirty first, each statement on its
+/// own, then recorded clean (or removed, going down).
+fn run_outside_transaction(
+    client: &mut Client,
+    schema: &str,
+    step: &Step<'_>,
+    file: &SqlFile,
+) -> Result<(), RunError> {
+    let version = &step.migration.version;
+    let direction = match step.direction {
+        Direction::Up => "up",
+        Direction::Down => "down",
+    };
+    match step.direction {
+        Direction::Up => history::insert(client, schema, &[row(step, None, true)])?,
+        Direction::Down => history::set_dirty(client, schema, version, direction, 0)?,
+    }
+    let t = Instant::now();
+    for (i, range) in statements(file).into_iter().enumerate() {
+        history::set_dirty(client, schema, version, direction, i as i32 + 1)?;
+        exec(client, file, range)?;
+    }
+    match step.direction {
+        Direction::Up => {
+            history::set_clean(client, schema, version, t.elapsed().as_secs_f64() * 1000.0)?
+        }
+        Direction::Down => history::delete(client, schema, &[version])?,
+    }
+    Ok(())
+}
+
+/// Runs one statement; a failure becomes a diagnostic at its file and line.
+fn exec(client: &mut Client, file: &SqlFile, range: Range<usize>) -> Result<(), RunError> {
+    let sql = &file.text[range.clone()];
+    client
+        .batch_execute(sql)
+        .map_err(|e| statement_error(file, range, &e))
+}
+
+/// A PostgreSQL error as a diagnostic pointing into the file: SQLSTATE,
+/// message, DETAIL and HINT, at the error position when the server gave one.
+pub fn statement_error(file: &SqlFile, range: Range<usize>, e: &postgres::Error) -> RunError {
+    let Some(db) = e.as_db_error() else {
+        return RunError::Db(DbError::query(
+            &format!("running {}", file.path.display()),
+            e,
+        ));
+    };
+    let sql = &file.text[range.clone()];
+    let offset = match db.position() {
+        Some(ErrorPosition::Original(p)) => sql
+            .char_indices()
+            .nth((*p as usize).saturating_sub(1))
+            .map_or(0, |(b, _)| b),
+        _ => 0,
+    };
+    let at = range.start + offset;
+    let end = if offset == 0 {
+        range.end
+    } else {
+        at + sql[offset..]
+            .find(char::is_whitespace)
+            .unwrap_or(sql.len() - offset)
+    };
+    let mut d = Diagnostic::error(
+        "statement-failed",
+        format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+    )
+    .at(&file.path, &file.text, at..end.max(at));
+    if let Some(detail) = db.detail() {
+        d = d.with_note(format!("DETAIL: {detail}"));
+    }
+    if let Some(hint) = db.hint() {
+        d = d.with_hint(hint.to_string());
+    }
+    RunError::Statement {
+        diagnostic: Box::new(d),
+        now_at: None,
+        partly_committed: false,
+    }
+}
+
+/// The exact SQL a run would send, for `--sql` (Alembic's offline mode).
+pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String {
+    let mut out = String::new();
+    let mut in_tx = false;
+    for step in &plan.steps {
+        let file = file_of(step);
+        let m = step.migration;
+        let off = file.header.transaction() == TransactionMode::Off;
+        if off && in_tx {
+            out.push_str("COMMIT;\n\n");
+            in_tx = false;
+        }
+        if !off && !in_tx {
+            out.push_str("BEGIN;\n\n");
+            in_tx = true;
+        }
+        out.push_str(&format!(
+            "-- {} {} ({}){}\n",
+            match step.direction {
+                Direction::Up => "apply",
+                Direction::Down => "revert",
+            },
+            m.id(),
+            file.path.display(),
+            if off { ", outside a transaction" } else { "" }
+        ));
+        let v = &m.version.number;
+        if off && step.direction == Direction::Up {
+            out.push_str(&format!("{};\n", insert_sql(schema, step, true)));
+        }
+        for range in statements(file) {
+            out.push_str(&file.text[range]);
+            out.push_str(";\n");
+        }
+        match (step.direction, off) {
+            (Direction::Up, false) => {
+                out.push_str(&format!("{};\n", insert_sql(schema, step, false)))
+            }
+            (Direction::Up, true) => out.push_str(&format!(
+                "UPDATE {schema}.versions SET dirty = false WHERE version = {v};\n"
+            )),
+            (Direction::Down, _) => out.push_str(&format!(
+                "DELETE FROM {schema}.versions WHERE version = {v};\n"
+            )),
+        }
+        out.push('\n');
+        if !off && per_migration {
+            out.push_str("COMMIT;\n\n");
+            in_tx = false;
+        }
+    }
+    if in_tx {
+        out.push_str("COMMIT;\n");
+    }
+    out
+}
+
+fn insert_sql(schema: &str, step: &Step<'_>, dirty: bool) -> String {
+    let r = row(step, None, dirty);
+    format!(
+        "INSERT INTO {schema}.versions (version, name, up_checksum, down_checksum, up_sql, down_sql, irreversible, dirty, keel_version) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
+        r.version.number,
+        quote(r.name),
+        quote(&r.up_checksum),
+        quote(&r.down_checksum),
+        quote(r.up_sql),
+        quote(r.down_sql),
+        r.irreversible,
+        dirty,
+        quote(env!("CARGO_PKG_VERSION"))
+    )
+}
+
+/// A SQL string literal (standard_conforming_strings on).
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

@@ -1,0 +1,172 @@
+//! Asking PostgreSQL's own parser about statements sqlparser could not
+//! validate, without executing them.
+//!
+//! Each statement becomes the body of a temporary PL/pgSQL function inside a
+//! transaction that is always rolled back. Creating the function compiles
+//! the body, which runs the server's raw parser over every SQL statement in
+//! it: syntax only, so no table or column needs to exist. One round trip
+//! checks a whole batch; a syntax error costs one more round trip for the
+//! statements after it.
+
+use super::DbError;
+use crate::diagnostic::Diagnostic;
+use crate::project::SqlFile;
+use crate::sql::split::words;
+use postgres::error::ErrorPosition;
+use postgres::Client;
+use std::ops::Range;
+
+/// What the server said about one statement.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Valid PostgreSQL syntax.
+    Accepted,
+    /// A real syntax error, as a diagnostic at the right file position.
+    Rejected(Diagnostic),
+    /// This statement cannot be checked this way (PL/pgSQL gives its first
+    /// word another meaning, or it holds a `BEGIN ATOMIC` body).
+    Unchecked,
+}
+
+/// First words that PL/pgSQL reads as its own statements.
+const PLPGSQL_WORDS: &[&str] = &[
+    "EXECUTE", "FETCH", "MOVE", "CLOSE", "OPEN", "COMMIT", "ROLLBACK", "PERFORM", "RETURN",
+    "RAISE", "GET", "ASSERT", "NULL", "CALL", "BEGIN", "END", "DECLARE", "EXIT", "CONTINUE",
+    "FOREACH", "FOR", "WHILE", "LOOP", "IF", "CASE",
+];
+
+fn checkable(sql: &str) -> bool {
+    let mut ws = words(sql);
+    let Some(first) = ws.next() else { return false };
+    if PLPGSQL_WORDS
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(first.text))
+    {
+        return false;
+    }
+    // `BEGIN ATOMIC ... END` bodies hold semicolons PL/pgSQL would split on.
+    !words(sql).any(|w| w.text.eq_ignore_ascii_case("ATOMIC"))
+}
+
+/// Checks `statements` (file and byte range of the statement text).
+pub fn check(
+    client: &mut Client,
+    statements: &[(&SqlFile, Range<usize>)],
+) -> Result<Vec<Verdict>, DbError> {
+    let mut verdicts: Vec<Verdict> = statements
+        .iter()
+        .map(|(f, r)| {
+            if checkable(&f.text[r.clone()]) {
+                Verdict::Accepted
+            } else {
+                Verdict::Unchecked
+            }
+        })
+        .collect();
+    let mut todo: Vec<usize> = (0..statements.len())
+        .filter(|&i| matches!(verdicts[i], Verdict::Accepted))
+        .collect();
+    while !todo.is_empty() {
+        let (batch, starts) = build_batch(statements, &todo);
+        match client.batch_execute(&batch) {
+            Ok(()) => {
+                rollback(client)?;
+                break;
+            }
+            Err(e) => {
+                rollback(client)?;
+                let Some(db) = e.as_db_error() else {
+                    return Err(DbError::query(
+                        "checking statements with the server's parser",
+                        &e,
+                    ));
+                };
+                // Which statement failed: the one whose body holds the error
+                // position; without a position, the first (nothing before it
+                // failed, since the batch stops at the first error).
+                let pos = match db.position() {
+                    Some(ErrorPosition::Original(p)) => Some(*p as usize),
+                    _ => None,
+                };
+                let k = match pos {
+                    Some(p) => starts.iter().rposition(|(_, s)| *s < p).unwrap_or(0),
+                    None => 0,
+                };
+                let (idx, start_char) = starts[k];
+                let (file, range) = &statements[idx];
+                let sql = &file.text[range.clone()];
+                let offset_in_stmt = pos
+                    .and_then(|p| p.checked_sub(start_char + 1))
+                    .and_then(|c| sql.char_indices().nth(c).map(|(b, _)| b))
+                    .unwrap_or(0);
+                if db.code().code() == "42601" || pos.is_some() {
+                    let at = range.start + offset_in_stmt;
+                    let end = at
+                        + sql[offset_in_stmt..]
+                            .find(char::is_whitespace)
+                            .unwrap_or(sql.len() - offset_in_stmt);
+                    verdicts[idx] = Verdict::Rejected(
+                        Diagnostic::error(
+                            "syntax-error",
+                            format!("{} (PostgreSQL's parser)", db.message()),
+                        )
+                        .at(&file.path, &file.text, at..end.max(at))
+                        .with_hint("fix the statement; PostgreSQL itself rejects it"),
+                    );
+                } else {
+                    // Not a syntax error (e.g. an unknown PL/pgSQL construct):
+                    // leave it as unvalidated rather than block the run.
+                    verdicts[idx] = Verdict::Unchecked;
+                }
+                todo = todo.into_iter().skip_while(|&i| i != idx).skip(1).collect();
+                // Everything before the failing one in this batch passed.
+            }
+        }
+    }
+    Ok(verdicts)
+}
+
+fn rollback(client: &mut Client) -> Result<(), DbError> {
+    client
+        .batch_execute("ROLLBACK")
+        .map_err(|e| DbError::query("rolling back the syntax check", &e))
+}
+
+/// The batch text and, per statement, (index, character offset where the
+/// statement text starts in the batch).
+fn build_batch(
+    statements: &[(&SqlFile, Range<usize>)],
+    todo: &[usize],
+) -> (String, Vec<(usize, usize)>) {
+    let mut batch = String::from("BEGIN;\nSET LOCAL check_function_bodies = on;\n");
+    let mut chars = batch.chars().count();
+    let mut starts = Vec::with_capacity(todo.len());
+    for (n, &i) in todo.iter().enumerate() {
+        let (file, range) = &statements[i];
+        let sql = &file.text[range.clone()];
+        let tag = dollar_tag(sql);
+        let head = format!(
+            "CREATE FUNCTION pg_temp.keel_syntax_{n}() RETURNS void LANGUAGE plpgsql AS {tag}BEGIN\n"
+        );
+        chars += head.chars().count();
+        batch.push_str(&head);
+        starts.push((i, chars));
+        batch.push_str(sql);
+        let tail = format!(";\nEND{tag};\n");
+        chars += sql.chars().count() + tail.chars().count();
+        batch.push_str(&tail);
+    }
+    (batch, starts)
+}
+
+/// A dollar-quote tag that does not occur in `sql`.
+fn dollar_tag(sql: &str) -> String {
+    let mut n = 0;
+    loop {
+        let tag = format!("$keel{n}$");
+        if !sql.contains(&tag) {
+            return tag;
+        }
+        n += 1;
+    }
+}

@@ -1,0 +1,430 @@
+//! Finding and reading `sql/`: file names, versions, pairing up and down
+//! files. Every layout mistake becomes a [`Diagnostic`] naming the path; only
+//! a missing or unreadable top folder is a hard error.
+
+pub mod version;
+
+use crate::diagnostic::Diagnostic;
+use crate::header::{Checksum, Header};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use walkdir::WalkDir;
+
+pub use version::{parse_file_name, slug, NameError, Version};
+
+/// What role a SQL file plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Up,
+    Down,
+    Policy,
+    PolicyTest,
+}
+
+/// A SQL file read from disk with its parsed header.
+#[derive(Debug, Clone)]
+pub struct SqlFile {
+    pub path: PathBuf,
+    pub kind: FileKind,
+    pub text: String,
+    pub header: Header,
+}
+
+impl SqlFile {
+    pub fn new(path: PathBuf, kind: FileKind, text: String) -> SqlFile {
+        let (header, _) = Header::parse(&text);
+        SqlFile {
+            path,
+            kind,
+            text,
+            header,
+        }
+    }
+
+    /// Everything after the header.
+    pub fn body(&self) -> &str {
+        &self.text[self.header.body_start..]
+    }
+
+    /// The checksum of the body as it is now.
+    pub fn actual_checksum(&self) -> Checksum {
+        Checksum::of_body(self.body())
+    }
+
+    /// True when the body has no statement text at all (only blanks).
+    pub fn body_is_blank(&self) -> bool {
+        crate::header::normalized_lines(self.body())
+            .next()
+            .is_none()
+    }
+}
+
+/// One version: its up file and its down file.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: Version,
+    pub name: String,
+    pub up: SqlFile,
+    pub down: SqlFile,
+}
+
+impl Migration {
+    /// `0001_create_households`.
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+
+    pub fn irreversible(&self) -> bool {
+        self.down.header.irreversible()
+    }
+}
+
+/// Everything keel found under the migrations folder.
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    pub dir: PathBuf,
+    /// Complete pairs, ordered by version.
+    pub migrations: Vec<Migration>,
+    pub policies: Vec<SqlFile>,
+    pub policy_tests: Vec<SqlFile>,
+}
+
+impl Project {
+    pub fn find(&self, version: &Version) -> Option<&Migration> {
+        self.migrations
+            .binary_search_by(|m| m.version.cmp(version))
+            .ok()
+            .map(|i| &self.migrations[i])
+    }
+
+    pub fn head(&self) -> Option<&Migration> {
+        self.migrations.last()
+    }
+
+    /// Every SQL file, for checks that apply to all of them.
+    pub fn files(&self) -> impl Iterator<Item = &SqlFile> {
+        self.migrations
+            .iter()
+            .flat_map(|m| [&m.up, &m.down])
+            .chain(&self.policies)
+            .chain(&self.policy_tests)
+    }
+
+    /// The digit width new versions should use: that of the newest file, or 4.
+    pub fn version_width(&self) -> usize {
+        self.head().map_or(4, |m| m.version.digits.len())
+    }
+}
+
+/// The migrations folder itself cannot be used: a configuration problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("migrations folder `{}` does not exist", .0.display())]
+    NotFound(PathBuf),
+    #[error("cannot read migrations folder `{}`: {source}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ProjectError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ProjectError::NotFound(_) => {
+                "run keel from the project root, pass `--dir <path>`, or create it with `keel revision -m \"...\"`"
+            }
+            ProjectError::Unreadable { .. } => "check the folder's permissions",
+        }
+    }
+}
+
+/// The project and the problems found while reading it. A file with a
+/// problem that stops it from being read is left out of `project`.
+#[derive(Debug)]
+pub struct Loaded {
+    pub project: Project,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads the migrations folder `dir`.
+pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(ProjectError::NotFound(dir.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ProjectError::NotFound(dir.to_path_buf()))
+        }
+        Err(source) => {
+            return Err(ProjectError::Unreadable {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    }
+    std::fs::read_dir(dir).map_err(|source| ProjectError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+
+    let mut diagnostics = Vec::new();
+    let ups = read_migration_folder(&dir.join("up"), FileKind::Up, &mut diagnostics);
+    let downs = read_migration_folder(&dir.join("down"), FileKind::Down, &mut diagnostics);
+    let migrations = pair(ups, downs, &mut diagnostics);
+    let policies_dir = dir.join("policies");
+    let policies = read_sql_folder(
+        &policies_dir,
+        FileKind::Policy,
+        &["tests"],
+        &mut diagnostics,
+    );
+    let policy_tests = read_sql_folder(
+        &policies_dir.join("tests"),
+        FileKind::PolicyTest,
+        &[],
+        &mut diagnostics,
+    );
+    Ok(Loaded {
+        project: Project {
+            dir: dir.to_path_buf(),
+            migrations,
+            policies,
+            policy_tests,
+        },
+        diagnostics,
+    })
+}
+
+/// Files named `<version>_<name>.sql`, by version. Duplicates are reported
+/// and the later one (by file name) is dropped.
+type Folder = BTreeMap<Version, (String, SqlFile)>;
+
+fn read_migration_folder(dir: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Folder {
+    let mut out: Folder = BTreeMap::new();
+    for path in list_folder(dir, &[], diags) {
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (version, name) = match parse_file_name(&file_name) {
+            Ok(v) => v,
+            Err(NameError::NotSql) => {
+                diags.push(stray(&path));
+                continue;
+            }
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error("bad-file-name", format!("bad migration file name: {e}"))
+                        .with_path(&path)
+                        .with_hint("rename it to `<version>_<name>.sql` with a lowercase name, e.g. `0002_add_items.sql`"),
+                );
+                continue;
+            }
+        };
+        if let Some((_, other)) = out.get(&version) {
+            diags.push(
+                Diagnostic::error(
+                    "duplicate-version",
+                    format!(
+                        "version {} is used twice: `{}` and `{}`",
+                        version.number,
+                        other.path.display(),
+                        path.display()
+                    ),
+                )
+                .with_path(&path)
+                .with_hint("versions compare as numbers (`0003` and `3` are the same); give one of them a free version"),
+            );
+            continue;
+        }
+        if let Some(file) = read_file(&path, kind, diags) {
+            out.insert(version, (name, file));
+        }
+    }
+    out
+}
+
+fn pair(ups: Folder, mut downs: Folder, diags: &mut Vec<Diagnostic>) -> Vec<Migration> {
+    let mut migrations = Vec::new();
+    for (version, (name, up)) in ups {
+        match downs.remove(&version) {
+            Some((down_name, down)) if down_name == name => migrations.push(Migration {
+                version,
+                name,
+                up,
+                down,
+            }),
+            Some((_, down)) => diags.push(
+                Diagnostic::error(
+                    "missing-down",
+                    format!(
+                        "up file `{}` and down file `{}` have the same version but different names",
+                        up.path.display(),
+                        down.path.display()
+                    ),
+                )
+                .with_path(&up.path)
+                .with_hint("an up file and its down file must have the same file name"),
+            ),
+            None => diags.push(
+                Diagnostic::error("missing-down", "up file has no down file")
+                    .with_path(&up.path)
+                    .with_hint(format!(
+                        "create `{}` (with `-- keel:irreversible` if it cannot be undone)",
+                        sibling(&up.path, "down").display()
+                    )),
+            ),
+        }
+    }
+    for (_, (_, down)) in downs {
+        diags.push(
+            Diagnostic::error("missing-up", "down file has no up file")
+                .with_path(&down.path)
+                .with_hint(format!(
+                    "create `{}` or delete the down file",
+                    sibling(&down.path, "up").display()
+                )),
+        );
+    }
+    migrations
+}
+
+/// The same file name in the sibling folder (`up` ↔ `down`).
+fn sibling(path: &Path, folder: &str) -> PathBuf {
+    let name = path.file_name().unwrap_or_default();
+    path.parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from(folder), |p| p.join(folder))
+        .join(name)
+}
+
+fn read_sql_folder(
+    dir: &Path,
+    kind: FileKind,
+    allowed_dirs: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<SqlFile> {
+    let mut out = Vec::new();
+    for path in list_folder(dir, allowed_dirs, diags) {
+        if path.extension().is_some_and(|e| e == "sql") {
+            if let Some(f) = read_file(&path, kind, diags) {
+                out.push(f);
+            }
+        } else {
+            diags.push(stray(&path));
+        }
+    }
+    out
+}
+
+fn stray(path: &Path) -> Diagnostic {
+    Diagnostic::error(
+        "stray-file",
+        "not a SQL file; keel does not know what to do with it",
+    )
+    .with_path(path)
+    .with_hint("move it out of the migrations folder (files starting with `.` are ignored)")
+}
+
+/// The regular files directly in `dir`, sorted by name; a missing folder is
+/// empty. Sub-folders other than `allowed_dirs`, unreadable entries and
+/// symlink loops are reported.
+fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let walker = WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(1)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let what = if e.loop_ancestor().is_some() {
+                    "a symbolic link loop".to_string()
+                } else {
+                    e.io_error()
+                        .map_or_else(|| e.to_string(), |io| io.to_string())
+                };
+                diags.push(
+                    Diagnostic::error("unreadable", format!("cannot read: {what}"))
+                        .with_path(&path)
+                        .with_hint("fix or remove this entry"),
+                );
+                continue;
+            }
+        };
+        let name = entry.file_name().to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            if !allowed_dirs.contains(&name.as_ref()) {
+                diags.push(
+                    Diagnostic::error(
+                        "stray-file",
+                        "unexpected folder inside the migrations folder",
+                    )
+                    .with_path(entry.path())
+                    .with_hint("migration folders hold only `.sql` files; move it elsewhere"),
+                );
+            }
+            continue;
+        }
+        out.push(entry.into_path());
+    }
+    out
+}
+
+fn read_file(path: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Option<SqlFile> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("unreadable", format!("cannot read file: {e}"))
+                    .with_path(path)
+                    .with_hint("check the file's permissions"),
+            );
+            return None;
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Some(SqlFile::new(path.to_path_buf(), kind, text)),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+            let pos = crate::diagnostic::Position::of(prefix, prefix.len());
+            let mut d = Diagnostic::error(
+                "not-utf8",
+                format!(
+                    "the file is not valid UTF-8 (byte {valid}, line {})",
+                    pos.line
+                ),
+            )
+            .with_path(path)
+            .with_hint("save the file as UTF-8");
+            d.line = Some(pos.line);
+            d.column = Some(pos.column);
+            diags.push(d);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sibling_swaps_folder() {
+        assert_eq!(
+            sibling(Path::new("sql/up/0001_a.sql"), "down"),
+            PathBuf::from("sql/down/0001_a.sql")
+        );
+    }
+}

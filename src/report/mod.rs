@@ -1,0 +1,124 @@
+//! The only place that prints: human text (with colour when wanted), JSON,
+//! and GitHub Actions annotations.
+
+mod github;
+mod text;
+
+use crate::diagnostic::Diagnostic;
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+
+pub use text::render_diagnostic;
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where output goes and how it looks.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    pub format: Format,
+    pub color: bool,
+    pub quiet: bool,
+    /// Under `GITHUB_ACTIONS=true`, diagnostics also become `::error` lines.
+    pub github: bool,
+}
+
+impl Reporter {
+    /// Decides colour once: `always`/`never` win; `auto` means colour only
+    /// when stderr is a terminal and `NO_COLOR` is unset (no-color.org).
+    pub fn new(format: Format, color: ColorChoice, quiet: bool) -> Reporter {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && std::io::stderr().is_terminal(),
+        };
+        colored::control::set_override(color);
+        Reporter {
+            format,
+            color,
+            quiet,
+            github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+        }
+    }
+
+    pub fn json_output(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// Prints findings: rendered with source and caret on stderr in text
+    /// mode; in JSON mode the caller includes them in its document.
+    pub fn diagnostics(&self, diagnostics: &[Diagnostic]) {
+        if self.github {
+            let mut out = std::io::stdout().lock();
+            for d in diagnostics {
+                let _ = writeln!(out, "{}", github::annotation(d));
+            }
+        }
+        if self.format == Format::Text {
+            let mut err = std::io::stderr().lock();
+            for d in diagnostics {
+                if self.quiet && !d.is_error() {
+                    continue;
+                }
+                let _ = writeln!(err, "{}", render_diagnostic(d, self.color));
+            }
+        }
+    }
+
+    /// An error that ends the command: `error: ...` and `hint: ...` on stderr
+    /// (in JSON mode, an object on stdout as well so scripts see it).
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        if self.format == Format::Json {
+            self.json(&serde_json::json!({ "error": message, "hint": hint }));
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", text::error_line(message, hint, self.color));
+    }
+
+    /// A line of the command's result on stdout (text mode only).
+    pub fn line(&self, line: impl AsRef<str>) {
+        if self.format == Format::Text {
+            let _ = writeln!(std::io::stdout().lock(), "{}", line.as_ref());
+        }
+    }
+
+    /// Progress and notes on stderr (text mode, not quiet).
+    pub fn note(&self, line: impl AsRef<str>) {
+        if self.format == Format::Text && !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+        }
+    }
+
+    /// A JSON document (or JSON line) on stdout.
+    pub fn json<T: Serialize>(&self, value: &T) {
+        let mut out = std::io::stdout().lock();
+        match serde_json::to_string(value) {
+            Ok(s) => {
+                let _ = writeln!(out, "{s}");
+            }
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "error: cannot render JSON: {e}");
+            }
+        }
+    }
+
+    /// Raw text on stdout, exactly as given (e.g. `--sql`, `show`).
+    pub fn raw(&self, text: &str) {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+}

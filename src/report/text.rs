@@ -1,0 +1,68 @@
+//! Human-readable diagnostics: `error[code]: message`, the file position,
+//! the source line with a caret, and a hint.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use annotate_snippets::{Level, Renderer, Snippet};
+use colored::Colorize;
+
+/// Renders one diagnostic (no trailing newline).
+pub fn render_diagnostic(d: &Diagnostic, color: bool) -> String {
+    let level = match d.severity {
+        Severity::Error => Level::Error,
+        Severity::Warning => Level::Warning,
+    };
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let location = d.location();
+    let title = match (&d.snippet, &location) {
+        // Without a source line to show, the path goes into the title.
+        (None, Some(loc)) => format!("{loc}: {}", d.message),
+        _ => d.message.clone(),
+    };
+    let path = d
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut message = level.title(&title).id(d.code);
+    if let (Some(snippet), Some(line)) = (&d.snippet, d.line) {
+        message = message.snippet(
+            Snippet::source(&snippet.line_text)
+                .line_start(line)
+                .origin(&path)
+                .fold(false)
+                .annotation(level.span(snippet.span.clone())),
+        );
+    }
+    for note in &d.notes {
+        message = message.footer(Level::Note.title(note));
+    }
+    let hint = d.hint.as_deref().unwrap_or_default();
+    if !hint.is_empty() {
+        message = message.footer(Level::Help.title(hint));
+    }
+    let out = renderer.render(message).to_string();
+    out
+}
+
+/// `error: message` and `hint: ...` for errors that end a command.
+pub fn error_line(message: &str, hint: Option<&str>, color: bool) -> String {
+    let label = if color {
+        "error".red().bold().to_string()
+    } else {
+        "error".to_string()
+    };
+    let mut out = format!("{label}: {message}");
+    if let Some(h) = hint {
+        let label = if color {
+            "hint".cyan().bold().to_string()
+        } else {
+            "hint".to_string()
+        };
+        out.push_str(&format!("\n{label}: {h}"));
+    }
+    out
+}

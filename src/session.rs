@@ -1,0 +1,123 @@
+//! A connection to the target database with keel's run lock and history:
+//! the steps every database command shares.
+
+use crate::db::connect::{ConnectError, Target};
+use crate::db::history::{self, AppliedVersion};
+use crate::db::lock::{Holder, Lock, LockError};
+use crate::db::server_parse::{self, Verdict};
+use crate::db::DbError;
+use crate::diagnostic::Diagnostic;
+use crate::project::SqlFile;
+use crate::sql::validate::{CheckedFile, Parse};
+use postgres::Client;
+use std::ops::Range;
+use std::time::Duration;
+
+/// Why a session could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// An open connection.
+pub struct Session {
+    pub client: Client,
+    pub target: Target,
+    pub schema: String,
+    lock: Option<Lock>,
+}
+
+impl Session {
+    /// Connects (no lock, nothing written).
+    pub fn open(database_url: Option<&str>, schema: &str) -> Result<Session, SessionError> {
+        let target = Target::resolve(database_url)?;
+        let client = target.connect()?;
+        Ok(Session {
+            client,
+            target,
+            schema: schema.to_string(),
+            lock: None,
+        })
+    }
+
+    /// Takes the run lock (polling) and makes sure the history schema is
+    /// current. Returns who held the lock if we had to wait.
+    pub fn lock(
+        &mut self,
+        timeout: Duration,
+        on_wait: impl FnMut(&Holder),
+    ) -> Result<&Lock, SessionError> {
+        let lock = Lock::acquire(&mut self.client, &self.schema, timeout, on_wait)?;
+        self.lock = Some(lock);
+        history::ensure(&mut self.client, &self.schema)?;
+        Ok(self.lock.as_ref().expect("just set"))
+    }
+
+    /// Releases the run lock (also released when the connection closes).
+    pub fn unlock(&mut self) -> Result<(), DbError> {
+        match self.lock.take() {
+            Some(l) => l.release(&mut self.client),
+            None => Ok(()),
+        }
+    }
+
+    /// The applied versions; empty when keel never ran here.
+    pub fn applied(&mut self, with_sql: bool) -> Result<Vec<AppliedVersion>, DbError> {
+        if !history::exists(&mut self.client, &self.schema)? {
+            return Ok(Vec::new());
+        }
+        history::applied(&mut self.client, &self.schema, with_sql)
+    }
+
+    /// Asks the server's parser about every statement sqlparser rejected in
+    /// `checked` (paired with their files). Accepted statements lose their
+    /// `unvalidated` warning; real syntax errors become errors. Returns how
+    /// many statements the server validated.
+    pub fn server_validate(
+        &mut self,
+        files: &[&SqlFile],
+        checked: &mut [CheckedFile],
+    ) -> Result<usize, DbError> {
+        let mut items: Vec<(&SqlFile, Range<usize>)> = Vec::new();
+        let mut origin: Vec<(usize, usize)> = Vec::new();
+        for (fi, (file, c)) in files.iter().zip(checked.iter()).enumerate() {
+            for s in &c.statements {
+                if let Parse::Rejected { offset, .. } = &s.parse {
+                    items.push((file, s.text.clone()));
+                    origin.push((fi, *offset));
+                }
+            }
+        }
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let verdicts = server_parse::check(&mut self.client, &items)?;
+        let mut accepted = 0;
+        for ((fi, offset), verdict) in origin.into_iter().zip(verdicts) {
+            let c = &mut checked[fi];
+            let is_warning_here = |d: &Diagnostic| {
+                d.code == "unvalidated" && d.snippet.is_some() && {
+                    let pos = crate::diagnostic::Position::of(&files[fi].text, offset);
+                    d.line == Some(pos.line) && d.column == Some(pos.column)
+                }
+            };
+            match verdict {
+                Verdict::Accepted => {
+                    accepted += 1;
+                    c.diagnostics.retain(|d| !is_warning_here(d));
+                }
+                Verdict::Rejected(diag) => {
+                    c.diagnostics.retain(|d| !is_warning_here(d));
+                    c.diagnostics.push(diag);
+                }
+                Verdict::Unchecked => {}
+            }
+        }
+        Ok(accepted)
+    }
+}

@@ -1,0 +1,5 @@
+//! SQL text: the exact PostgreSQL statement splitter and sqlparser validation.
+
+pub mod rules;
+pub mod split;
+pub mod validate;

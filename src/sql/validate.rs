@@ -1,0 +1,483 @@
+//! Validation of one file before any database is touched: its header and
+//! checksum, its statements split exactly and parsed with sqlparser's
+//! PostgreSQL dialect, and the statement rules.
+//!
+//! sqlparser does not know all of PostgreSQL, so a statement it rejects is
+//! either a real syntax error or valid PostgreSQL it lacks. Offline that is a
+//! warning (`unvalidated`); with a database, [`ServerParser`] asks
+//! PostgreSQL's own parser and turns the answer into a pass or an error.
+
+use super::rules::{self, Class};
+use super::split::{self, SplitErrorKind};
+use crate::diagnostic::{Diagnostic, Position};
+use crate::header::{Entry, HeaderErrorKind, TransactionMode};
+use crate::project::{FileKind, SqlFile};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+use std::ops::Range;
+
+/// How strict a check is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Statements sqlparser cannot validate are errors, not warnings.
+    pub strict: bool,
+}
+
+/// What sqlparser made of a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parse {
+    Valid,
+    /// sqlparser rejected it; `offset` is the file byte offset it pointed at.
+    Rejected {
+        message: String,
+        offset: usize,
+    },
+}
+
+/// One statement of a file, validated.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// File byte range of the statement text (no leading comments, no `;`).
+    pub text: Range<usize>,
+    pub class: Class,
+    pub parse: Parse,
+}
+
+/// The result of checking one file.
+#[derive(Debug, Clone, Default)]
+pub struct CheckedFile {
+    pub statements: Vec<Statement>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckedFile {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks one file: header, checksum, statements, rules.
+pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
+    let mut out = CheckedFile::default();
+    header_diagnostics(file, &mut out.diagnostics);
+    let transactional = file.header.transaction() == TransactionMode::On;
+
+    let mut splitter = split::split(&file.text);
+    for item in splitter.by_ref() {
+        let stmt = match item {
+            Ok(s) => s,
+            Err(e) => {
+                out.diagnostics.push(split_error(file, &e));
+                // The rest of the file cannot be split reliably.
+                return out;
+            }
+        };
+        let text = &file.text[stmt.text.clone()];
+        let class = rules::classify(text);
+        let parse = parse_statement(&file.text, stmt.text.clone());
+        match (&class, transactional) {
+            (Class::TransactionControl(what), true) => out.diagnostics.push(
+                Diagnostic::error(
+                    "transaction-control",
+                    format!("explicit {what} in a transactional migration"),
+                )
+                .at(&file.path, &file.text, stmt.text.clone())
+                .with_hint("remove it: keel runs each migration in its own transaction (or add `-- keel:transaction off` to manage transactions yourself)"),
+            ),
+            (Class::NonTransactional(what), true) => out.diagnostics.push(
+                Diagnostic::error(
+                    "needs-transaction-off",
+                    format!("{what} cannot run inside a transaction block"),
+                )
+                .at(&file.path, &file.text, stmt.text.clone())
+                .with_hint("add `-- keel:transaction off` to this file's header; keel then runs its statements one by one, outside a transaction"),
+            ),
+            _ => {}
+        }
+        if let Parse::Rejected { message, offset } = &parse {
+            out.diagnostics.push(rejected_diagnostic(
+                file,
+                stmt.text.clone(),
+                message,
+                *offset,
+                options,
+            ));
+        }
+        out.statements.push(Statement {
+            text: stmt.text,
+            class,
+            parse,
+        });
+    }
+
+    match file.kind {
+        FileKind::Up if out.statements.is_empty() => out.diagnostics.push(
+            Diagnostic::error("empty-up", "the up file has no statements")
+                .with_path(&file.path)
+                .with_hint("write the migration's SQL below the header, or delete the pair"),
+        ),
+        FileKind::Down if file.header.irreversible() && !out.statements.is_empty() => {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    "irreversible-not-empty",
+                    "a down file marked `-- keel:irreversible` must have an empty body",
+                )
+                .at(&file.path, &file.text, out.statements[0].text.clone())
+                .with_hint("remove the statements, or remove `-- keel:irreversible` if this does undo the migration"),
+            )
+        }
+        FileKind::Down if !file.header.irreversible() && out.statements.is_empty() => out
+            .diagnostics
+            .push(
+                Diagnostic::warning("empty-down", "the down file is empty: downgrading through it does nothing")
+                    .with_path(&file.path)
+                    .with_hint("write the SQL that undoes the up file, or mark it `-- keel:irreversible`"),
+            ),
+        _ => {}
+    }
+    out
+}
+
+/// Parses the statement at `range` of `text` with sqlparser.
+fn parse_statement(text: &str, range: Range<usize>) -> Parse {
+    let sql = &text[range.clone()];
+    match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+        Ok(_) => Parse::Valid,
+        Err(e) => {
+            let raw = match e {
+                ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+                ParserError::RecursionLimitExceeded => "statement nests too deeply".to_string(),
+            };
+            let (message, offset) = match locate(&raw) {
+                Some((msg, line, col)) => (msg, Position::offset_of(text, range.start, line, col)),
+                None => (raw, range.start),
+            };
+            Parse::Rejected {
+                message,
+                offset: offset.clamp(range.start, range.end),
+            }
+        }
+    }
+}
+
+/// Splits sqlparser's `"<message> at Line: L, Column: C"`.
+fn locate(message: &str) -> Option<(String, u64, u64)> {
+    let at = message.rfind(" at Line: ")?;
+    let (msg, pos) = message.split_at(at);
+    let pos = pos.strip_prefix(" at Line: ")?;
+    let (line, col) = pos.split_once(", Column: ")?;
+    Some((
+        msg.to_string(),
+        line.trim().parse().ok()?,
+        col.trim().parse().ok()?,
+    ))
+}
+
+/// The first words PostgreSQL statements can begin with. A statement whose
+/// first word is not one of these is certainly a syntax error, whatever
+/// sqlparser knows.
+const COMMANDS: &[&str] = &[
+    "ABORT",
+    "ALTER",
+    "ANALYZE",
+    "ANALYSE",
+    "BEGIN",
+    "CALL",
+    "CHECKPOINT",
+    "CLOSE",
+    "CLUSTER",
+    "COMMENT",
+    "COMMIT",
+    "COPY",
+    "CREATE",
+    "DEALLOCATE",
+    "DECLARE",
+    "DELETE",
+    "DISCARD",
+    "DO",
+    "DROP",
+    "END",
+    "EXECUTE",
+    "EXPLAIN",
+    "FETCH",
+    "GRANT",
+    "IMPORT",
+    "INSERT",
+    "LISTEN",
+    "LOAD",
+    "LOCK",
+    "MERGE",
+    "MOVE",
+    "NOTIFY",
+    "PREPARE",
+    "REASSIGN",
+    "REFRESH",
+    "REINDEX",
+    "RELEASE",
+    "RESET",
+    "REVOKE",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "SECURITY",
+    "SELECT",
+    "SET",
+    "SHOW",
+    "START",
+    "TABLE",
+    "TRUNCATE",
+    "UNLISTEN",
+    "UPDATE",
+    "VACUUM",
+    "VALUES",
+    "WITH",
+];
+
+fn rejected_diagnostic(
+    file: &SqlFile,
+    stmt: Range<usize>,
+    message: &str,
+    offset: usize,
+    options: Options,
+) -> Diagnostic {
+    let sql = &file.text[stmt.clone()];
+    if let Some(first) = split::words(sql).next() {
+        let starts_with_word = sql[..first.range.start].trim().is_empty();
+        if starts_with_word && !COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(first.text)) {
+            let span = stmt.start + first.range.start..stmt.start + first.range.end;
+            return Diagnostic::error(
+                "syntax-error",
+                format!(
+                    "syntax error at or near `{}`: not a PostgreSQL command",
+                    first.text
+                ),
+            )
+            .at(&file.path, &file.text, span)
+            .with_hint("check the spelling of the statement's first word");
+        }
+    }
+    let end = offset
+        + file.text[offset..stmt.end]
+            .find(char::is_whitespace)
+            .unwrap_or(stmt.end - offset);
+    let d = if options.strict {
+        Diagnostic::error("unvalidated", format!("sqlparser cannot validate this statement: {message}"))
+            .with_hint("fix the statement, or drop `--strict` if it is valid PostgreSQL that sqlparser does not know yet")
+    } else {
+        Diagnostic::warning("unvalidated", format!("sqlparser cannot validate this statement: {message}"))
+            .with_hint("if this is valid PostgreSQL, `keel check` with a database checks it with the server's own parser")
+    };
+    d.at(&file.path, &file.text, offset..end.max(offset))
+}
+
+fn split_error(file: &SqlFile, e: &split::SplitError) -> Diagnostic {
+    let (code, message, hint, len) = match e.kind {
+        SplitErrorKind::UnterminatedString => (
+            "unterminated-string",
+            "unterminated string literal".to_string(),
+            "close the string with `'` (write `''` for a quote inside it)".to_string(),
+            1,
+        ),
+        SplitErrorKind::UnterminatedQuotedIdentifier => (
+            "unterminated-identifier",
+            "unterminated quoted identifier".to_string(),
+            "close the identifier with `\"`".to_string(),
+            1,
+        ),
+        SplitErrorKind::UnterminatedDollarQuote => (
+            "unterminated-dollar-quote",
+            format!("unterminated dollar-quoted string `{}`", e.delimiter),
+            format!("close the body with `{}`", e.delimiter),
+            e.delimiter.len(),
+        ),
+        SplitErrorKind::UnterminatedComment => (
+            "unterminated-comment",
+            "unterminated `/*` comment".to_string(),
+            "close the comment with `*/` (comments nest in PostgreSQL)".to_string(),
+            2,
+        ),
+        SplitErrorKind::MetaCommand => (
+            "psql-meta-command",
+            "psql meta-command in a migration".to_string(),
+            "keel runs SQL, not psql scripts: remove the `\\` command or write it as SQL"
+                .to_string(),
+            1,
+        ),
+    };
+    let end = (e.offset + len).min(file.text.len());
+    Diagnostic::error(code, message)
+        .at(&file.path, &file.text, e.offset..end)
+        .with_hint(hint)
+}
+
+fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
+    let (_, errors) = crate::header::Header::parse(&file.text);
+    let needs_checksum = matches!(file.kind, FileKind::Up | FileKind::Down);
+    for e in &errors {
+        let code = match e.kind {
+            HeaderErrorKind::UnknownKey { .. } => "unknown-header-key",
+            HeaderErrorKind::BadValue { .. } => "bad-header-value",
+            HeaderErrorKind::Duplicate { .. } => "duplicate-header-key",
+            HeaderErrorKind::MissingChecksum => "missing-checksum",
+        };
+        out.push(
+            Diagnostic::error(code, e.kind.to_string())
+                .at(&file.path, &file.text, e.range.clone())
+                .with_hint(e.hint()),
+        );
+    }
+    for line in &file.header.lines {
+        let allowed = match (&line.entry, file.kind) {
+            (Entry::Irreversible, kind) => kind == FileKind::Down,
+            (Entry::Requires(_), kind) => kind == FileKind::Policy,
+            (Entry::Transaction(_), kind) => matches!(kind, FileKind::Up | FileKind::Down),
+            _ => true,
+        };
+        if !allowed {
+            out.push(
+                Diagnostic::error("misplaced-header-key", "this header key does not belong in this kind of file")
+                    .at(&file.path, &file.text, line.range.clone())
+                    .with_hint("`irreversible` is for down files, `requires` for policy files, `transaction` for migrations"),
+            );
+        }
+    }
+    let checksum_line_is_bad = errors.iter().any(|e| {
+        matches!(
+            &e.kind,
+            HeaderErrorKind::BadValue {
+                key: "checksum",
+                ..
+            }
+        )
+    });
+    match file.header.line_of("checksum") {
+        Some(line) => {
+            let declared = file.header.checksum();
+            let actual = file.actual_checksum();
+            if declared != Some(actual) {
+                let declared = declared.map_or_else(|| "?".to_string(), |c| c.to_string());
+                out.push(
+                    Diagnostic::error(
+                        "checksum-mismatch",
+                        format!("checksum mismatch: the header says {declared}, the body is {actual}"),
+                    )
+                    .at(&file.path, &file.text, line.range.clone())
+                    .with_hint("the file was edited without sealing; if the edit is intended, run `keel seal` (an applied version needs `keel repair`)"),
+                );
+            }
+        }
+        None if needs_checksum && !checksum_line_is_bad => out.push(
+            Diagnostic::error("missing-checksum", "missing `-- keel:checksum` header")
+                .at(&file.path, &file.text, 0..0)
+                .with_hint("run `keel seal` to add it"),
+        ),
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header;
+    use std::path::PathBuf;
+
+    fn file(kind: FileKind, body: &str, extra: &[&str]) -> SqlFile {
+        let text = format!(
+            "{}{body}",
+            header::render(crate::header::Checksum::of_body(body), None, extra)
+        );
+        SqlFile::new(PathBuf::from("sql/up/0001_t.sql"), kind, text)
+    }
+
+    fn codes(f: &SqlFile) -> Vec<&'static str> {
+        check_file(f, Options::default())
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect()
+    }
+
+    #[test]
+    fn clean_file_has_no_diagnostics() {
+        let f = file(
+            FileKind::Up,
+            "CREATE TABLE t (id int PRIMARY KEY);\nINSERT INTO t VALUES (1);\n",
+            &[],
+        );
+        let c = check_file(&f, Options::default());
+        assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+        assert_eq!(c.statements.len(), 2);
+        assert!(c.statements.iter().all(|s| s.parse == Parse::Valid));
+    }
+
+    #[test]
+    fn rules_apply_to_transactional_files_only() {
+        let body = "CREATE INDEX CONCURRENTLY i ON t (a);\nCOMMIT;\n";
+        assert_eq!(
+            codes(&file(FileKind::Up, body, &[])),
+            ["needs-transaction-off", "transaction-control"]
+        );
+        assert!(codes(&file(FileKind::Up, body, &["transaction off"])).is_empty());
+    }
+
+    #[test]
+    fn syntax_error_positions_count_the_header() {
+        let f = file(FileKind::Up, "SELECT 1;\nCREAT TABLE t (id int);\n", &[]);
+        let d = &check_file(&f, Options::default()).diagnostics[0];
+        assert_eq!(
+            (d.code, d.line, d.column),
+            ("syntax-error", Some(3), Some(1))
+        );
+        let f = file(FileKind::Up, "CREATE TABLE t (id int,, b int);\n", &[]);
+        let d = &check_file(&f, Options::default()).diagnostics[0];
+        assert_eq!(
+            (d.code, d.severity, d.line, d.column),
+            (
+                "unvalidated",
+                crate::diagnostic::Severity::Warning,
+                Some(2),
+                Some(24)
+            )
+        );
+        let d = &check_file(&f, Options { strict: true }).diagnostics[0];
+        assert!(d.is_error());
+    }
+
+    #[test]
+    fn checksum_problems() {
+        let mut f = file(FileKind::Up, "SELECT 1;", &[]);
+        f.text.push_str("\nSELECT 2;");
+        f = SqlFile::new(f.path, f.kind, f.text);
+        assert_eq!(codes(&f), ["checksum-mismatch"]);
+        let f = SqlFile::new(PathBuf::from("x.sql"), FileKind::Up, "SELECT 1;".into());
+        assert_eq!(codes(&f), ["missing-checksum"]);
+    }
+
+    #[test]
+    fn empty_and_irreversible() {
+        assert_eq!(
+            codes(&file(FileKind::Up, "-- nothing\n", &[])),
+            ["empty-up"]
+        );
+        assert_eq!(
+            codes(&file(FileKind::Down, "", &["irreversible"])),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            codes(&file(FileKind::Down, "DROP TABLE t;", &["irreversible"])),
+            ["irreversible-not-empty"]
+        );
+        assert_eq!(
+            codes(&file(FileKind::Up, "SELECT 1;", &["irreversible"])),
+            ["misplaced-header-key"]
+        );
+    }
+
+    #[test]
+    fn locate_parses_sqlparser_positions() {
+        assert_eq!(
+            locate("Expected: an expression, found: ; at Line: 2, Column: 7"),
+            Some(("Expected: an expression, found: ;".to_string(), 2, 7))
+        );
+        assert_eq!(locate("no position"), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! Validation of a whole project: every file checked (in parallel: files are
+//! independent), plus the rules that look across files.
+
+use crate::diagnostic::{Diagnostic, Position};
+use crate::header::TransactionMode;
+use crate::project::{FileKind, Project, SqlFile};
+use crate::sql::rules::{self, Class};
+use crate::sql::validate::{self, CheckedFile, Options, Parse};
+
+/// Everything validation found.
+#[derive(Debug, Default)]
+pub struct Validation {
+    /// One entry per file of [`Project::files`], in the same order.
+    pub files: Vec<CheckedFile>,
+    /// Cross-file findings.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Statement counts for the summary line.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Counts {
+    pub statements: usize,
+    /// Validated by sqlparser.
+    pub sqlparser: usize,
+    /// Validated by PostgreSQL's own parser (sqlparser could not).
+    pub server: usize,
+}
+
+impl Validation {
+    /// All diagnostics, file by file, then the cross-file ones.
+    pub fn all_diagnostics(&self) -> Vec<Diagnostic> {
+        self.files
+            .iter()
+            .flat_map(|f| f.diagnostics.iter().cloned())
+            .chain(self.diagnostics.iter().cloned())
+            .collect()
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for f in &self.files {
+            for s in &f.statements {
+                c.statements += 1;
+                if s.parse == Parse::Valid {
+                    c.sqlparser += 1;
+                }
+            }
+        }
+        c
+    }
+}
+
+/// Checks every file of `project`.
+pub fn validate(project: &Project, options: Options) -> Validation {
+    let files: Vec<&SqlFile> = project.files().collect();
+    let checked = check_parallel(&files, options);
+    let mut v = Validation {
+        files: checked,
+        diagnostics: Vec::new(),
+    };
+    enum_value_rule(&files, &v.files, &mut v.diagnostics);
+    v
+}
+
+/// Checks files on all cores. Work is handed out one file at a time so that
+/// one huge file does not leave the other cores idle behind it.
+pub fn check_parallel(files: &[&SqlFile], options: Options) -> Vec<CheckedFile> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    if threads <= 1 {
+        return files
+            .iter()
+            .map(|f| validate::check_file(f, options))
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<CheckedFile>> = vec![None; files.len()];
+    let done: Vec<Vec<(usize, CheckedFile)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break };
+                        mine.push((i, validate::check_file(file, options)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, c) in done.into_iter().flatten() {
+        results[i] = Some(c);
+    }
+    results.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// `ALTER TYPE ... ADD VALUE 'x'` followed, in the same transaction, by a
+/// statement that uses `'x'`: PostgreSQL refuses ("unsafe use of new value").
+/// By default a whole run is one transaction, so later up files count too,
+/// until a `transaction off` migration commits.
+fn enum_value_rule(files: &[&SqlFile], checked: &[CheckedFile], out: &mut Vec<Diagnostic>) {
+    let mut added: Vec<(String, &SqlFile, usize)> = Vec::new();
+    for (file, c) in files.iter().zip(checked) {
+        if file.kind != FileKind::Up {
+            continue;
+        }
+        if file.header.transaction() == TransactionMode::Off {
+            added.clear();
+            continue;
+        }
+        for s in &c.statements {
+            let text = &file.text[s.text.clone()];
+            for (label, origin, at) in &added {
+                if rules::mentions_label(text, label) {
+                    let pos = Position::of(&origin.text, *at);
+                    out.push(
+                        Diagnostic::warning(
+                            "enum-value-in-same-transaction",
+                            format!(
+                                "enum value '{label}' is used in the transaction that adds it ({}:{})",
+                                origin.path.display(),
+                                pos.line
+                            ),
+                        )
+                        .at(&file.path, &file.text, s.text.clone())
+                        .with_hint("PostgreSQL refuses a new enum value before its transaction commits: add the value in a `-- keel:transaction off` migration, or run with `--transaction-per-migration` and use it in a later one"),
+                    );
+                }
+            }
+            if let Class::AddsEnumValue(label) = &s.class {
+                added.push((label.clone(), file, s.text.start));
+            }
+        }
+    }
+}
