@@ -7,7 +7,7 @@ use crate::db::lock::{Holder, Lock, LockError};
 use crate::db::server_parse::{self, Verdict};
 use crate::db::DbError;
 use crate::diagnostic::Diagnostic;
-use crate::project::SqlFile;
+use crate::project::{Project, SqlFile, Version};
 use crate::sql::validate::{CheckedFile, Parse};
 use postgres::Client;
 use std::ops::Range;
@@ -58,6 +58,14 @@ impl Session {
         Ok(self.lock.as_ref().expect("just set"))
     }
 
+    /// How long taking the lock took, and who held it meanwhile.
+    pub fn lock_wait(&self) -> (Option<Duration>, Option<String>) {
+        match &self.lock {
+            Some(l) => (Some(l.waited), l.waited_for.as_ref().map(|h| h.to_string())),
+            None => (None, None),
+        }
+    }
+
     /// Releases the run lock (also released when the connection closes).
     pub fn unlock(&mut self) -> Result<(), DbError> {
         match self.lock.take() {
@@ -66,12 +74,25 @@ impl Session {
         }
     }
 
-    /// The applied versions; empty when keel never ran here.
-    pub fn applied(&mut self, with_sql: bool) -> Result<Vec<AppliedVersion>, DbError> {
+    /// The applied versions; empty when keel never ran here. Versions are
+    /// written as the files on disk write them (`0003`, not `3`).
+    pub fn applied(
+        &mut self,
+        with_sql: bool,
+        project: &Project,
+    ) -> Result<Vec<AppliedVersion>, DbError> {
         if !history::exists(&mut self.client, &self.schema)? {
             return Ok(Vec::new());
         }
-        history::applied(&mut self.client, &self.schema, with_sql)
+        let mut applied = history::applied(&mut self.client, &self.schema, with_sql)?;
+        let width = project.version_width();
+        for a in &mut applied {
+            a.version = match project.find(&a.version) {
+                Some(m) => m.version.clone(),
+                None => Version::with_width(a.version.number, width),
+            };
+        }
+        Ok(applied)
     }
 
     /// Asks the server's parser about every statement sqlparser rejected in

@@ -1,6 +1,7 @@
 //! `keel check`: everything that can be wrong with the files (and, online,
 //! with the database's history).
 
+use super::run::{db_failure, open};
 use super::{Context, Failure};
 use crate::diagnostic;
 use crate::sql::validate::Options;
@@ -14,19 +15,52 @@ pub struct CheckArgs {
     /// Treat statements sqlparser cannot validate as errors
     #[arg(long)]
     pub strict: bool,
+    /// Fail when migrations are pending ("Target database is not up to date.")
+    #[arg(long)]
+    pub require_up_to_date: bool,
 }
 
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
-    let v = validation::validate(
+    let mut v = validation::validate(
         &loaded.project,
         Options {
             strict: args.strict,
         },
     );
     let mut diagnostics = loaded.diagnostics;
+    let mut counts = v.counts();
+    let mut online = Vec::new();
+    if !args.offline {
+        let mut session = open(ctx).map_err(|f| match f {
+            Failure::Usage { message, .. } => Failure::usage(
+                message,
+                Some("set DATABASE_URL (or --database-url), or run `keel check --offline` to check the files only".to_string()),
+            ),
+            other => other,
+        })?;
+        let files: Vec<&crate::project::SqlFile> = loaded.project.files().collect();
+        counts.server = session
+            .server_validate(&files, &mut v.files)
+            .map_err(db_failure)?;
+        if args.strict {
+            for f in &mut v.files {
+                for d in &mut f.diagnostics {
+                    if d.code == "unvalidated" {
+                        d.severity = crate::diagnostic::Severity::Error;
+                    }
+                }
+            }
+        }
+        online = crate::drift::database_diagnostics(
+            &mut session,
+            &loaded.project,
+            args.require_up_to_date,
+        )
+        .map_err(db_failure)?;
+    }
     diagnostics.extend(v.all_diagnostics());
-    let counts = v.counts();
+    diagnostics.extend(online);
     let (errors, warnings) = diagnostic::count(&diagnostics);
     let r = &ctx.reporter;
     if r.json_output() {

@@ -6,7 +6,8 @@ use crate::project::{Project, Version};
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The version to show (`head` for the newest)
-    pub version: String,
+    #[arg(value_name = "VERSION")]
+    pub rev: String,
 }
 
 pub fn heads(ctx: &Context) -> Result<(), Failure> {
@@ -26,14 +27,14 @@ pub fn heads(ctx: &Context) -> Result<(), Failure> {
 pub fn show(ctx: &Context, args: ShowArgs) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
     let project = &loaded.project;
-    let m = if args.version == "head" {
+    let m = if args.rev == "head" {
         project.head()
     } else {
-        Version::parse(&args.version).and_then(|v| project.find(&v))
+        Version::parse(&args.rev).and_then(|v| project.find(&v))
     }
     .ok_or_else(|| {
         Failure::usage(
-            format!("Can't locate revision identified by '{}'", args.version),
+            format!("Can't locate revision identified by '{}'", args.rev),
             Some(known_versions(project)),
         )
     })?;

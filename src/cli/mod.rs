@@ -3,9 +3,13 @@
 //! exit status.
 
 mod check;
+mod dev_db;
 mod inspect;
+mod repair;
 mod revision;
+pub mod run;
 mod seal;
+mod status;
 
 use crate::config::{Config, ConfigError, Overrides};
 use crate::report::{ColorChoice, Format, Reporter};
@@ -54,6 +58,21 @@ pub enum Command {
     Heads,
     /// Show one migration with its SQL
     Show(inspect::ShowArgs),
+    /// Apply migrations up to TARGET (default: head)
+    Upgrade(run::UpgradeArgs),
+    /// Revert migrations down to TARGET (-1, -N, a version, base)
+    Downgrade(run::DowngradeArgs),
+    /// The database's version, and whether it is at head
+    Current,
+    /// Every version, applied or pending
+    History(status::HistoryArgs),
+    /// Record TARGET as applied without running SQL (adopt an existing database)
+    Stamp(run::StampArgs),
+    /// Accept the current files of an applied version, or clear a dirty mark
+    Repair(repair::RepairArgs),
+    /// A local PostgreSQL for development, under .keel/
+    #[command(subcommand, name = "dev-db")]
+    DevDb(dev_db::DevDbCommand),
 }
 
 /// Why a command did not succeed.
@@ -134,6 +153,22 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         Command::Check(a) => check::run(&ctx, a),
         Command::Heads => inspect::heads(&ctx),
         Command::Show(a) => inspect::show(&ctx, a),
+        Command::Upgrade(a) => run::upgrade(&ctx, a),
+        Command::Downgrade(a) => run::downgrade(&ctx, a),
+        Command::Current => status::current(&ctx),
+        Command::History(a) => status::history(&ctx, a),
+        Command::Stamp(a) => run::stamp(&ctx, a),
+        Command::Repair(a) => repair::run(&ctx, a),
+        Command::DevDb(c) => dev_db::run(&ctx, c),
     };
     (reporter, result)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

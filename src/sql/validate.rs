@@ -309,7 +309,8 @@ fn split_error(file: &SqlFile, e: &split::SplitError) -> Diagnostic {
         .with_hint(hint)
 }
 
-fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
+/// Header and checksum problems of one file (cheap: no statement parsing).
+pub fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
     let (_, errors) = crate::header::Header::parse(&file.text);
     let needs_checksum = matches!(file.kind, FileKind::Up | FileKind::Down);
     for e in &errors {

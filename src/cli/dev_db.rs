@@ -1,0 +1,63 @@
+//! `keel dev-db start|stop|status|url`: a local throwaway PostgreSQL under
+//! `.keel/`, made from the machine's own server binaries.
+
+use super::{Context, Failure};
+use crate::db::cluster::DevDb;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DevDbCommand {
+    /// Create (if needed) and start the local database
+    Start,
+    /// Stop it (data stays)
+    Stop,
+    /// Running or not, and where
+    Status,
+    /// Print its URL (for DATABASE_URL)
+    Url,
+}
+
+pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
+    let fail = |e: crate::db::cluster::ClusterError| {
+        Failure::failed(e.to_string(), Some("`keel dev-db` needs the PostgreSQL server package (e.g. `apt-get install postgresql`)".to_string()))
+    };
+    let dev = DevDb::new(".").map_err(fail)?;
+    let r = &ctx.reporter;
+    match cmd {
+        DevDbCommand::Start => {
+            let s = dev.start().map_err(fail)?;
+            if r.json_output() {
+                r.json(&serde_json::json!({"running": s.running, "url": s.url, "data_dir": s.data_dir}));
+            } else {
+                r.note(format!(
+                    "dev database running (pid {}), data in {}",
+                    s.pid.map_or("?".into(), |p| p.to_string()),
+                    s.data_dir.display()
+                ));
+                r.line(s.url);
+            }
+        }
+        DevDbCommand::Stop => {
+            dev.stop().map_err(fail)?;
+            r.note("dev database stopped");
+        }
+        DevDbCommand::Status => {
+            let s = dev.status().map_err(fail)?;
+            if r.json_output() {
+                r.json(&serde_json::json!({"running": s.running, "pid": s.pid, "url": s.url, "data_dir": s.data_dir, "log": s.log_file}));
+            } else {
+                r.line(if s.running {
+                    format!("running (pid {})", s.pid.unwrap_or_default())
+                } else {
+                    "stopped".into()
+                });
+                r.line(format!("data: {}", s.data_dir.display()));
+                r.line(format!("url:  {}", s.url));
+            }
+            if !s.running {
+                return Err(Failure::Reported);
+            }
+        }
+        DevDbCommand::Url => r.line(dev.url()),
+    }
+    Ok(())
+}

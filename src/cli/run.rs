@@ -1,0 +1,536 @@
+//! `keel upgrade`, `keel downgrade` and `keel stamp`: the commands that move
+//! the database between versions.
+
+use super::{Context, Failure};
+use crate::db::history::{self, AppliedVersion, Event, NewVersion};
+use crate::db::run::{self, Progress, RunError, Settings};
+use crate::diagnostic::Diagnostic;
+use crate::drift::{self, Change};
+use crate::plan::{self, Direction, Plan, Step, Target};
+use crate::project::{Migration, Project, SqlFile};
+use crate::session::{Session, SessionError};
+use crate::sql::validate::{self, Options};
+use crate::validation;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct UpgradeArgs {
+    /// head, a version, or +N
+    #[arg(default_value = "head", allow_hyphen_values = true)]
+    pub target: String,
+    /// Print the SQL that would run, touch nothing
+    #[arg(long)]
+    pub sql: bool,
+    /// Commit after each migration instead of once for the whole run
+    #[arg(long)]
+    pub transaction_per_migration: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DowngradeArgs {
+    /// base, a version, or -N
+    #[arg(allow_hyphen_values = true)]
+    pub target: String,
+    /// Print the SQL that would run, touch nothing
+    #[arg(long)]
+    pub sql: bool,
+    /// Commit after each migration instead of once for the whole run
+    #[arg(long)]
+    pub transaction_per_migration: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StampArgs {
+    /// head, base or a version
+    pub target: String,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+/// Flags of every command that takes the run lock.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunFlags {
+    /// Seconds to wait for another runner's lock [default: 60, or keel.toml]
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
+    /// Treat statements no parser could validate as errors
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub fn upgrade(ctx: &Context, a: UpgradeArgs) -> Result<(), Failure> {
+    move_to(
+        ctx,
+        Direction::Up,
+        &a.target,
+        a.sql,
+        a.transaction_per_migration,
+        &a.run,
+    )
+}
+
+pub fn downgrade(ctx: &Context, a: DowngradeArgs) -> Result<(), Failure> {
+    move_to(
+        ctx,
+        Direction::Down,
+        &a.target,
+        a.sql,
+        a.transaction_per_migration,
+        &a.run,
+    )
+}
+
+fn parse_target(s: &str, project: &Project) -> Result<Target, Failure> {
+    Target::parse(s).ok_or_else(|| {
+        Failure::usage(
+            format!("Can't locate revision identified by '{s}'"),
+            Some(plan::nearby_versions(project, s)),
+        )
+    })
+}
+
+/// Loads the project and checks what must hold before any run: the layout
+/// and every file's header and checksum. Statement checks come later, for
+/// the files a run will execute.
+pub fn load_for_run(ctx: &Context) -> Result<Project, Failure> {
+    let loaded = crate::project::load(&ctx.config.dir)?;
+    let mut diags = loaded.diagnostics;
+    for f in loaded.project.files() {
+        validate::header_diagnostics(f, &mut diags);
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        ctx.reporter.diagnostics(&diags);
+        return Err(Failure::failed(
+            "nothing was applied: the migrations folder has errors",
+            Some("`keel check --offline` lists them".to_string()),
+        ));
+    }
+    Ok(loaded.project)
+}
+
+/// Opens a session; configuration problems are usage errors (exit 2).
+pub fn open(ctx: &Context) -> Result<Session, Failure> {
+    Session::open(ctx.database_url.as_deref(), &ctx.config.history_schema).map_err(session_failure)
+}
+
+pub fn session_failure(e: SessionError) -> Failure {
+    match e {
+        SessionError::Connect(c) if c.is_configuration() => Failure::usage(c.to_string(), Some(c.hint())),
+        SessionError::Connect(c) => Failure::failed(c.to_string(), Some(c.hint())),
+        SessionError::Lock(l) => Failure::failed(
+            l.to_string(),
+            Some("another keel is running against this database; wait for it, or raise --lock-timeout".to_string()),
+        ),
+        SessionError::Db(d) => {
+            let hint = d.hint();
+            Failure::failed(d.to_string(), hint)
+        }
+    }
+}
+
+pub fn db_failure(e: crate::db::DbError) -> Failure {
+    session_failure(SessionError::Db(e))
+}
+
+/// Opens a session and takes the run lock, saying who holds it while waiting.
+pub fn locked(ctx: &Context, flags: &RunFlags) -> Result<Session, Failure> {
+    let mut session = open(ctx)?;
+    let timeout = flags
+        .lock_timeout
+        .map_or(ctx.config.lock_timeout, Duration::from_secs);
+    let r = &ctx.reporter;
+    session
+        .lock(timeout, |holder| {
+            r.note(format!("waiting for the migration lock held by {holder}"))
+        })
+        .map_err(session_failure)?;
+    Ok(session)
+}
+
+/// Refuses to run on a dirty database.
+pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(), Failure> {
+    let Some(d) = applied.iter().find(|a| a.dirty) else {
+        return Ok(());
+    };
+    let file = project.find(&d.version).map(|m| {
+        if d.dirty_direction.as_deref() == Some("down") {
+            &m.down
+        } else {
+            &m.up
+        }
+    });
+    let location = match (file, d.dirty_statement) {
+        (Some(f), Some(n)) if n > 0 => {
+            let stmts = run::statements(f);
+            let line = stmts
+                .get(n as usize - 1)
+                .map(|r| crate::diagnostic::Position::of(&f.text, r.start).line);
+            format!(
+                "; it stopped at statement {n}{}",
+                line.map(|l| format!(" ({}:{l})", f.path.display()))
+                    .unwrap_or_default()
+            )
+        }
+        _ => String::new(),
+    };
+    Err(Failure::failed(
+        format!(
+            "the database is dirty: {}_{} ({}, outside a transaction) did not finish{location}",
+            d.version,
+            d.name,
+            d.dirty_direction.as_deref().unwrap_or("up"),
+        ),
+        Some(format!(
+            "look at what that statement left behind and finish or undo it by hand, then run `keel repair {}`",
+            d.version.number
+        )),
+    ))
+}
+
+/// Refuses to run when an applied file was changed in substance since it
+/// ran (cosmetic edits pass).
+fn refuse_drift(
+    session: &mut Session,
+    project: &Project,
+    applied: &[AppliedVersion],
+) -> Result<(), Failure> {
+    let changed: Vec<&Migration> = applied
+        .iter()
+        .filter_map(|a| {
+            project
+                .find(&a.version)
+                .filter(|m| m.up.actual_checksum().to_string() != a.up_checksum)
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let recorded = session.applied(true, project).map_err(db_failure)?;
+    for m in changed {
+        let Some(a) = recorded.iter().find(|a| a.version == m.version) else {
+            continue;
+        };
+        if let Change::Semantic { .. } =
+            drift::classify(&a.up_sql, m.up.body(), &m.up.path.display().to_string())
+        {
+            return Err(Failure::failed(
+                format!(
+                    "applied migration `{}` was changed after it ran",
+                    m.up.path.display()
+                ),
+                Some(format!(
+                    "`keel check` shows the difference; restore the file, or accept the edit with `keel repair {}`",
+                    m.version.number
+                )),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Full validation of the files a plan executes, including the server's
+/// parser for what sqlparser could not read. Prints warnings; errors stop
+/// the run before anything executes.
+fn validate_plan(
+    ctx: &Context,
+    session: &mut Session,
+    plan: &Plan<'_>,
+    strict: bool,
+) -> Result<(), Failure> {
+    let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
+    let mut checked = validation::check_parallel(&files, Options { strict: false });
+    session
+        .server_validate(&files, &mut checked)
+        .map_err(db_failure)?;
+    let mut diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
+    if strict {
+        for d in &mut diags {
+            if d.code == "unvalidated" {
+                d.severity = crate::diagnostic::Severity::Error;
+            }
+        }
+    }
+    ctx.reporter.diagnostics(&diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Failure::failed(
+            "nothing was applied: the migrations to run have errors",
+            None,
+        ));
+    }
+    Ok(())
+}
+
+fn step_file<'a>(s: &Step<'a>) -> &'a SqlFile {
+    match s.direction {
+        Direction::Up => &s.migration.up,
+        Direction::Down => &s.migration.down,
+    }
+}
+
+/// Prints a line per finished step.
+struct Lines<'c> {
+    ctx: &'c Context,
+}
+
+impl Progress for Lines<'_> {
+    fn step_done(&mut self, step: &Step<'_>, elapsed: Duration) {
+        let verb = match step.direction {
+            Direction::Up => "applied",
+            Direction::Down => "reverted",
+        };
+        let r = &self.ctx.reporter;
+        if r.json_output() {
+            if !r.quiet {
+                r.json(&serde_json::json!({
+                    "event": verb,
+                    "version": step.migration.version.digits,
+                    "name": step.migration.name,
+                    "ms": elapsed.as_secs_f64() * 1000.0,
+                }));
+            }
+        } else {
+            r.note(format!(
+                "  {verb} {}  {}",
+                step.migration.id(),
+                human(elapsed)
+            ));
+        }
+    }
+}
+
+/// `12 ms`, `1.3 s`.
+pub fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+fn version_text(v: Option<&crate::project::Version>) -> String {
+    v.map_or_else(|| "base".to_string(), |v| v.to_string())
+}
+
+fn move_to(
+    ctx: &Context,
+    direction: Direction,
+    target_text: &str,
+    sql_only: bool,
+    per_migration: bool,
+    flags: &RunFlags,
+) -> Result<(), Failure> {
+    let project = load_for_run(ctx)?;
+    let target = parse_target(target_text, &project)?;
+    let command = match direction {
+        Direction::Up => "upgrade",
+        Direction::Down => "downgrade",
+    };
+    let make_plan = |applied: &[AppliedVersion]| {
+        match direction {
+            Direction::Up => plan::upgrade(&project, applied, &target),
+            Direction::Down => plan::downgrade(&project, applied, &target),
+        }
+        .map_err(|e| Failure::failed(e.to_string(), Some(e.hint(&project))))
+    };
+
+    if sql_only {
+        // Offline mode: read the state if a database is configured, never
+        // write or lock.
+        let applied = match open(ctx) {
+            Ok(mut s) => s.applied(false, &project).map_err(db_failure)?,
+            Err(Failure::Usage { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let plan = make_plan(&applied)?;
+        let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
+        let checked = validation::check_parallel(
+            &files,
+            Options {
+                strict: flags.strict,
+            },
+        );
+        let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
+        ctx.reporter.diagnostics(&diags);
+        if diags.iter().any(Diagnostic::is_error) {
+            return Err(Failure::Reported);
+        }
+        ctx.reporter.raw(&format!(
+            "-- keel {command} {} -> {}\n{}",
+            version_text(plan.from.as_ref()),
+            version_text(plan.to.as_ref()),
+            run::render_sql(&plan, &ctx.config.history_schema, per_migration)
+        ));
+        return Ok(());
+    }
+
+    let mut session = locked(ctx, flags)?;
+    let waited = session.lock_wait();
+    let applied = session.applied(false, &project).map_err(db_failure)?;
+    refuse_dirty(&applied, &project)?;
+    refuse_drift(&mut session, &project, &applied)?;
+    let plan = make_plan(&applied)?;
+    let r = &ctx.reporter;
+    if plan.steps.is_empty() {
+        let at = version_text(plan.from.as_ref());
+        if r.json_output() {
+            r.json(&serde_json::json!({"event": "summary", "command": command, "from": at, "to": at, "steps": 0}));
+        } else {
+            r.note(format!("nothing to do: the database is at {at}"));
+        }
+        session.unlock().map_err(db_failure)?;
+        return Ok(());
+    }
+    validate_plan(ctx, &mut session, &plan, flags.strict)?;
+
+    let applied_set: BTreeSet<_> = applied.iter().map(|a| a.version.clone()).collect();
+    let settings = Settings {
+        schema: &ctx.config.history_schema,
+        per_migration,
+        command,
+        target: target_text,
+        waited: waited.0,
+        waited_for: waited.1,
+    };
+    let mut progress = Lines { ctx };
+    let result = run::execute(
+        &mut session.client,
+        &plan,
+        &applied_set,
+        &settings,
+        &mut progress,
+        &mut |_client, _at| Ok(()),
+    );
+    match result {
+        Ok(outcome) => {
+            let verb = if direction == Direction::Up {
+                "upgraded"
+            } else {
+                "downgraded"
+            };
+            let (from, to) = (
+                version_text(plan.from.as_ref()),
+                version_text(plan.to.as_ref()),
+            );
+            if r.json_output() {
+                r.json(&serde_json::json!({
+                    "event": "summary", "command": command, "from": from, "to": to,
+                    "steps": outcome.steps, "ms": outcome.elapsed.as_secs_f64() * 1000.0,
+                }));
+            } else {
+                r.note(format!(
+                    "{verb} {from} → {to}: {} migration{} in {}",
+                    outcome.steps,
+                    if outcome.steps == 1 { "" } else { "s" },
+                    human(outcome.elapsed)
+                ));
+            }
+            session.unlock().map_err(db_failure)?;
+            Ok(())
+        }
+        Err(RunError::Statement {
+            diagnostic,
+            now_at,
+            partly_committed,
+        }) => {
+            ctx.reporter.diagnostics(std::slice::from_ref(&diagnostic));
+            let state = if partly_committed {
+                format!(
+                    "the run stopped; steps before the failing one were committed: the database is at {}",
+                    version_text(now_at.as_ref())
+                )
+            } else {
+                format!(
+                    "nothing was applied: the run was rolled back and the database is still at {}",
+                    version_text(now_at.as_ref())
+                )
+            };
+            Err(Failure::failed(format!("{command} failed; {state}"), None))
+        }
+        Err(RunError::Db(e)) => Err(db_failure(e)),
+        Err(RunError::Stage { message, hint }) => Err(Failure::failed(message, hint)),
+    }
+}
+
+pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
+    let project = load_for_run(ctx)?;
+    let target = parse_target(&a.target, &project)?;
+    let mut session = locked(ctx, &a.run)?;
+    let applied = session.applied(false, &project).map_err(db_failure)?;
+    refuse_dirty(&applied, &project)?;
+    let (add, remove) = plan::stamp(&project, &applied, &target)
+        .map_err(|e| Failure::failed(e.to_string(), Some(e.hint(&project))))?;
+    let schema = ctx.config.history_schema.clone();
+    let from = plan::current(&applied);
+    let rows: Vec<NewVersion<'_>> = add
+        .iter()
+        .map(|m| NewVersion {
+            version: &m.version,
+            name: &m.name,
+            up_checksum: m.up.actual_checksum().to_string(),
+            down_checksum: m.down.actual_checksum().to_string(),
+            up_sql: m.up.body(),
+            down_sql: m.down.body(),
+            irreversible: m.irreversible(),
+            duration_ms: None,
+            dirty: false,
+        })
+        .collect();
+    let removed: Vec<&crate::project::Version> = remove.iter().collect();
+    let mut now: BTreeSet<_> = applied.iter().map(|a| a.version.clone()).collect();
+    now.extend(add.iter().map(|m| m.version.clone()));
+    for v in &remove {
+        now.remove(v);
+    }
+    let to = now.iter().next_back().cloned();
+    let client = &mut session.client;
+    let result = (|| -> Result<(), crate::db::DbError> {
+        let mut tx = client
+            .transaction()
+            .map_err(|e| crate::db::DbError::query("starting the transaction", &e))?;
+        history::insert(&mut tx, &schema, &rows)?;
+        history::delete(&mut tx, &schema, &removed)?;
+        history::log_event(
+            &mut tx,
+            &schema,
+            &Event {
+                command: "stamp",
+                target: Some(&a.target),
+                from: from.as_ref(),
+                to: to.as_ref(),
+                outcome: "ok",
+                ..Event::default()
+            },
+        )?;
+        tx.commit()
+            .map_err(|e| crate::db::DbError::query("committing", &e))
+    })();
+    result.map_err(db_failure)?;
+    let r = &ctx.reporter;
+    if r.json_output() {
+        r.json(&serde_json::json!({
+            "event": "summary", "command": "stamp",
+            "from": version_text(from.as_ref()), "to": version_text(to.as_ref()),
+            "added": add.iter().map(|m| m.id()).collect::<Vec<_>>(),
+            "removed": remove.iter().map(|v| v.digits.clone()).collect::<Vec<_>>(),
+        }));
+    } else {
+        for m in &add {
+            r.note(format!("  stamped {}", m.id()));
+        }
+        for v in &remove {
+            r.note(format!("  unstamped {v}"));
+        }
+        r.note(format!(
+            "stamped {} → {} without running any SQL",
+            version_text(from.as_ref()),
+            version_text(to.as_ref())
+        ));
+    }
+    session.unlock().map_err(db_failure)?;
+    Ok(())
+}
