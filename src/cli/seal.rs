@@ -41,11 +41,13 @@ pub fn run(ctx: &Context, args: SealArgs) -> Result<(), Failure> {
             files.extend([&m.up, &m.down]);
         }
     }
+    let changed: Vec<&SqlFile> = files
+        .into_iter()
+        .filter(|f| f.header.checksum() != Some(f.actual_checksum()))
+        .collect();
+    refuse_applied(ctx, project, &changed)?;
     let mut sealed = Vec::new();
-    for f in files {
-        if f.header.checksum() == Some(f.actual_checksum()) {
-            continue;
-        }
+    for f in changed {
         let text = header::seal(&f.text);
         write_atomically(&f.path, &text)?;
         sealed.push(f.path.display().to_string());
@@ -61,6 +63,59 @@ pub fn run(ctx: &Context, args: SealArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Sealing an applied version would hide an edit of what already ran: with a
+/// database configured, such versions are refused (`keel repair` is the
+/// deliberate way). Without one there is nothing to compare against.
+fn refuse_applied(
+    ctx: &Context,
+    project: &crate::project::Project,
+    changed: &[&SqlFile],
+) -> Result<(), Failure> {
+    let versions: Vec<&crate::project::Migration> = project
+        .migrations
+        .iter()
+        .filter(|m| {
+            changed
+                .iter()
+                .any(|f| f.path == m.up.path || f.path == m.down.path)
+        })
+        .collect();
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let mut session = match super::run::open(ctx) {
+        Ok(s) => s,
+        Err(Failure::Usage { .. }) => return Ok(()),
+        Err(_) => {
+            ctx.reporter
+                .note("warning: cannot reach the database to check which versions are applied; sealing anyway");
+            return Ok(());
+        }
+    };
+    let applied = session
+        .applied(false, project)
+        .map_err(super::run::db_failure)?;
+    let hit: Vec<String> = versions
+        .iter()
+        .filter(|m| applied.iter().any(|a| a.version == m.version))
+        .map(|m| m.id())
+        .collect();
+    if hit.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::failed(
+        format!("refusing to seal applied migration(s): {}", hit.join(", ")),
+        Some(format!(
+            "an applied migration already ran as it was; restore the file, or accept the edit with `keel repair {}`",
+            versions
+                .iter()
+                .find(|m| hit.contains(&m.id()))
+                .map(|m| m.version.number.to_string())
+                .unwrap_or_default()
+        )),
+    ))
 }
 
 /// Writes through a temporary file and a rename, so an interrupted seal

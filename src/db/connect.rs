@@ -271,8 +271,8 @@ fn split_pgpass(line: &str) -> Vec<String> {
     while let Some(ch) = chars.next() {
         match ch {
             '\\' => {
-                if let Some(n) = chars.next() {
-                    fields.last_mut().map(|f| f.push(n));
+                if let (Some(n), Some(f)) = (chars.next(), fields.last_mut()) {
+                    f.push(n);
                 }
             }
             ':' if fields.len() < 5 => fields.push(String::new()),
