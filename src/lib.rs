@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod drift;
 pub mod header;
 pub mod plan;
+pub mod policies;
 pub mod project;
 pub mod report;
 pub mod session;

@@ -29,6 +29,8 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
         },
     );
     let mut diagnostics = loaded.diagnostics;
+    let declared = crate::policies::declared::declare(&loaded.project.policies);
+    diagnostics.extend(declared.diagnostics.iter().cloned());
     let mut counts = v.counts();
     let mut online = Vec::new();
     if !args.offline {
@@ -58,6 +60,20 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
             args.require_up_to_date,
         )
         .map_err(db_failure)?;
+        let applied = session
+            .applied(false, &loaded.project)
+            .map_err(db_failure)?;
+        let at = crate::plan::current(&applied);
+        let tables = crate::policies::status::status(
+            &mut session.client,
+            &ctx.config.history_schema,
+            &declared,
+            at.as_ref(),
+        )
+        .map_err(db_failure)?;
+        online.extend(crate::policies::status::drift_diagnostics(
+            &tables, &declared,
+        ));
     }
     diagnostics.extend(v.all_diagnostics());
     diagnostics.extend(online);

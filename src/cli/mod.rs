@@ -5,6 +5,7 @@
 mod check;
 mod dev_db;
 mod inspect;
+mod policies;
 mod repair;
 mod revision;
 pub mod run;
@@ -70,6 +71,9 @@ pub enum Command {
     Stamp(run::StampArgs),
     /// Accept the current files of an applied version, or clear a dirty mark
     Repair(repair::RepairArgs),
+    /// The Row Level Security stage: apply, status, test
+    #[command(subcommand)]
+    Policies(policies::PoliciesCommand),
     /// A local PostgreSQL for development, under .keel/
     #[command(subcommand, name = "dev-db")]
     DevDb(dev_db::DevDbCommand),
@@ -160,6 +164,7 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         Command::Stamp(a) => run::stamp(&ctx, a),
         Command::Repair(a) => repair::run(&ctx, a),
         Command::DevDb(c) => dev_db::run(&ctx, c),
+        Command::Policies(c) => policies::run(&ctx, c),
     };
     (reporter, result)
 }

@@ -16,7 +16,7 @@ pub struct RepairArgs {
 }
 
 pub fn run(ctx: &Context, a: RepairArgs) -> Result<(), Failure> {
-    let project = load_for_run(ctx)?;
+    let (project, _) = load_for_run(ctx)?;
     let version = Version::parse(&a.rev).ok_or_else(|| {
         Failure::usage(
             format!("Can't locate revision identified by '{}'", a.rev),

@@ -7,6 +7,9 @@ use crate::db::run::{self, Progress, RunError, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::drift::{self, Change};
 use crate::plan::{self, Direction, Plan, Step, Target};
+use crate::policies::declared::Declared;
+use crate::policies::reconcile::Change as PolicyChange;
+use crate::policies::stage::Stage;
 use crate::project::{Migration, Project, SqlFile};
 use crate::session::{Session, SessionError};
 use crate::sql::validate::{self, Options};
@@ -97,12 +100,22 @@ fn parse_target(s: &str, project: &Project) -> Result<Target, Failure> {
 /// Loads the project and checks what must hold before any run: the layout
 /// and every file's header and checksum. Statement checks come later, for
 /// the files a run will execute.
-pub fn load_for_run(ctx: &Context) -> Result<Project, Failure> {
+pub fn load_for_run(ctx: &Context) -> Result<(Project, Declared), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
     let mut diags = loaded.diagnostics;
     for f in loaded.project.files() {
         validate::header_diagnostics(f, &mut diags);
     }
+    // Policy files are small and always applied: validate them fully.
+    let policy_files: Vec<&SqlFile> = loaded.project.policies.iter().collect();
+    diags.extend(
+        validation::check_parallel(&policy_files, Options::default())
+            .into_iter()
+            .flat_map(|c| c.diagnostics)
+            .filter(|d| d.code != "checksum-mismatch" && d.code != "missing-checksum"),
+    );
+    let declared = crate::policies::declared::declare(&loaded.project.policies);
+    diags.extend(declared.diagnostics.iter().cloned());
     if diags.iter().any(Diagnostic::is_error) {
         ctx.reporter.diagnostics(&diags);
         return Err(Failure::failed(
@@ -110,7 +123,7 @@ pub fn load_for_run(ctx: &Context) -> Result<Project, Failure> {
             Some("`keel check --offline` lists them".to_string()),
         ));
     }
-    Ok(loaded.project)
+    Ok((loaded.project, declared))
 }
 
 /// Opens a session; configuration problems are usage errors (exit 2).
@@ -324,7 +337,7 @@ fn move_to(
     per_migration: bool,
     flags: &RunFlags,
 ) -> Result<(), Failure> {
-    let project = load_for_run(ctx)?;
+    let (project, declared) = load_for_run(ctx)?;
     let target = parse_target(target_text, &project)?;
     let command = match direction {
         Direction::Up => "upgrade",
@@ -377,9 +390,18 @@ fn move_to(
     let r = &ctx.reporter;
     if plan.steps.is_empty() {
         let at = version_text(plan.from.as_ref());
+        let changes = policies_only(
+            ctx,
+            &mut session,
+            &declared,
+            plan.from.as_ref(),
+            command,
+            target_text,
+        )?;
         if r.json_output() {
-            r.json(&serde_json::json!({"event": "summary", "command": command, "from": at, "to": at, "steps": 0}));
+            r.json(&serde_json::json!({"event": "summary", "command": command, "from": at, "to": at, "steps": 0, "policy_changes": changes.len()}));
         } else {
+            report_policy_changes(ctx, &changes);
             r.note(format!("nothing to do: the database is at {at}"));
         }
         session.unlock().map_err(db_failure)?;
@@ -397,14 +419,22 @@ fn move_to(
         waited_for: waited.1,
     };
     let mut progress = Lines { ctx };
+    let mut stage = Stage::new(
+        &declared,
+        &ctx.config.history_schema,
+        direction == Direction::Down,
+    );
     let result = run::execute(
         &mut session.client,
         &plan,
         &applied_set,
         &settings,
         &mut progress,
-        &mut |_client, _at| Ok(()),
+        &mut stage,
     );
+    if result.is_ok() {
+        report_policy_changes(ctx, &stage.changes);
+    }
     match result {
         Ok(outcome) => {
             let verb = if direction == Direction::Up {
@@ -456,8 +486,56 @@ fn move_to(
     }
 }
 
+/// Reconciles the policies alone (a run with no migration steps), in one
+/// transaction with its event; returns what changed.
+pub fn policies_only(
+    ctx: &Context,
+    session: &mut Session,
+    declared: &Declared,
+    at: Option<&crate::project::Version>,
+    command: &str,
+    target: &str,
+) -> Result<Vec<PolicyChange>, Failure> {
+    let schema = ctx.config.history_schema.clone();
+    let mut tx = session
+        .client
+        .transaction()
+        .map_err(|e| db_failure(crate::db::DbError::query("starting the transaction", &e)))?;
+    let changes =
+        crate::policies::reconcile::reconcile(&mut tx, &schema, declared, at).map_err(|e| {
+            Failure::failed(format!("policy stage: {e}; nothing was changed"), e.hint())
+        })?;
+    if !changes.is_empty() {
+        history::log_event(
+            &mut tx,
+            &schema,
+            &Event {
+                command,
+                target: Some(target),
+                from: at,
+                to: at,
+                outcome: "ok",
+                detail: Some(format!("{} policy change(s)", changes.len())),
+                ..Event::default()
+            },
+        )
+        .map_err(db_failure)?;
+    }
+    tx.commit()
+        .map_err(|e| db_failure(crate::db::DbError::query("committing", &e)))?;
+    Ok(changes)
+}
+
+/// One line per policy change, on stderr.
+pub fn report_policy_changes(ctx: &Context, changes: &[PolicyChange]) {
+    for c in changes {
+        ctx.reporter
+            .note(format!("  policy: {} on {}", c.action, c.table));
+    }
+}
+
 pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
-    let project = load_for_run(ctx)?;
+    let (project, declared) = load_for_run(ctx)?;
     let target = parse_target(&a.target, &project)?;
     let mut session = locked(ctx, &a.run)?;
     let applied = session.applied(false, &project).map_err(db_failure)?;
@@ -488,12 +566,15 @@ pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
     }
     let to = now.iter().next_back().cloned();
     let client = &mut session.client;
+    let mut changes = Vec::new();
     let result = (|| -> Result<(), crate::db::DbError> {
         let mut tx = client
             .transaction()
             .map_err(|e| crate::db::DbError::query("starting the transaction", &e))?;
         history::insert(&mut tx, &schema, &rows)?;
         history::delete(&mut tx, &schema, &removed)?;
+        changes = crate::policies::reconcile::reconcile(&mut tx, &schema, &declared, to.as_ref())
+            .map_err(|e| crate::db::DbError::Other(format!("policy stage: {e}")))?;
         history::log_event(
             &mut tx,
             &schema,
@@ -519,6 +600,7 @@ pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
             "removed": remove.iter().map(|v| v.digits.clone()).collect::<Vec<_>>(),
         }));
     } else {
+        report_policy_changes(ctx, &changes);
         for m in &add {
             r.note(format!("  stamped {}", m.id()));
         }

@@ -10,9 +10,10 @@ use postgres::GenericClient;
 
 /// refinery migrations of the history schema, oldest first. `{schema}` is
 /// replaced by the configured schema name (validated as an identifier).
-const HISTORY_MIGRATIONS: &[(&str, &str)] = &[(
-    "V1__history",
-    r#"
+const HISTORY_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "V1__history",
+        r#"
 CREATE TABLE {schema}.versions (
     version        numeric(20,0) PRIMARY KEY,
     name           text NOT NULL,
@@ -48,7 +49,39 @@ CREATE TABLE {schema}.events (
     keel_version  text NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        "V2__policy_state",
+        r#"
+-- What the RLS stage applied: per policy, the hash of its declaration and
+-- the catalog's normalized text right after creating it. A policy whose
+-- declaration and catalog text both still match needs no DDL; a catalog
+-- text that differs was edited by hand.
+CREATE TABLE {schema}.policy_state (
+    table_schema  text NOT NULL,
+    table_name    text NOT NULL,
+    policy_name   text NOT NULL,
+    source_hash   text NOT NULL,
+    command       text NOT NULL,
+    permissive    boolean NOT NULL,
+    roles         text[] NOT NULL,
+    qual          text,
+    with_check    text,
+    comment       text,
+    applied_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (table_schema, table_name, policy_name)
+);
+-- Tables whose RLS keel manages. A table stays RLS-enabled while listed
+-- (fail closed).
+CREATE TABLE {schema}.policy_tables (
+    table_schema  text NOT NULL,
+    table_name    text NOT NULL,
+    since         timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (table_schema, table_name)
+);
+"#,
+    ),
+];
 
 /// The name of refinery's own table inside the history schema.
 const REFINERY_TABLE: &str = "schema_history";

@@ -37,9 +37,27 @@ pub trait Progress {
     fn step_done(&mut self, step: &Step<'_>, elapsed: Duration);
 }
 
-/// Work to do inside the run's last transaction, before it commits (the
-/// policy stage).
-pub type BeforeCommit<'f> = dyn FnMut(&mut Client, Option<&Version>) -> Result<(), RunError> + 'f;
+/// Work a run does around its steps, inside its transaction: the policy
+/// stage.
+pub trait Hooks {
+    /// Before the first step, in the run's first transaction.
+    fn before_steps(&mut self, _client: &mut Client) -> Result<(), RunError> {
+        Ok(())
+    }
+    /// After the last step, in the run's last transaction, before it
+    /// commits; `at` is the version the database is now at.
+    fn before_commit(
+        &mut self,
+        _client: &mut Client,
+        _at: Option<&Version>,
+    ) -> Result<(), RunError> {
+        Ok(())
+    }
+}
+
+/// No hooks.
+pub struct NoHooks;
+impl Hooks for NoHooks {}
 
 /// What a finished run did.
 #[derive(Debug, Clone)]
@@ -90,7 +108,7 @@ pub fn execute(
     applied: &BTreeSet<Version>,
     settings: &Settings<'_>,
     progress: &mut dyn Progress,
-    before_commit: &mut BeforeCommit<'_>,
+    hooks: &mut dyn Hooks,
 ) -> Result<Outcome, RunError> {
     let started = Instant::now();
     let mut state = State {
@@ -100,7 +118,7 @@ pub fn execute(
         rows: Vec::new(),
         deletes: Vec::new(),
     };
-    let result = run_steps(client, plan, settings, progress, before_commit, &mut state);
+    let result = run_steps(client, plan, settings, progress, hooks, &mut state);
     match result {
         Ok(()) => Ok(Outcome {
             steps: plan.steps.len(),
@@ -199,10 +217,12 @@ fn run_steps<'a>(
     plan: &Plan<'a>,
     settings: &Settings<'_>,
     progress: &mut dyn Progress,
-    before_commit: &mut BeforeCommit<'_>,
+    hooks: &mut dyn Hooks,
     state: &mut State<'a>,
 ) -> Result<(), RunError> {
     let schema = settings.schema;
+    begin(client, state)?;
+    hooks.before_steps(client)?;
     for step in &plan.steps {
         let file = file_of(step);
         let version = &step.migration.version;
@@ -244,7 +264,7 @@ fn run_steps<'a>(
     begin(client, state)?;
     flush(client, schema, state)?;
     let now = state.applied.iter().next_back().cloned();
-    before_commit(client, now.as_ref())?;
+    hooks.before_commit(client, now.as_ref())?;
     history::log_event(
         client,
         schema,

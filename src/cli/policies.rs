@@ -1,0 +1,190 @@
+//! `keel policies apply|status|test`: the RLS stage on its own.
+
+use super::run::{
+    db_failure, load_for_run, locked, open, policies_only, refuse_dirty, report_policy_changes,
+    RunFlags,
+};
+use super::{Context, Failure};
+use crate::policies::status::{self, State};
+use colored::Colorize;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PoliciesCommand {
+    /// Make the database's policies match the declarations at its version
+    Apply(RunFlags),
+    /// Declared against live, per managed table (exit 1 on drift)
+    Status,
+    /// Run sql/policies/tests/*.sql, each in a transaction that is rolled back
+    Test,
+}
+
+pub fn run(ctx: &Context, cmd: PoliciesCommand) -> Result<(), Failure> {
+    match cmd {
+        PoliciesCommand::Apply(flags) => apply(ctx, &flags),
+        PoliciesCommand::Status => show_status(ctx),
+        PoliciesCommand::Test => test(ctx),
+    }
+}
+
+fn apply(ctx: &Context, flags: &RunFlags) -> Result<(), Failure> {
+    let (project, declared) = load_for_run(ctx)?;
+    let mut session = locked(ctx, flags)?;
+    let applied = session.applied(false, &project).map_err(db_failure)?;
+    refuse_dirty(&applied, &project)?;
+    let at = crate::plan::current(&applied);
+    let changes = policies_only(
+        ctx,
+        &mut session,
+        &declared,
+        at.as_ref(),
+        "policies",
+        "apply",
+    )?;
+    session.unlock().map_err(db_failure)?;
+    let r = &ctx.reporter;
+    if r.json_output() {
+        r.json(&serde_json::json!({ "changes": changes }));
+    } else if changes.is_empty() {
+        r.line("policies match the declarations: no changes");
+    } else {
+        report_policy_changes(ctx, &changes);
+        r.line(format!("applied {} policy change(s)", changes.len()));
+    }
+    Ok(())
+}
+
+fn show_status(ctx: &Context) -> Result<(), Failure> {
+    let (project, declared) = load_for_run(ctx)?;
+    let mut session = open(ctx)?;
+    let applied = session.applied(false, &project).map_err(db_failure)?;
+    let at = crate::plan::current(&applied);
+    let tables = status::status(
+        &mut session.client,
+        &ctx.config.history_schema,
+        &declared,
+        at.as_ref(),
+    )
+    .map_err(db_failure)?;
+    let drift = tables.iter().any(|t| t.drifted());
+    let r = &ctx.reporter;
+    if r.json_output() {
+        r.json(&serde_json::json!({ "drift": drift, "tables": tables }));
+    } else {
+        if tables.is_empty() {
+            r.line("no managed tables at this version");
+        }
+        for t in &tables {
+            let flags = if !t.exists {
+                "missing table".red().to_string()
+            } else {
+                format!(
+                    "RLS {}, {}",
+                    if t.rls { "on".green() } else { "OFF".red() },
+                    if t.force == t.declared_force {
+                        if t.force {
+                            "forced".green()
+                        } else {
+                            "not forced".yellow()
+                        }
+                    } else {
+                        format!("force {} (declared {})", t.force, t.declared_force).red()
+                    }
+                )
+            };
+            r.line(format!("{}  {flags}", t.table.to_string().bold()));
+            for p in &t.policies {
+                let state = match p.state {
+                    State::Ok => "ok".green(),
+                    State::Missing => "missing".red(),
+                    State::Extra => "extra".red(),
+                    State::Changed => "changed".red(),
+                    State::Pending => "pending".yellow(),
+                    State::Unmanaged => "unmanaged".yellow(),
+                };
+                let cmd = p.command.map(|c| c.name()).unwrap_or("?");
+                r.line(format!("  {:<32} {:<6} {state}", p.name, cmd));
+                if matches!(
+                    p.state,
+                    State::Changed | State::Extra | State::Unmanaged | State::Pending
+                ) {
+                    if let Some(d) = &p.declared {
+                        r.line(format!("      declared: {d}"));
+                    }
+                    if let Some(rec) = p.recorded.as_ref().filter(|_| p.state == State::Changed) {
+                        r.line(format!("      applied:  {rec}"));
+                    }
+                    if let Some(l) = &p.live {
+                        r.line(format!("      live:     {l}"));
+                    }
+                }
+            }
+        }
+    }
+    if drift {
+        if !r.json_output() {
+            r.note(
+                "the database differs from the declarations; `keel policies apply` restores them",
+            );
+        }
+        return Err(Failure::Reported);
+    }
+    Ok(())
+}
+
+fn test(ctx: &Context) -> Result<(), Failure> {
+    let loaded = crate::project::load(&ctx.config.dir)?;
+    let files = &loaded.project.policy_tests;
+    let mut session = open(ctx)?;
+    let r = &ctx.reporter;
+    let (mut passed, mut failed) = (0, 0);
+    let mut results = Vec::new();
+    for f in files {
+        let res = crate::policies::tests::run_file(&mut session.client, f).map_err(db_failure)?;
+        if res.passed {
+            passed += 1;
+            r.line(format!(
+                "{} {}  {} statements, {}",
+                "PASS".green(),
+                f.path.display(),
+                res.statements,
+                super::run::human(res.elapsed)
+            ));
+        } else {
+            failed += 1;
+            let d = res.failure.as_ref();
+            let loc = d
+                .and_then(|d| d.location())
+                .unwrap_or_else(|| f.path.display().to_string());
+            r.line(format!(
+                "{} {loc}: {}",
+                "FAIL".red(),
+                d.map(|d| d.message.as_str()).unwrap_or("")
+            ));
+            if let Some(d) = d {
+                r.diagnostics(std::slice::from_ref(d));
+            }
+        }
+        if r.json_output() {
+            results.push(serde_json::json!({
+                "path": f.path, "passed": res.passed, "statements": res.statements,
+                "ms": res.elapsed.as_secs_f64() * 1000.0, "failure": res.failure,
+            }));
+        }
+    }
+    if r.json_output() {
+        r.json(&serde_json::json!({"passed": passed, "failed": failed, "files": results}));
+    } else {
+        if files.is_empty() {
+            r.note(format!(
+                "no policy tests: add `.sql` files to {}",
+                ctx.config.dir.join("policies/tests").display()
+            ));
+        }
+        r.line(format!("{passed} passed, {failed} failed"));
+    }
+    if failed > 0 {
+        Err(Failure::Reported)
+    } else {
+        Ok(())
+    }
+}

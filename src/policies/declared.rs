@@ -1,0 +1,545 @@
+//! The declared RLS model, read from `sql/policies/*.sql`.
+//!
+//! A policy file may hold only `ALTER TABLE ... ENABLE|FORCE ROW LEVEL
+//! SECURITY`, `CREATE POLICY` and `COMMENT ON POLICY`: it declares a state,
+//! it does not migrate one. Helper functions belong in migrations.
+
+use crate::diagnostic::Diagnostic;
+use crate::header::Entry;
+use crate::project::{SqlFile, Version};
+use crate::sql::split::{self, words};
+use sha2::{Digest, Sha256};
+use sqlparser::ast::{
+    AlterTableOperation, CreatePolicyCommand, CreatePolicyType, Expr, Ident, ObjectName, Owner,
+    Statement,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+
+/// A schema-qualified table name, normalized as PostgreSQL folds it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl TableName {
+    /// `public.items` for `items`, `Items` for `"Items"`.
+    pub fn from_object_name(n: &ObjectName) -> Option<TableName> {
+        let parts: Vec<String> = n.0.iter().filter_map(|p| p.as_ident().map(fold)).collect();
+        match parts.as_slice() {
+            [name] => Some(TableName {
+                schema: "public".into(),
+                name: name.clone(),
+            }),
+            [schema, name] => Some(TableName {
+                schema: schema.clone(),
+                name: name.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Parses `schema.name` or `name` written as bare words.
+    pub fn from_words(text: &str) -> TableName {
+        match text.split_once('.') {
+            Some((s, n)) => TableName {
+                schema: s.to_lowercase(),
+                name: n.to_lowercase(),
+            },
+            None => TableName {
+                schema: "public".into(),
+                name: text.to_lowercase(),
+            },
+        }
+    }
+
+    /// The name quoted for SQL.
+    pub fn sql(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// An identifier as PostgreSQL stores it: unquoted ones are lower-cased.
+fn fold(i: &Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+/// Quotes an identifier for SQL.
+pub fn quote_ident(s: &str) -> String {
+    let plain = s
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+/// What a policy applies to (`FOR ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Command {
+    All,
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Command {
+    /// `pg_policy.polcmd`.
+    pub fn from_polcmd(c: i8) -> Command {
+        match c as u8 {
+            b'r' => Command::Select,
+            b'a' => Command::Insert,
+            b'w' => Command::Update,
+            b'd' => Command::Delete,
+            _ => Command::All,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::All => "ALL",
+            Command::Select => "SELECT",
+            Command::Insert => "INSERT",
+            Command::Update => "UPDATE",
+            Command::Delete => "DELETE",
+        }
+    }
+
+    /// Whether this policy governs `other` (ALL governs everything).
+    pub fn covers(self, other: Command) -> bool {
+        self == Command::All || self == other
+    }
+}
+
+/// One declared policy.
+#[derive(Debug, Clone)]
+pub struct PolicyDecl {
+    pub name: String,
+    pub table: TableName,
+    pub command: Command,
+    pub permissive: bool,
+    /// Role names; empty means PUBLIC (no `TO` clause).
+    pub roles: Vec<String>,
+    pub using: Option<Expr>,
+    pub with_check: Option<Expr>,
+    /// False when sqlparser could not read the statement: the policy is
+    /// still applied (PostgreSQL parses it), but lint rules skip it.
+    pub parsed: bool,
+    /// The statement as written (executed verbatim).
+    pub sql: String,
+    pub comment: Option<String>,
+    pub comment_sql: Option<String>,
+    pub path: PathBuf,
+    /// File byte range of the statement.
+    pub span: Range<usize>,
+}
+
+impl PolicyDecl {
+    /// Identifies the declaration's text: a changed file means a changed
+    /// policy, whatever the catalog says.
+    pub fn source_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.sql.as_bytes());
+        h.update([0]);
+        if let Some(c) = &self.comment_sql {
+            h.update(c.as_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn applies_to_public(&self) -> bool {
+        self.roles.is_empty() || self.roles.iter().any(|r| r == "public")
+    }
+}
+
+/// The declared state of one table.
+#[derive(Debug, Clone)]
+pub struct TableDecl {
+    pub table: TableName,
+    pub enable: bool,
+    pub force: bool,
+    pub policies: Vec<PolicyDecl>,
+    /// The file declaring it, and where.
+    pub path: PathBuf,
+    pub text: std::sync::Arc<str>,
+    pub span: Range<usize>,
+    /// From which version the file applies (`-- keel:requires`).
+    pub requires: Option<Version>,
+}
+
+/// Every declaration, by table, and the problems found reading them.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    pub tables: BTreeMap<TableName, TableDecl>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Declared {
+    /// The tables whose file applies at version `at` (nothing applies at
+    /// base; a file without `requires` applies from the first version).
+    pub fn at(&self, at: Option<&Version>) -> Vec<&TableDecl> {
+        let Some(at) = at else { return Vec::new() };
+        self.tables
+            .values()
+            .filter(|t| t.requires.as_ref().is_none_or(|r| r <= at))
+            .collect()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Reads the declarations of `files` (the policy files of a project).
+pub fn declare(files: &[SqlFile]) -> Declared {
+    let mut d = Declared::default();
+    for file in files {
+        read_file(file, &mut d);
+    }
+    d
+}
+
+fn read_file(file: &SqlFile, d: &mut Declared) {
+    let requires = file.header.lines.iter().find_map(|l| match &l.entry {
+        Entry::Requires(v) => Version::parse(v),
+        _ => None,
+    });
+    let text: std::sync::Arc<str> = file.text.as_str().into();
+    let mut comments: Vec<(String, TableName, String, String)> = Vec::new();
+    for item in split::split(&file.text) {
+        let Ok(stmt) = item else {
+            // The file's own validation reports split errors.
+            return;
+        };
+        let sql = &file.text[stmt.text.clone()];
+        let top: Vec<String> = words(sql)
+            .filter(|w| w.paren_depth == 0)
+            .take(6)
+            .map(|w| w.text.to_ascii_uppercase())
+            .collect();
+        let first_two = (
+            top.first().map(String::as_str),
+            top.get(1).map(String::as_str),
+        );
+        let span = stmt.text.clone();
+        let table_entry = |d: &mut Declared, table: TableName| -> Option<TableName> {
+            if let Some(existing) = d.tables.get(&table) {
+                if existing.path != file.path {
+                    d.diagnostics.push(
+                        Diagnostic::error(
+                            "policy-table-declared-twice",
+                            format!(
+                                "table {table} is already declared in `{}`",
+                                existing.path.display()
+                            ),
+                        )
+                        .at(&file.path, &file.text, span.clone())
+                        .with_hint("declare each table's policies in one file"),
+                    );
+                    return None;
+                }
+            } else {
+                d.tables.insert(
+                    table.clone(),
+                    TableDecl {
+                        table: table.clone(),
+                        enable: false,
+                        force: false,
+                        policies: Vec::new(),
+                        path: file.path.clone(),
+                        text: text.clone(),
+                        span: span.clone(),
+                        requires: requires.clone(),
+                    },
+                );
+            }
+            Some(table)
+        };
+        match first_two {
+            (Some("ALTER"), Some("TABLE")) => {
+                let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok();
+                let alter = parsed.as_ref().and_then(|s| match s.as_slice() {
+                    [Statement::AlterTable(a)] => Some(a),
+                    _ => None,
+                });
+                let ok_ops = alter.is_some_and(|a| {
+                    !a.operations.is_empty()
+                        && a.operations.iter().all(|op| {
+                            matches!(
+                                op,
+                                AlterTableOperation::EnableRowLevelSecurity
+                                    | AlterTableOperation::ForceRowLevelSecurity
+                            )
+                        })
+                });
+                match (alter, ok_ops) {
+                    (Some(a), true) => {
+                        let Some(name) = TableName::from_object_name(&a.name) else {
+                            continue;
+                        };
+                        if let Some(t) = table_entry(d, name) {
+                            let decl = d.tables.get_mut(&t).expect("inserted");
+                            for op in &a.operations {
+                                match op {
+                                    AlterTableOperation::EnableRowLevelSecurity => {
+                                        decl.enable = true
+                                    }
+                                    AlterTableOperation::ForceRowLevelSecurity => decl.force = true,
+                                    _ => {}
+                                }
+                            }
+                        }
+                    }
+                    _ => d.diagnostics.push(not_allowed(file, span.clone())),
+                }
+            }
+            (Some("CREATE"), Some("POLICY")) => {
+                let Some(p) = read_policy(file, sql, span.clone()) else {
+                    d.diagnostics.push(
+                        Diagnostic::error(
+                            "policy-unreadable",
+                            "cannot read the policy's name and table",
+                        )
+                        .at(&file.path, &file.text, span.clone())
+                        .with_hint("write `CREATE POLICY name ON table ...`"),
+                    );
+                    continue;
+                };
+                if let Some(t) = table_entry(d, p.table.clone()) {
+                    let decl = d.tables.get_mut(&t).expect("inserted");
+                    if decl.policies.iter().any(|q| q.name == p.name) {
+                        d.diagnostics.push(
+                            Diagnostic::error(
+                                "policy-declared-twice",
+                                format!("policy {} on {t} is declared twice", p.name),
+                            )
+                            .at(&file.path, &file.text, span.clone())
+                            .with_hint("give each policy of a table its own name"),
+                        );
+                    } else {
+                        decl.policies.push(p);
+                    }
+                }
+            }
+            (Some("COMMENT"), Some("ON")) if top.get(2).map(String::as_str) == Some("POLICY") => {
+                match read_comment(sql) {
+                    Some((name, table, comment)) => {
+                        comments.push((name, table, comment, sql.to_string()))
+                    }
+                    None => d.diagnostics.push(
+                        Diagnostic::error(
+                            "policy-unreadable",
+                            "cannot read this COMMENT ON POLICY",
+                        )
+                        .at(&file.path, &file.text, span.clone())
+                        .with_hint("write `COMMENT ON POLICY name ON table IS '...'`"),
+                    ),
+                }
+            }
+            _ => d.diagnostics.push(not_allowed(file, span.clone())),
+        }
+    }
+    for (name, table, comment, sql) in comments {
+        let target = d
+            .tables
+            .get_mut(&table)
+            .filter(|t| t.path == file.path)
+            .and_then(|t| t.policies.iter_mut().find(|p| p.name == name));
+        match target {
+            Some(p) => {
+                p.comment = Some(comment);
+                p.comment_sql = Some(sql);
+            }
+            None => d.diagnostics.push(
+                Diagnostic::error(
+                    "policy-comment-orphan",
+                    format!("COMMENT ON POLICY {name} ON {table}: no such policy is declared in this file"),
+                )
+                .with_path(&file.path)
+                .with_hint("comment a policy declared in the same file"),
+            ),
+        }
+    }
+}
+
+fn not_allowed(file: &SqlFile, span: Range<usize>) -> Diagnostic {
+    Diagnostic::error(
+        "policy-file-statement",
+        "policy files may only hold ALTER TABLE ... ENABLE|FORCE ROW LEVEL SECURITY, CREATE POLICY and COMMENT ON POLICY",
+    )
+    .at(&file.path, &file.text, span)
+    .with_hint("tables, helper functions and grants belong in a migration (`keel revision -m ...`)")
+}
+
+fn read_policy(file: &SqlFile, sql: &str, span: Range<usize>) -> Option<PolicyDecl> {
+    let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok();
+    if let Some([Statement::CreatePolicy(p)]) = parsed.as_deref() {
+        return Some(PolicyDecl {
+            name: fold(&p.name),
+            table: TableName::from_object_name(&p.table_name)?,
+            command: match p.command {
+                None | Some(CreatePolicyCommand::All) => Command::All,
+                Some(CreatePolicyCommand::Select) => Command::Select,
+                Some(CreatePolicyCommand::Insert) => Command::Insert,
+                Some(CreatePolicyCommand::Update) => Command::Update,
+                Some(CreatePolicyCommand::Delete) => Command::Delete,
+            },
+            permissive: !matches!(p.policy_type, Some(CreatePolicyType::Restrictive)),
+            roles: p
+                .to
+                .as_ref()
+                .map(|owners| {
+                    owners
+                        .iter()
+                        .map(|o| match o {
+                            Owner::Ident(i) => fold(i),
+                            Owner::CurrentRole => "current_role".into(),
+                            Owner::CurrentUser => "current_user".into(),
+                            Owner::SessionUser => "session_user".into(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            using: p.using.clone(),
+            with_check: p.with_check.clone(),
+            parsed: true,
+            sql: sql.to_string(),
+            comment: None,
+            comment_sql: None,
+            path: file.path.clone(),
+            span,
+        });
+    }
+    // sqlparser could not read it: take the name and table from the words
+    // (PostgreSQL will judge the rest when it runs).
+    let ws: Vec<_> = words(sql).filter(|w| w.paren_depth == 0).take(5).collect();
+    if ws.len() < 5 || !ws[3].text.eq_ignore_ascii_case("ON") {
+        return None;
+    }
+    Some(PolicyDecl {
+        name: ws[2].text.to_lowercase(),
+        table: TableName::from_words(ws[4].text),
+        command: Command::All,
+        permissive: true,
+        roles: Vec::new(),
+        using: None,
+        with_check: None,
+        parsed: false,
+        sql: sql.to_string(),
+        comment: None,
+        comment_sql: None,
+        path: file.path.clone(),
+        span,
+    })
+}
+
+/// `COMMENT ON POLICY name ON table IS 'text'` (sqlparser lacks it).
+fn read_comment(sql: &str) -> Option<(String, TableName, String)> {
+    let ws: Vec<_> = words(sql).filter(|w| w.paren_depth == 0).collect();
+    if ws.len() < 7
+        || !ws[4].text.eq_ignore_ascii_case("ON")
+        || !ws[6].text.eq_ignore_ascii_case("IS")
+    {
+        return None;
+    }
+    let rest = &sql[ws[6].range.end..];
+    let start = rest.find('\'')?;
+    let mut out = String::new();
+    let mut chars = rest[start + 1..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if chars.peek() == Some(&'\'') {
+                chars.next();
+                out.push('\'');
+            } else {
+                return Some((
+                    ws[3].text.to_lowercase(),
+                    TableName::from_words(ws[5].text),
+                    out,
+                ));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::FileKind;
+
+    fn decl(text: &str) -> Declared {
+        let f = SqlFile::new(
+            PathBuf::from("sql/policies/items.sql"),
+            FileKind::Policy,
+            text.to_string(),
+        );
+        declare(&[f])
+    }
+
+    #[test]
+    fn reads_tables_policies_and_comments() {
+        let d = decl(
+            "-- keel:requires 3\nALTER TABLE items ENABLE ROW LEVEL SECURITY;\nALTER TABLE public.items FORCE ROW LEVEL SECURITY;\n\
+             CREATE POLICY items_read ON items FOR SELECT TO authenticated USING (household_id IN (SELECT app.my_households()));\n\
+             COMMENT ON POLICY items_read ON items IS 'members read';\n",
+        );
+        assert!(d.diagnostics.is_empty(), "{:?}", d.diagnostics);
+        let t = &d.tables[&TableName::from_words("items")];
+        assert!(t.enable && t.force);
+        assert_eq!(t.requires.as_ref().map(|v| v.number), Some(3));
+        let p = &t.policies[0];
+        assert_eq!(
+            (p.name.as_str(), p.command, p.permissive),
+            ("items_read", Command::Select, true)
+        );
+        assert_eq!(p.roles, ["authenticated"]);
+        assert_eq!(p.comment.as_deref(), Some("members read"));
+        assert!(d.at(Some(&Version::with_width(2, 1))).is_empty());
+        assert_eq!(d.at(Some(&Version::with_width(3, 1))).len(), 1);
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        let d = decl("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1';\nALTER TABLE t DISABLE ROW LEVEL SECURITY;\n");
+        let codes: Vec<_> = d.diagnostics.iter().map(|x| (x.code, x.line)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("policy-file-statement", Some(1)),
+                ("policy-file-statement", Some(2))
+            ]
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("items"), "items");
+        assert_eq!(quote_ident("Items"), "\"Items\"");
+        assert_eq!(TableName::from_words("app.Items").sql(), "app.items");
+    }
+}

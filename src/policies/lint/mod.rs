@@ -1,0 +1,1 @@
+//! RLS lint rules (placeholder until the rules land).

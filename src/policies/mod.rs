@@ -1,0 +1,20 @@
+//! The Row Level Security stage: policies are declared in `sql/policies/`,
+//! not migrated. After every run keel makes the database match the
+//! declarations that apply at the new version.
+//!
+//! - [`declared`]: the model read from the files;
+//! - [`live`]: the catalog as PostgreSQL has it;
+//! - [`reconcile`]: making live match declared, inside the run's transaction;
+//! - [`status`]: declared against live, for `policies status` and `check`;
+//! - [`lint`]: RLS mistakes, from the files and from the catalog;
+//! - [`tests`]: running the tenant isolation tests.
+
+pub mod declared;
+pub mod lint;
+pub mod live;
+pub mod reconcile;
+pub mod stage;
+pub mod status;
+pub mod tests;
+
+pub use declared::{Command, Declared, PolicyDecl, TableDecl, TableName};

@@ -1,0 +1,56 @@
+//! The policy stage as part of a run: before down steps, policies on
+//! managed tables are dropped (a down migration may drop a column they use);
+//! after the last step, the declarations that apply at the new version are
+//! reconciled, in the same transaction.
+
+use super::declared::Declared;
+use super::reconcile::{self, Change, ReconcileError};
+use crate::db::run::{Hooks, RunError};
+use crate::project::Version;
+use postgres::Client;
+
+/// The stage's state across one run.
+pub struct Stage<'a> {
+    pub declared: &'a Declared,
+    pub schema: &'a str,
+    /// Drop managed policies before the steps (downgrades).
+    pub drop_first: bool,
+    /// What the stage changed, for the report.
+    pub changes: Vec<Change>,
+}
+
+impl<'a> Stage<'a> {
+    pub fn new(declared: &'a Declared, schema: &'a str, drop_first: bool) -> Stage<'a> {
+        Stage {
+            declared,
+            schema,
+            drop_first,
+            changes: Vec::new(),
+        }
+    }
+}
+
+impl From<ReconcileError> for RunError {
+    fn from(e: ReconcileError) -> Self {
+        RunError::Stage {
+            hint: e.hint(),
+            message: format!("policy stage: {e}"),
+        }
+    }
+}
+
+impl Hooks for Stage<'_> {
+    fn before_steps(&mut self, client: &mut Client) -> Result<(), RunError> {
+        if self.drop_first {
+            let dropped = reconcile::drop_managed_policies(client, self.schema)?;
+            self.changes.extend(dropped);
+        }
+        Ok(())
+    }
+
+    fn before_commit(&mut self, client: &mut Client, at: Option<&Version>) -> Result<(), RunError> {
+        let made = reconcile::reconcile(client, self.schema, self.declared, at)?;
+        self.changes.extend(made);
+        Ok(())
+    }
+}
