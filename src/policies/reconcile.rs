@@ -386,11 +386,15 @@ fn record_policy(
     Ok(())
 }
 
+/// Per (table, policy): the declaration hash and catalog text keel
+/// recorded when it applied the policy.
+pub type RecordedPolicies = BTreeMap<(TableName, String), (String, LivePolicy)>;
+
 /// Whether `live` differs from what keel recorded (a hand edit), per policy.
 pub fn recorded_differs(
     client: &mut impl GenericClient,
     schema: &str,
-) -> Result<BTreeMap<(TableName, String), (String, LivePolicy)>, DbError> {
+) -> Result<RecordedPolicies, DbError> {
     Ok(recorded(client, schema)?
         .into_iter()
         .map(|(k, r)| (k, (r.source_hash, r.live)))
