@@ -5,12 +5,14 @@
 mod check;
 mod dev_db;
 mod inspect;
+mod lint;
 mod policies;
 mod repair;
 mod revision;
 pub mod run;
 mod seal;
 mod status;
+mod verify;
 
 use crate::config::{Config, ConfigError, Overrides};
 use crate::report::{ColorChoice, Format, Reporter};
@@ -71,7 +73,9 @@ pub enum Command {
     Stamp(run::StampArgs),
     /// Accept the current files of an applied version, or clear a dirty mark
     Repair(repair::RepairArgs),
-    /// The Row Level Security stage: apply, status, test
+    /// Prove every migration reversible on a scratch database
+    Verify(verify::VerifyArgs),
+    /// The Row Level Security stage: apply, status, lint, test
     #[command(subcommand)]
     Policies(policies::PoliciesCommand),
     /// A local PostgreSQL for development, under .keel/
@@ -165,6 +169,7 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         Command::Repair(a) => repair::run(&ctx, a),
         Command::DevDb(c) => dev_db::run(&ctx, c),
         Command::Policies(c) => policies::run(&ctx, c),
+        Command::Verify(a) => verify::run(&ctx, a),
     };
     (reporter, result)
 }

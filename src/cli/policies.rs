@@ -14,6 +14,8 @@ pub enum PoliciesCommand {
     Apply(RunFlags),
     /// Declared against live, per managed table (exit 1 on drift)
     Status,
+    /// RLS mistakes, from the files and (with a database) the catalog
+    Lint(super::lint::LintArgs),
     /// Run sql/policies/tests/*.sql, each in a transaction that is rolled back
     Test,
 }
@@ -22,6 +24,7 @@ pub fn run(ctx: &Context, cmd: PoliciesCommand) -> Result<(), Failure> {
     match cmd {
         PoliciesCommand::Apply(flags) => apply(ctx, &flags),
         PoliciesCommand::Status => show_status(ctx),
+        PoliciesCommand::Lint(a) => super::lint::run(ctx, a),
         PoliciesCommand::Test => test(ctx),
     }
 }
