@@ -158,7 +158,11 @@ impl Position {
         let line_end = text[line_start..]
             .find(['\n', '\r'])
             .map_or(text.len(), |e| line_start + e);
-        let line_start = line_start.min(line_end);
+        let mut line_start = line_start.min(line_end);
+        // A BOM is invisible: it is not a column, nor part of the snippet.
+        if line_start == 0 && text.starts_with('\u{feff}') {
+            line_start = '\u{feff}'.len_utf8().min(line_end);
+        }
         let column = text[line_start..offset.max(line_start)].chars().count() + 1;
         Position {
             line,

@@ -91,8 +91,13 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
     }
     r.diagnostics(&diagnostics);
     r.line(format!(
-        "checked {} migrations: validated {}/{} statements with sqlparser{}",
+        "checked {} migration{}: validated {}/{} statements with sqlparser{}",
         loaded.project.migrations.len(),
+        if loaded.project.migrations.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         counts.sqlparser,
         counts.statements,
         if counts.server > 0 {

@@ -35,6 +35,7 @@ fn apply(ctx: &Context, flags: &RunFlags) -> Result<(), Failure> {
     let applied = session.applied(false, &project).map_err(db_failure)?;
     refuse_dirty(&applied, &project)?;
     let at = crate::plan::current(&applied);
+    let waited = session.lock_wait();
     let changes = policies_only(
         ctx,
         &mut session,
@@ -42,6 +43,7 @@ fn apply(ctx: &Context, flags: &RunFlags) -> Result<(), Failure> {
         at.as_ref(),
         "policies",
         "apply",
+        &waited,
     )?;
     session.unlock().map_err(db_failure)?;
     let r = &ctx.reporter;

@@ -30,7 +30,22 @@ pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
         }
         None => (1, 4),
     };
+    if args.message.trim().is_empty() {
+        return Err(Failure::usage(
+            "the message is empty",
+            Some("say what the migration does: `keel revision -m \"add items\"`".to_string()),
+        ));
+    }
     let version = Version::with_width(next, width);
+    if version.digits.len() > 20 {
+        return Err(Failure::failed(
+            format!("the next version, {next}, would have more than 20 digits"),
+            Some(
+                "versions are 1 to 20 digits; renumber the migrations or start a new folder"
+                    .to_string(),
+            ),
+        ));
+    }
     let name = format!("{}_{}.sql", version, slug(&args.message));
     let up_dir = dir.join("up");
     let down_dir = dir.join("down");

@@ -97,6 +97,17 @@ fn parse_target(s: &str, project: &Project) -> Result<Target, Failure> {
     })
 }
 
+/// A target that names nothing, or the wrong kind of target, is a bad
+/// argument (exit 2); any other planning error means the work cannot be done.
+fn plan_failure(e: &plan::PlanError, project: &Project) -> Failure {
+    match e {
+        plan::PlanError::UnknownRevision { .. } | plan::PlanError::WrongTarget { .. } => {
+            Failure::usage(e.to_string(), Some(e.hint(project)))
+        }
+        _ => Failure::failed(e.to_string(), Some(e.hint(project))),
+    }
+}
+
 /// Loads the project and checks what must hold before any run: the layout
 /// and every file's header and checksum. Statement checks come later, for
 /// the files a run will execute.
@@ -148,6 +159,16 @@ pub fn session_failure(e: SessionError) -> Failure {
 
 pub fn db_failure(e: crate::db::DbError) -> Failure {
     session_failure(SessionError::Db(e))
+}
+
+/// Opens a session when a database is configured; `None` when none is (a
+/// malformed URL is still an error).
+pub fn open_optional(ctx: &Context) -> Result<Option<Session>, Failure> {
+    match Session::open(ctx.database_url.as_deref(), &ctx.config.history_schema) {
+        Ok(s) => Ok(Some(s)),
+        Err(SessionError::Connect(crate::db::connect::ConnectError::NotConfigured)) => Ok(None),
+        Err(e) => Err(session_failure(e)),
+    }
 }
 
 /// Opens a session and takes the run lock, saying who holds it while waiting.
@@ -348,16 +369,15 @@ fn move_to(
             Direction::Up => plan::upgrade(&project, applied, &target),
             Direction::Down => plan::downgrade(&project, applied, &target),
         }
-        .map_err(|e| Failure::failed(e.to_string(), Some(e.hint(&project))))
+        .map_err(|e| plan_failure(&e, &project))
     };
 
     if sql_only {
         // Offline mode: read the state if a database is configured, never
         // write or lock.
-        let applied = match open(ctx) {
-            Ok(mut s) => s.applied(false, &project).map_err(db_failure)?,
-            Err(Failure::Usage { .. }) => Vec::new(),
-            Err(e) => return Err(e),
+        let applied = match open_optional(ctx)? {
+            Some(mut s) => s.applied(false, &project).map_err(db_failure)?,
+            None => Vec::new(),
         };
         let plan = make_plan(&applied)?;
         let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
@@ -397,6 +417,7 @@ fn move_to(
             plan.from.as_ref(),
             command,
             target_text,
+            &waited,
         )?;
         if r.json_output() {
             r.json(&serde_json::json!({"event": "summary", "command": command, "from": at, "to": at, "steps": 0, "policy_changes": changes.len()}));
@@ -495,6 +516,7 @@ pub fn policies_only(
     at: Option<&crate::project::Version>,
     command: &str,
     target: &str,
+    waited: &(Option<Duration>, Option<String>),
 ) -> Result<Vec<PolicyChange>, Failure> {
     let schema = ctx.config.history_schema.clone();
     let mut tx = session
@@ -505,22 +527,27 @@ pub fn policies_only(
         crate::policies::reconcile::reconcile(&mut tx, &schema, declared, at).map_err(|e| {
             Failure::failed(format!("policy stage: {e}; nothing was changed"), e.hint())
         })?;
-    if !changes.is_empty() {
-        history::log_event(
-            &mut tx,
-            &schema,
-            &Event {
-                command,
-                target: Some(target),
-                from: at,
-                to: at,
-                outcome: "ok",
-                detail: Some(format!("{} policy change(s)", changes.len())),
-                ..Event::default()
-            },
-        )
-        .map_err(db_failure)?;
+    let mut detail = Vec::new();
+    if let Some(h) = &waited.1 {
+        detail.push(format!("waited for the lock held by {h}"));
     }
+    if !changes.is_empty() {
+        detail.push(format!("{} policy change(s)", changes.len()));
+    }
+    history::log_event(
+        &mut tx,
+        &schema,
+        &Event {
+            command,
+            target: Some(target),
+            from: at,
+            to: at,
+            outcome: "ok",
+            detail: (!detail.is_empty()).then(|| detail.join("; ")),
+            waited_ms: waited.0.map(|d| d.as_secs_f64() * 1000.0),
+        },
+    )
+    .map_err(db_failure)?;
     tx.commit()
         .map_err(|e| db_failure(crate::db::DbError::query("committing", &e)))?;
     Ok(changes)
@@ -540,8 +567,8 @@ pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
     let mut session = locked(ctx, &a.run)?;
     let applied = session.applied(false, &project).map_err(db_failure)?;
     refuse_dirty(&applied, &project)?;
-    let (add, remove) = plan::stamp(&project, &applied, &target)
-        .map_err(|e| Failure::failed(e.to_string(), Some(e.hint(&project))))?;
+    let (add, remove) =
+        plan::stamp(&project, &applied, &target).map_err(|e| plan_failure(&e, &project))?;
     let schema = ctx.config.history_schema.clone();
     let from = plan::current(&applied);
     let rows: Vec<NewVersion<'_>> = add

@@ -85,9 +85,10 @@ fn refuse_applied(
     if versions.is_empty() {
         return Ok(());
     }
-    let mut session = match super::run::open(ctx) {
-        Ok(s) => s,
-        Err(Failure::Usage { .. }) => return Ok(()),
+    let mut session = match super::run::open_optional(ctx) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(()),
+        Err(Failure::Usage { message, hint }) => return Err(Failure::Usage { message, hint }),
         Err(_) => {
             ctx.reporter
                 .note("warning: cannot reach the database to check which versions are applied; sealing anyway");

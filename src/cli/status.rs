@@ -114,10 +114,9 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
         }
     };
     // History works without a database too: then everything is "unknown".
-    let applied: Option<Vec<AppliedVersion>> = match open(ctx) {
-        Ok(mut s) => Some(s.applied(false, &project).map_err(db_failure)?),
-        Err(Failure::Usage { .. }) => None,
-        Err(e) => return Err(e),
+    let applied: Option<Vec<AppliedVersion>> = match super::run::open_optional(ctx)? {
+        Some(mut s) => Some(s.applied(false, &project).map_err(db_failure)?),
+        None => None,
     };
     // Every version on disk or applied, newest first (as Alembic lists).
     let mut versions: Vec<Version> = project

@@ -159,6 +159,9 @@ fn env(name: &str) -> Option<String> {
 /// Parses a URL or a `key=value` string. libpq's `verify-ca`/`verify-full`
 /// are refused with a clear message rather than silently downgraded.
 fn parse(text: &str) -> Result<Config, String> {
+    if text.contains("sslmode=verify-") {
+        return Err("unsupported sslmode (keel supports disable, prefer and require)".to_string());
+    }
     Config::from_str(text).map_err(|e| {
         let msg = e.to_string();
         // The parser's message may quote the input, which may hold a password.

@@ -112,18 +112,30 @@ pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError
         .set_abort_missing(true);
     runner.set_migration_table_name(&table);
     if exists {
-        let newest = runner
-            .get_last_applied_migration(client)
-            .map_err(|e| DbError::Other(format!("reading {table}: {e}")))?;
-        if let Some(m) = newest {
-            if m.version() > known {
+        // Read the newest version ourselves: refinery would parse every
+        // row, and a history from another keel must be refused, not
+        // misread.
+        let has_table: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .map_err(|e| DbError::query(&format!("reading {table}"), &e))?
+            .get(0);
+        let newest: Option<i64> = if has_table {
+            client
+                .query_one(&format!("SELECT max(version)::bigint FROM {table}"), &[])
+                .map_err(|e| DbError::query(&format!("reading {table}"), &e))?
+                .get(0)
+        } else {
+            None
+        };
+        if let Some(v) = newest {
+            if v > i64::from(known) {
                 return Err(DbError::NewerHistory {
                     schema: schema.to_string(),
-                    found: m.version().into(),
+                    found: v,
                     known: known.into(),
                 });
             }
-            if m.version() == known {
+            if v == i64::from(known) {
                 return Ok(());
             }
         }

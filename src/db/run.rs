@@ -393,8 +393,12 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
             if off { ", outside a transaction" } else { "" }
         ));
         let v = &m.version.number;
-        if off && step.direction == Direction::Up {
-            out.push_str(&format!("{};\n", insert_sql(schema, step, true)));
+        match (off, step.direction) {
+            (true, Direction::Up) => out.push_str(&format!("{};\n", insert_sql(schema, step, true))),
+            (true, Direction::Down) => out.push_str(&format!(
+                "UPDATE {schema}.versions SET dirty = true, dirty_direction = 'down' WHERE version = {v};\n"
+            )),
+            _ => {}
         }
         for range in statements(file) {
             out.push_str(&file.text[range]);

@@ -196,12 +196,17 @@ pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
 }
 
 /// Files named `<version>_<name>.sql`, by version. Duplicates are reported
-/// and the later one (by file name) is dropped.
-type Folder = BTreeMap<Version, (String, SqlFile)>;
+/// and the later one (by file name) is dropped. `None` is a file that exists
+/// but could not be read (already reported): its partner is not "missing".
+type Folder = BTreeMap<Version, (String, Option<SqlFile>)>;
 
 fn read_migration_folder(dir: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Folder {
     let mut out: Folder = BTreeMap::new();
-    for path in list_folder(dir, &[], diags) {
+    for listed in list_folder(dir, &[], diags) {
+        let (path, readable) = match listed {
+            Ok(p) => (p, true),
+            Err(p) => (p, false),
+        };
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -209,26 +214,29 @@ fn read_migration_folder(dir: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>
         let (version, name) = match parse_file_name(&file_name) {
             Ok(v) => v,
             Err(NameError::NotSql) => {
-                diags.push(stray(&path));
+                if readable {
+                    diags.push(stray(&path));
+                }
                 continue;
             }
             Err(e) => {
                 diags.push(
                     Diagnostic::error("bad-file-name", format!("bad migration file name: {e}"))
                         .with_path(&path)
-                        .with_hint("rename it to `<version>_<name>.sql` with a lowercase name, e.g. `0002_add_items.sql`"),
+                        .with_hint(rename_hint(&file_name, &e)),
                 );
                 continue;
             }
         };
-        if let Some((_, other)) = out.get(&version) {
+        if let Some((first, (other_name, _))) = out.get_key_value(&version) {
+            let other = dir.join(format!("{first}_{other_name}.sql"));
             diags.push(
                 Diagnostic::error(
                     "duplicate-version",
                     format!(
                         "version {} is used twice: `{}` and `{}`",
                         version.number,
-                        other.path.display(),
+                        other.display(),
                         path.display()
                     ),
                 )
@@ -237,9 +245,12 @@ fn read_migration_folder(dir: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>
             );
             continue;
         }
-        if let Some(file) = read_file(&path, kind, diags) {
-            out.insert(version, (name, file));
-        }
+        let file = if readable {
+            read_file(&path, kind, diags)
+        } else {
+            None
+        };
+        out.insert(version, (name, file));
     }
     out
 }
@@ -247,14 +258,17 @@ fn read_migration_folder(dir: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>
 fn pair(ups: Folder, mut downs: Folder, diags: &mut Vec<Diagnostic>) -> Vec<Migration> {
     let mut migrations = Vec::new();
     for (version, (name, up)) in ups {
-        match downs.remove(&version) {
-            Some((down_name, down)) if down_name == name => migrations.push(Migration {
+        let down = downs.remove(&version);
+        let Some(up) = up else { continue };
+        match down {
+            Some((_, None)) => {}
+            Some((down_name, Some(down))) if down_name == name => migrations.push(Migration {
                 version,
                 name,
                 up,
                 down,
             }),
-            Some((_, down)) => diags.push(
+            Some((_, Some(down))) => diags.push(
                 Diagnostic::error(
                     "missing-down",
                     format!(
@@ -277,6 +291,7 @@ fn pair(ups: Folder, mut downs: Folder, diags: &mut Vec<Diagnostic>) -> Vec<Migr
         }
     }
     for (_, (_, down)) in downs {
+        let Some(down) = down else { continue };
         diags.push(
             Diagnostic::error("missing-up", "down file has no up file")
                 .with_path(&down.path)
@@ -305,7 +320,7 @@ fn read_sql_folder(
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<SqlFile> {
     let mut out = Vec::new();
-    for path in list_folder(dir, allowed_dirs, diags) {
+    for path in list_folder(dir, allowed_dirs, diags).into_iter().flatten() {
         if path.extension().is_some_and(|e| e == "sql") {
             if let Some(f) = read_file(&path, kind, diags) {
                 out.push(f);
@@ -315,6 +330,19 @@ fn read_sql_folder(
         }
     }
     out
+}
+
+/// A concrete rename for a bad migration file name.
+fn rename_hint(file_name: &str, e: &NameError) -> String {
+    let stem = file_name.strip_suffix(".sql").unwrap_or(file_name);
+    match e {
+        NameError::Name => {
+            let (digits, name) = stem.split_once('_').unwrap_or((stem, ""));
+            format!("rename it to `{digits}_{}.sql`", slug(name))
+        }
+        NameError::Version => "versions have at most 20 digits".to_string(),
+        _ => "rename it to `<version>_<name>.sql`, e.g. `0002_add_items.sql`".to_string(),
+    }
 }
 
 fn stray(path: &Path) -> Diagnostic {
@@ -329,7 +357,11 @@ fn stray(path: &Path) -> Diagnostic {
 /// The regular files directly in `dir`, sorted by name; a missing folder is
 /// empty. Sub-folders other than `allowed_dirs`, unreadable entries and
 /// symlink loops are reported.
-fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+/// An entry of a folder: a path to read, or one already reported as
+/// unreadable (kept so that its up/down partner is not called missing).
+type Listed = Result<PathBuf, PathBuf>;
+
+fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<Listed> {
     if !dir.exists() {
         return Vec::new();
     }
@@ -344,17 +376,25 @@ fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
-                let what = if e.loop_ancestor().is_some() {
-                    "a symbolic link loop".to_string()
+                let what = if e.loop_ancestor().is_some()
+                    || e.io_error().and_then(std::io::Error::raw_os_error) == Some(40)
+                {
+                    "it is a symbolic link loop".to_string()
+                } else if e
+                    .io_error()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+                {
+                    "it is a broken symbolic link (its target does not exist)".to_string()
                 } else {
                     e.io_error()
                         .map_or_else(|| e.to_string(), |io| io.to_string())
                 };
                 diags.push(
-                    Diagnostic::error("unreadable", format!("cannot read: {what}"))
+                    Diagnostic::error("unreadable", format!("cannot read this entry: {what}"))
                         .with_path(&path)
                         .with_hint("fix or remove this entry"),
                 );
+                out.push(Err(path));
                 continue;
             }
         };
@@ -375,7 +415,7 @@ fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -
             }
             continue;
         }
-        out.push(entry.into_path());
+        out.push(Ok(entry.into_path()));
     }
     out
 }
@@ -397,17 +437,15 @@ fn read_file(path: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Option
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let bytes = e.as_bytes();
+            let bad = bytes.get(valid).copied().unwrap_or_default();
             let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
             let pos = crate::diagnostic::Position::of(prefix, prefix.len());
             let mut d = Diagnostic::error(
                 "not-utf8",
-                format!(
-                    "the file is not valid UTF-8 (byte {valid}, line {})",
-                    pos.line
-                ),
+                format!("the file is not valid UTF-8 (byte 0x{bad:02X})"),
             )
             .with_path(path)
-            .with_hint("save the file as UTF-8");
+            .with_hint("save the file as UTF-8 (it may have been saved as Latin-1 or Windows-1252, e.g. `iconv -f WINDOWS-1252 -t UTF-8`)");
             d.line = Some(pos.line);
             d.column = Some(pos.column);
             diags.push(d);

@@ -64,7 +64,13 @@ impl Reporter {
     /// mode; in JSON mode the caller includes them in its document.
     pub fn diagnostics(&self, diagnostics: &[Diagnostic]) {
         if self.github {
-            let mut out = std::io::stdout().lock();
+            // In JSON mode stdout carries one JSON document; the runner
+            // reads workflow commands from stderr as well.
+            let mut out: Box<dyn Write> = if self.format == Format::Json {
+                Box::new(std::io::stderr().lock())
+            } else {
+                Box::new(std::io::stdout().lock())
+            };
             for d in diagnostics {
                 let _ = writeln!(out, "{}", github::annotation(d));
             }

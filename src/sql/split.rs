@@ -91,7 +91,6 @@ impl std::error::Error for SplitError {}
 /// Splits `src` into statements the way psql does.
 ///
 /// A leading UTF-8 byte order mark is treated as whitespace (psql drops it too).
-#[must_use]
 pub fn split(src: &str) -> Splitter<'_> {
     Splitter {
         src,
@@ -209,7 +208,6 @@ pub struct Word<'a> {
 /// Words are lexed exactly as the splitter lexes them, so `somE'x'` yields `somE`, while
 /// `E'x'`, `1e5` and psql's `:name` yield nothing. An unterminated quote or comment ends the
 /// iteration quietly: the splitter reports those.
-#[must_use]
 pub fn words(text: &str) -> impl Iterator<Item = Word<'_>> {
     Words {
         text,

@@ -82,7 +82,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
                     format!("explicit {what} in a transactional migration"),
                 )
                 .at(&file.path, &file.text, stmt.text.clone())
-                .with_hint("remove it: keel runs each migration in its own transaction (or add `-- keel:transaction off` to manage transactions yourself)"),
+                .with_hint("remove it: keel owns the transaction (by default a whole run is one transaction); add `-- keel:transaction off` to manage transactions yourself"),
             ),
             (Class::NonTransactional(what), true) => out.diagnostics.push(
                 Diagnostic::error(
@@ -270,11 +270,24 @@ fn rejected_diagnostic(
         + file.text[offset..stmt.end]
             .find(char::is_whitespace)
             .unwrap_or(stmt.end - offset);
+    let construct: Vec<String> = split::words(sql)
+        .filter(|w| w.paren_depth == 0)
+        .take(2)
+        .map(|w| w.text.to_ascii_uppercase())
+        .collect();
+    let construct = match construct.first().map(String::as_str) {
+        Some("CREATE" | "ALTER" | "DROP" | "COMMENT") => construct.join(" "),
+        Some(first) => first.to_string(),
+        None => "this".to_string(),
+    };
+    let message = format!(
+        "not validated offline: sqlparser does not understand this {construct} statement ({message})"
+    );
     let d = if options.strict {
-        Diagnostic::error("unvalidated", format!("sqlparser cannot validate this statement: {message}"))
+        Diagnostic::error("unvalidated", message)
             .with_hint("fix the statement, or drop `--strict` if it is valid PostgreSQL that sqlparser does not know yet")
     } else {
-        Diagnostic::warning("unvalidated", format!("sqlparser cannot validate this statement: {message}"))
+        Diagnostic::warning("unvalidated", message)
             .with_hint("if this is valid PostgreSQL, `keel check` with a database checks it with the server's own parser")
     };
     d.at(&file.path, &file.text, offset..end.max(offset))

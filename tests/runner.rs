@@ -1,0 +1,1214 @@
+//! The runner end to end: the real `keel` binary against a real PostgreSQL (one throwaway
+//! cluster per test binary, a fresh database and a fresh project directory per test).
+//!
+//! The contract is /work/shared/SPEC.md, sections 4 (commands, targets, `--sql`, exit status,
+//! passwords), 6 (history, lock, transactions, dirty state, drift) and 3 (validation before
+//! anything runs).
+
+mod common;
+
+#[path = "fixtures/runner/support.rs"]
+mod support;
+
+use std::fs;
+use std::time::Duration;
+
+use common::{fresh_db, TestDb};
+use support::{line_col, numbers, relation_exists, schema_exists, versions, wait_until, Project};
+
+/// Three migrations in the spirit of Alembic's tutorial: tables with defaults, constraints and
+/// indexes, then a column added later.
+fn alembic_project() -> Project {
+    let p = Project::new();
+    p.migration(
+        1,
+        "create_account",
+        "CREATE TABLE account (\n    id serial PRIMARY KEY,\n    name varchar(50) NOT NULL,\n    description text\n);\n",
+        "DROP TABLE account;\n",
+    )
+    .migration(
+        2,
+        "create_order",
+        "CREATE TABLE orders (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    account_id int NOT NULL REFERENCES account (id),\n    total numeric(12,2) NOT NULL DEFAULT 0\n);\nCREATE INDEX orders_account_id ON orders (account_id);\n",
+        "DROP TABLE orders;\n",
+    )
+    .migration(
+        3,
+        "add_last_transaction_date",
+        "ALTER TABLE account ADD COLUMN last_transaction_date timestamptz;\nCREATE INDEX account_last_tx ON account (last_transaction_date DESC);\n",
+        "DROP INDEX account_last_tx;\nALTER TABLE account DROP COLUMN last_transaction_date;\n",
+    )
+    .seal();
+    p
+}
+
+/// The user-visible schema: every column and index outside the system schemas and keel's own.
+fn catalog(db: &TestDb) -> Vec<String> {
+    let mut c = db.connect();
+    let mut out: Vec<String> = c
+        .query(
+            "SELECT format('column %s.%s.%s #%s %s nullable=%s default=%s',
+                           table_schema, table_name, column_name, ordinal_position,
+                           data_type, is_nullable, coalesce(column_default, '-'))
+             FROM information_schema.columns
+             WHERE table_schema NOT IN ('pg_catalog', 'information_schema', 'keel')
+             ORDER BY table_schema, table_name, ordinal_position",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    out.extend(
+        c.query(
+            "SELECT format('index %s.%s: %s', schemaname, indexname, indexdef)
+             FROM pg_indexes
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'keel')
+             ORDER BY schemaname, tablename, indexname",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0)),
+    );
+    out
+}
+
+/// The line of `history` output for one version (`0002_create_order  applied`).
+fn history_line<'a>(out: &'a str, id: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(id))
+        .unwrap_or_else(|| panic!("no history line for {id} in:\n{out}"))
+}
+
+// 1. ------------------------------------------------------------------------------------------
+
+#[test]
+fn alembic_walkthrough_upgrade_current_downgrade_history_round_trip() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = alembic_project();
+    let mut c = db.connect();
+
+    // Before anything: base, and history lists everything as pending.
+    p.keel(url, &["current"]).assert_code(0);
+
+    p.keel(url, &["upgrade", "head"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=3));
+    let after_first_upgrade = catalog(&db);
+    assert!(
+        after_first_upgrade
+            .iter()
+            .any(|l| l.contains("account.last_transaction_date")),
+        "{after_first_upgrade:#?}"
+    );
+    assert!(
+        after_first_upgrade
+            .iter()
+            .any(|l| l.contains("orders_account_id")),
+        "{after_first_upgrade:#?}"
+    );
+
+    let cur = p.keel(url, &["current"]);
+    cur.assert_code(0)
+        .assert_stdout_has("0003_add_last_transaction_date (head)");
+
+    p.keel(url, &["downgrade", "-1"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=2));
+    assert!(!relation_exists(&mut c, "account_last_tx"));
+    let cur = p.keel(url, &["current"]);
+    cur.assert_code(0).assert_stdout_has("0002_create_order");
+    assert!(
+        !cur.stdout.contains("(head)"),
+        "not at head any more\n{cur}"
+    );
+
+    // A version as target: already there, so nothing to do.
+    p.keel(url, &["upgrade", "2"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=2));
+
+    p.keel(url, &["downgrade", "1"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=1));
+    assert!(!relation_exists(&mut c, "orders"));
+    p.keel(url, &["current"])
+        .assert_code(0)
+        .assert_stdout_has("0001_create_account");
+
+    // A version as target with work to do.
+    p.keel(url, &["upgrade", "2"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=2));
+    assert!(relation_exists(&mut c, "orders"));
+    assert!(!relation_exists(&mut c, "account_last_tx"));
+
+    p.keel(url, &["downgrade", "base"]).assert_code(0);
+    assert_eq!(versions(&mut c), Vec::<String>::new());
+    assert!(catalog(&db).is_empty(), "{:#?}", catalog(&db));
+    let cur = p.keel(url, &["current"]);
+    cur.assert_code(0).assert_stdout_has("base");
+
+    // history --verbose: every version, all pending.
+    let h = p.keel(url, &["history", "--verbose"]);
+    h.assert_code(0);
+    for id in [
+        "0001_create_account",
+        "0002_create_order",
+        "0003_add_last_transaction_date",
+    ] {
+        let line = history_line(&h.stdout, id);
+        assert!(line.contains("pending"), "{id} should be pending\n{h}");
+    }
+    assert!(history_line(&h.stdout, "0003_add_last_transaction_date").contains("(head)"));
+
+    // Half way: applied and pending side by side, with when/by whom for the applied ones.
+    p.keel(url, &["upgrade", "+2"]).assert_code(0);
+    let h = p.keel(url, &["history", "--verbose"]);
+    h.assert_code(0);
+    for id in ["0001_create_account", "0002_create_order"] {
+        let line = history_line(&h.stdout, id);
+        assert!(
+            line.contains("applied") && !line.contains("pending"),
+            "{id} should be applied\n{h}"
+        );
+    }
+    let line = history_line(&h.stdout, "0003_add_last_transaction_date");
+    assert!(line.contains("pending"), "0003 should be pending\n{h}");
+    assert!(
+        h.stdout.contains("applied:") && h.stdout.contains(" by "),
+        "verbose history says when and by whom\n{h}"
+    );
+
+    // upgrade head -> downgrade base -> upgrade head gives the same catalog.
+    p.keel(url, &["upgrade", "head"]).assert_code(0);
+    let before = catalog(&db);
+    assert_eq!(before, after_first_upgrade);
+    p.keel(url, &["downgrade", "base"]).assert_code(0);
+    assert!(catalog(&db).is_empty());
+    p.keel(url, &["upgrade", "head"]).assert_code(0);
+    assert_eq!(catalog(&db), before);
+    assert_eq!(versions(&mut c), numbers(1..=3));
+}
+
+// 2. and 3. -----------------------------------------------------------------------------------
+
+/// Ten migrations creating `t1`..`t10`; number 7 creates `t7` and then selects from a table
+/// that does not exist.
+fn ten_with_failing_seventh() -> Project {
+    let p = Project::new();
+    for i in 1..=10u32 {
+        let up = if i == 7 {
+            "-- t7 first, then a query that cannot work\nCREATE TABLE t7 (id int);\n\nSELECT *\n  FROM no_such_table;\n".to_string()
+        } else {
+            format!("CREATE TABLE t{i} (id int);\n")
+        };
+        p.migration(i, &format!("step{i}"), &up, &format!("DROP TABLE t{i};\n"));
+    }
+    p.seal();
+    p
+}
+
+/// The failure report names `sql/up/0007_step7.sql:LINE:COL` at `no_such_table`, the
+/// SQLSTATE and the server's message.
+fn assert_reports_missing_table(p: &Project, run: &support::Run) {
+    let text = p.read_up(7, "step7");
+    let (line, col) = line_col(&text, "no_such_table");
+    let rel = Project::up_rel(7, "step7");
+    run.assert_stderr_has(&format!("{rel}:{line}"));
+    run.assert_stderr_has(&format!("{rel}:{line}:{col}"));
+    run.assert_stderr_has("42P01");
+    run.assert_stderr_has("relation \"no_such_table\" does not exist");
+}
+
+#[test]
+fn failing_statement_rolls_back_the_whole_run() {
+    let db = fresh_db();
+    let p = ten_with_failing_seventh();
+    let run = p.keel(Some(db.url()), &["upgrade"]);
+    run.assert_code(1);
+    assert_reports_missing_table(&p, &run);
+    assert!(
+        run.stderr.contains("rolled back"),
+        "says it rolled back\n{run}"
+    );
+    assert!(
+        run.stderr.contains("still at base"),
+        "says where the database is\n{run}"
+    );
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), Vec::<String>::new());
+    for i in 1..=10 {
+        assert!(
+            !relation_exists(&mut c, &format!("t{i}")),
+            "t{i} must not exist"
+        );
+    }
+}
+
+#[test]
+fn failing_statement_with_transaction_per_migration_keeps_what_came_before() {
+    let db = fresh_db();
+    let p = ten_with_failing_seventh();
+    let run = p.keel(Some(db.url()), &["upgrade", "--transaction-per-migration"]);
+    run.assert_code(1);
+    assert_reports_missing_table(&p, &run);
+    assert!(
+        run.stderr.contains("0006"),
+        "says the database is at 0006\n{run}"
+    );
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), numbers(1..=6));
+    for i in 1..=6 {
+        assert!(relation_exists(&mut c, &format!("t{i}")), "t{i} must exist");
+    }
+    for i in 7..=10 {
+        assert!(
+            !relation_exists(&mut c, &format!("t{i}")),
+            "t{i} must not exist"
+        );
+    }
+    // The failed run is in the event log.
+    let failed: i64 = c
+        .query_one(
+            "SELECT count(*) FROM keel.events WHERE command = 'upgrade' AND outcome = 'failed'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(failed, 1);
+}
+
+// 4. ------------------------------------------------------------------------------------------
+
+#[test]
+fn transaction_off_migration_with_create_index_concurrently_applies_clean() {
+    let db = fresh_db();
+    let p = Project::new();
+    p.migration(
+        1,
+        "items",
+        "CREATE TABLE items (id int PRIMARY KEY, label text);\nINSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 5000) g;\n",
+        "DROP TABLE items;\n",
+    )
+    .migration(
+        2,
+        "items_label_idx",
+        "-- keel:transaction off\nCREATE INDEX CONCURRENTLY items_label ON items (label);\n",
+        "-- keel:transaction off\nDROP INDEX CONCURRENTLY items_label;\n",
+    )
+    .migration(
+        3,
+        "items_note",
+        "ALTER TABLE items ADD COLUMN note text;\n",
+        "ALTER TABLE items DROP COLUMN note;\n",
+    )
+    .seal();
+    assert!(
+        p.read_up(2, "items_label_idx")
+            .contains("-- keel:transaction off"),
+        "seal keeps the header"
+    );
+    let url = Some(db.url());
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), numbers(1..=3));
+    let dirty: Vec<(String, bool)> = c
+        .query(
+            "SELECT version::text, dirty FROM keel.versions ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(dirty.iter().all(|(_, d)| !d), "{dirty:?}");
+    let valid: bool = c
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_label'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(valid, "the concurrently built index is valid");
+    p.keel(url, &["check"]).assert_code(0);
+    p.keel(url, &["current"])
+        .assert_code(0)
+        .assert_stdout_has("0003_items_note (head)");
+
+    // And back down through it.
+    p.keel(url, &["downgrade", "base"]).assert_code(0);
+    assert_eq!(versions(&mut c), Vec::<String>::new());
+    assert!(!relation_exists(&mut c, "items"));
+}
+
+// 5. ------------------------------------------------------------------------------------------
+
+/// The pid of the backend running `needle` in `db` (not this test's own query).
+fn backend_running(c: &mut postgres::Client, needle: &str) -> Option<i32> {
+    c.query_opt(
+        "SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND state = 'active' AND position($1 in query) > 0
+         LIMIT 1",
+        &[&needle],
+    )
+    .unwrap()
+    .map(|r| r.get(0))
+}
+
+/// SIGKILLs the spawned keel once its `pg_sleep(30)` is running on the server, then ends the
+/// orphaned backend (the server would otherwise sleep on, holding the run lock).
+fn kill_during_sleep(db: &TestDb, spawned: &mut support::Spawned) {
+    let mut c = db.connect();
+    let mut pid = None;
+    wait_until(
+        "the migration's pg_sleep(30) is running",
+        Duration::from_secs(30),
+        || {
+            if let Ok(Some(status)) = spawned.child.try_wait() {
+                panic!(
+                    "keel exited before it was killed\n{}",
+                    spawned.run(status.code())
+                );
+            }
+            pid = backend_running(&mut c, "pg_sleep(30)");
+            pid.is_some()
+        },
+    );
+    spawned.child.kill().unwrap(); // SIGKILL
+    let status = spawned.child.wait().unwrap();
+    assert_eq!(status.code(), None, "killed by a signal");
+    let pid = pid.unwrap();
+    let _: bool = c
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap()
+        .get(0);
+    wait_until(
+        "the orphaned backend is gone",
+        Duration::from_secs(30),
+        || {
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                    &[&pid],
+                )
+                .unwrap()
+                .get(0);
+            n == 0
+        },
+    );
+}
+
+#[test]
+fn sigkill_during_a_transactional_run_leaves_the_previous_version() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(1, "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    p.migration(2, "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n")
+        .migration(
+            3,
+            "slow",
+            "CREATE TABLE c (id int);\nSELECT pg_sleep(30);\n",
+            "DROP TABLE c;\n",
+        )
+        .seal();
+
+    let mut child = p.spawn(url, &["upgrade"], "killed");
+    kill_during_sleep(&db, &mut child);
+
+    let mut c = db.connect();
+    assert_eq!(
+        versions(&mut c),
+        numbers(1..=1),
+        "still at the previous version"
+    );
+    assert!(relation_exists(&mut c, "a"));
+    assert!(!relation_exists(&mut c, "b"), "nothing of that run applied");
+    assert!(!relation_exists(&mut c, "c"), "nothing of that run applied");
+    let dirty: i64 = c
+        .query_one("SELECT count(*) FROM keel.versions WHERE dirty", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(dirty, 0);
+    p.keel(url, &["current"])
+        .assert_code(0)
+        .assert_stdout_has("0001_a");
+
+    // The lock died with the session: the next run goes through (3 is not applied, so it may
+    // still be edited).
+    p.migration(
+        3,
+        "slow",
+        "CREATE TABLE c (id int);\nSELECT pg_sleep(0);\n",
+        "DROP TABLE c;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade", "--lock-timeout", "10"])
+        .assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=3));
+}
+
+#[test]
+fn sigkill_during_a_transaction_off_migration_leaves_it_dirty_until_repair() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(1, "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            2,
+            "slow_off",
+            "-- keel:transaction off\nSELECT pg_sleep(30);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+            "-- keel:transaction off\nDROP INDEX CONCURRENTLY IF EXISTS a_id;\n",
+        )
+        .migration(3, "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n")
+        .seal();
+
+    let mut child = p.spawn(url, &["upgrade"], "killed");
+    kill_during_sleep(&db, &mut child);
+
+    let mut c = db.connect();
+    // What came before the transaction-off migration was committed; it is recorded dirty.
+    assert_eq!(versions(&mut c), numbers(1..=2));
+    let dirty: bool = c
+        .query_one("SELECT dirty FROM keel.versions WHERE version = 2", &[])
+        .unwrap()
+        .get(0);
+    assert!(dirty, "version 2 is marked dirty");
+    assert!(!relation_exists(&mut c, "c"));
+
+    // A dirty database refuses further runs, naming the version and the way out.
+    let up = p.keel(url, &["upgrade"]);
+    up.assert_code(1)
+        .assert_stderr_has("0002")
+        .assert_stderr_has("keel repair");
+    assert!(up.stderr.contains("dirty"), "says why\n{up}");
+    assert!(!relation_exists(&mut c, "c"), "the refused run did nothing");
+
+    // Read-only commands keep working and show the state.
+    p.keel(url, &["current"])
+        .assert_code(0)
+        .assert_output_has("dirty");
+    let h = p.keel(url, &["history"]);
+    h.assert_code(0);
+    assert!(
+        history_line(&h.stdout, "0002_slow_off").contains("dirty"),
+        "{h}"
+    );
+    let check = p.keel(url, &["check"]);
+    check
+        .assert_code(1)
+        .assert_output_has("dirty")
+        .assert_output_has("keel repair 2");
+
+    // repair clears it, and is logged.
+    p.keel(url, &["repair", "2"]).assert_code(0);
+    let dirty: bool = c
+        .query_one("SELECT dirty FROM keel.versions WHERE version = 2", &[])
+        .unwrap()
+        .get(0);
+    assert!(!dirty, "repair clears the dirty mark");
+    let repairs: i64 = c
+        .query_one(
+            "SELECT count(*) FROM keel.events WHERE command = 'repair' AND outcome = 'ok'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(repairs, 1);
+
+    p.keel(url, &["upgrade"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=3));
+    assert!(relation_exists(&mut c, "c"));
+}
+
+// 6. ------------------------------------------------------------------------------------------
+
+#[test]
+fn editing_an_applied_file_is_drift_until_repair() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "widgets",
+        "CREATE TABLE widgets (id int);\nCREATE INDEX widgets_id ON widgets (id);\n",
+        "DROP TABLE widgets;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    p.keel(url, &["check"]).assert_code(0);
+    let rel = Project::up_rel(1, "widgets");
+
+    // A comment-only edit, sealed: cosmetic drift.
+    p.migration(
+        1,
+        "widgets",
+        "-- widgets, one row per widget\nCREATE TABLE widgets (id int);  -- the key\n\nCREATE INDEX widgets_id ON widgets (id);\n",
+        "DROP TABLE widgets;\n",
+    )
+    .seal();
+    let check = p.keel(url, &["check"]);
+    check.assert_code(1).assert_stderr_has(&rel);
+    assert!(check.stderr.contains("cosmetic"), "{check}");
+    assert!(!check.stderr.contains("semantic"), "{check}");
+
+    // A changed statement, sealed: semantic drift with a diff.
+    p.migration(
+        1,
+        "widgets",
+        "CREATE TABLE widgets (id bigint);\nCREATE INDEX widgets_id ON widgets (id);\n",
+        "DROP TABLE widgets;\n",
+    )
+    .seal();
+    let check = p.keel(url, &["check"]);
+    check.assert_code(1).assert_stderr_has(&rel);
+    assert!(check.stderr.contains("semantic"), "{check}");
+    let diff_lines: Vec<&str> = check.stderr.lines().map(str::trim_start).collect();
+    assert!(
+        diff_lines.contains(&"-CREATE TABLE widgets (id int);"),
+        "diff shows the applied line\n{check}"
+    );
+    assert!(
+        diff_lines.contains(&"+CREATE TABLE widgets (id bigint);"),
+        "diff shows the new line\n{check}"
+    );
+
+    // repair accepts the edit; check is clean again, and the event log has it.
+    p.keel(url, &["repair", "1"]).assert_code(0);
+    p.keel(url, &["check"]).assert_code(0);
+    let mut c = db.connect();
+    let repairs: i64 = c
+        .query_one(
+            "SELECT count(*) FROM keel.events WHERE command = 'repair'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(repairs, 1);
+    let recorded: String = c
+        .query_one("SELECT up_sql FROM keel.versions WHERE version = 1", &[])
+        .unwrap()
+        .get(0);
+    assert!(recorded.contains("bigint"), "{recorded}");
+}
+
+#[test]
+fn crlf_line_endings_and_trailing_blanks_are_not_drift() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "gadgets",
+        "CREATE TABLE gadgets (id int);\nCREATE INDEX gadgets_id ON gadgets (id);\n",
+        "DROP TABLE gadgets;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+
+    // Rewrite the applied up file (header included) as a Windows editor would, with trailing
+    // blanks and extra blank lines, without sealing again.
+    let path = p.up_path(1, "gadgets");
+    let text = fs::read_to_string(&path).unwrap();
+    let windows: String = text
+        .lines()
+        .map(|l| format!("{l}  \t\r\n"))
+        .collect::<String>()
+        + "\r\n\r\n";
+    fs::write(&path, &windows).unwrap();
+    assert_ne!(fs::read_to_string(&path).unwrap(), text);
+
+    p.keel(None, &["check", "--offline"]).assert_code(0);
+    let check = p.keel(url, &["check"]);
+    check.assert_code(0);
+    assert!(!check.all().contains("applied-file-changed"), "{check}");
+    let h = p.keel(url, &["history"]);
+    h.assert_code(0);
+    assert!(
+        !history_line(&h.stdout, "0001_gadgets").contains("changed"),
+        "{h}"
+    );
+    // Runs are not refused either.
+    p.keel(url, &["upgrade"]).assert_code(0);
+}
+
+// 7. ------------------------------------------------------------------------------------------
+
+/// A valid two-migration project, already applied to `db` up to version 1, with version 2
+/// pending: every bad-input case starts from here so "nothing applied" is visible.
+fn applied_once(db: &TestDb) -> Project {
+    let p = Project::new();
+    p.migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .seal();
+    p.keel(Some(db.url()), &["upgrade"]).assert_code(0);
+    p.migration(
+        2,
+        "two",
+        "CREATE TABLE two (id int);\n",
+        "DROP TABLE two;\n",
+    )
+    .seal();
+    p
+}
+
+/// The upgrade was refused (exit `code`, no panic) and nothing changed.
+#[track_caller]
+fn assert_refused_untouched(db: &TestDb, run: &support::Run, code: i32) {
+    run.assert_code(code);
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), numbers(1..=1), "nothing applied\n{run}");
+    assert!(!relation_exists(&mut c, "two"), "nothing applied\n{run}");
+}
+
+#[test]
+fn bad_input_missing_down_file() {
+    let db = fresh_db();
+    let p = applied_once(&db);
+    fs::remove_file(p.down_path(2, "two")).unwrap();
+    let run = p.keel(Some(db.url()), &["upgrade"]);
+    assert_refused_untouched(&db, &run, 1);
+    run.assert_stderr_has("sql/up/0002_two.sql")
+        .assert_stderr_has("down");
+}
+
+#[test]
+fn bad_input_duplicate_version() {
+    let db = fresh_db();
+    let p = applied_once(&db);
+    p.migration(
+        2,
+        "two_again",
+        "CREATE TABLE two_again (id int);\n",
+        "DROP TABLE two_again;\n",
+    )
+    .seal();
+    let run = p.keel(Some(db.url()), &["upgrade"]);
+    assert_refused_untouched(&db, &run, 1);
+    run.assert_stderr_has("0002_two.sql")
+        .assert_stderr_has("0002_two_again.sql");
+    assert!(!relation_exists(&mut db.connect(), "two_again"));
+}
+
+#[test]
+fn bad_input_unknown_header_key() {
+    let db = fresh_db();
+    let p = applied_once(&db);
+    let path = p.up_path(2, "two");
+    let text = fs::read_to_string(&path).unwrap();
+    // A typo of `transaction`, under the (valid) checksum line.
+    let (first, rest) = text.split_once('\n').unwrap();
+    fs::write(&path, format!("{first}\n-- keel:transacton off\n{rest}")).unwrap();
+    let run = p.keel(Some(db.url()), &["upgrade"]);
+    assert_refused_untouched(&db, &run, 1);
+    run.assert_stderr_has("sql/up/0002_two.sql:2")
+        .assert_stderr_has("transacton");
+}
+
+#[test]
+fn bad_input_bad_checksum() {
+    let db = fresh_db();
+    let p = applied_once(&db);
+    let path = p.up_path(2, "two");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text + "CREATE TABLE sneaky (id int);\n").unwrap();
+    let run = p.keel(Some(db.url()), &["upgrade"]);
+    assert_refused_untouched(&db, &run, 1);
+    run.assert_stderr_has("sql/up/0002_two.sql")
+        .assert_stderr_has("checksum");
+    assert!(!relation_exists(&mut db.connect(), "sneaky"));
+}
+
+#[test]
+fn bad_input_target_not_on_disk() {
+    let db = fresh_db();
+    let p = applied_once(&db);
+    for args in [
+        &["upgrade", "99"][..],
+        &["downgrade", "99"],
+        &["stamp", "99"],
+    ] {
+        let run = p.keel(Some(db.url()), args);
+        run.assert_no_panic()
+            .assert_stderr_has("Can't locate revision identified by '99'");
+        assert!(matches!(run.code, Some(1) | Some(2)), "exit 1 or 2\n{run}");
+        let mut c = db.connect();
+        assert_eq!(versions(&mut c), numbers(1..=1), "{run}");
+        assert!(!relation_exists(&mut c, "two"), "{run}");
+        assert!(relation_exists(&mut c, "one"), "{run}");
+    }
+}
+
+/// SPEC 4: exit 2 is "usage or configuration error (bad arguments, ...)". keel already treats
+/// `upgrade abc`, `repair 99`, `seal 99` and `show 99` (same message) as usage errors, so a
+/// target that is not on disk is a bad argument too.
+#[test]
+fn target_not_on_disk_is_a_usage_error_like_the_other_commands() {
+    let db = fresh_db();
+    let p = applied_once(&db);
+    let url = Some(db.url());
+    p.keel(url, &["upgrade", "abc"])
+        .assert_code(2)
+        .assert_stderr_has("Can't locate revision identified by 'abc'");
+    p.keel(url, &["repair", "99"])
+        .assert_code(2)
+        .assert_stderr_has("Can't locate revision identified by '99'");
+    for args in [
+        &["upgrade", "99"][..],
+        &["downgrade", "99"],
+        &["stamp", "99"],
+    ] {
+        p.keel(url, args)
+            .assert_code(2)
+            .assert_stderr_has("Can't locate revision identified by '99'");
+    }
+}
+
+#[test]
+fn bad_input_downgrade_through_irreversible_is_refused_before_anything_runs() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .migration(
+        2,
+        "backfill",
+        "CREATE TABLE backfilled (id int);\n",
+        "-- keel:irreversible\n",
+    )
+    .migration(
+        3,
+        "three",
+        "CREATE TABLE three (id int);\n",
+        "DROP TABLE three;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), numbers(1..=3));
+
+    let run = p.keel(url, &["downgrade", "base"]);
+    run.assert_code(1)
+        .assert_stderr_has("irreversible")
+        .assert_stderr_has("0002");
+    // Refused up front: not even 3's down ran.
+    assert_eq!(versions(&mut c), numbers(1..=3));
+    assert!(relation_exists(&mut c, "three"));
+    assert!(relation_exists(&mut c, "backfilled"));
+
+    // Down to a version above it still works.
+    p.keel(url, &["downgrade", "-1"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=2));
+    let run = p.keel(url, &["downgrade", "1"]);
+    run.assert_code(1).assert_stderr_has("irreversible");
+    assert_eq!(versions(&mut c), numbers(1..=2));
+}
+
+#[test]
+fn bad_input_unreachable_server_names_host_and_port() {
+    let p = Project::new();
+    p.migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .seal();
+    for args in [
+        &["upgrade"][..],
+        &["current"],
+        &["check"],
+        &["downgrade", "base"],
+    ] {
+        let run = p.keel(Some("postgresql://u@127.0.0.1:1/db"), args);
+        run.assert_code(1).assert_stderr_has("127.0.0.1");
+        assert!(
+            run.stderr.contains("port=1") || run.stderr.contains("127.0.0.1:1"),
+            "names the port\n{run}"
+        );
+        assert!(run.stderr.contains("error"), "{run}");
+    }
+}
+
+#[test]
+fn bad_input_password_never_appears_in_any_output() {
+    const SECRET: &str = "Sup3rSecret";
+    let p = Project::new();
+    p.migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .seal();
+    let urls = [
+        "postgresql://u:Sup3rSecret@127.0.0.1:1/db".to_string(),
+        "postgresql://u:Sup3rSecret@127.0.0.1:1/db?sslmode=verify-full".to_string(),
+        "postgresql://u:Sup3rSecret@127.0.0.1:1/db?bogus_option=1".to_string(),
+        "host=127.0.0.1 port=1 user=u password=Sup3rSecret dbname=db".to_string(),
+    ];
+    let commands: [&[&str]; 9] = [
+        &["upgrade"],
+        &["upgrade", "--sql"],
+        &["downgrade", "base"],
+        &["current"],
+        &["history", "--verbose"],
+        &["check"],
+        &["stamp", "head"],
+        &["repair", "1"],
+        &["seal"],
+    ];
+    for url in &urls {
+        for args in commands {
+            let run = p.keel(Some(url), args);
+            run.assert_no_panic();
+            assert!(!run.all().contains(SECRET), "password leaked\n{run}");
+        }
+        // The same through DATABASE_URL.
+        let mut cmd = assert_cmd::Command::from_std(p.command(None, &["upgrade"]));
+        let out = cmd
+            .env("DATABASE_URL", url)
+            .timeout(support::KEEL_TIMEOUT)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(SECRET), "password leaked: {all}");
+        assert_ne!(out.status.code(), Some(0), "{all}");
+    }
+}
+
+#[test]
+fn bad_input_no_database_configured_is_a_usage_error() {
+    let p = Project::new();
+    p.migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .seal();
+    for args in [
+        &["upgrade"][..],
+        &["downgrade", "base"],
+        &["current"],
+        &["check"],
+        &["stamp", "head"],
+        &["repair", "1"],
+    ] {
+        let run = p.keel(None, args);
+        run.assert_code(2).assert_stderr_has("error:");
+        assert!(
+            run.stderr.contains("no database"),
+            "says what is missing\n{run}"
+        );
+    }
+}
+
+/// A URL that was given but cannot be used is a configuration error (exit 2) for every command
+/// that reads the database, never silently treated as "no database": `history` must not claim
+/// nothing is configured, and `upgrade --sql` must not print a plan from base for a database it
+/// never looked at.
+#[test]
+fn bad_input_malformed_database_url_is_a_configuration_error() {
+    let p = Project::new();
+    p.migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .seal();
+    for url in [
+        "postgresql://u@127.0.0.1:1/db?sslmode=verify-full",
+        "postgresql://u@127.0.0.1:notaport/db",
+    ] {
+        for args in [
+            &["upgrade"][..],
+            &["downgrade", "base"],
+            &["current"],
+            &["check"],
+            &["stamp", "head"],
+            &["history"],
+            &["upgrade", "--sql"],
+        ] {
+            let run = p.keel(Some(url), args);
+            run.assert_code(2).assert_stderr_has("error:");
+            assert!(
+                !run.all().contains("no database configured"),
+                "a URL was configured\n{run}"
+            );
+        }
+    }
+}
+
+/// Adds a row from a "future" keel to refinery's table, in refinery's own format.
+fn add_future_history_row(c: &mut postgres::Client, applied_on: &str) {
+    c.execute(
+        "INSERT INTO keel.schema_history (version, name, applied_on, checksum)
+         VALUES (999, 'from_the_future', $1, '1234567890')",
+        &[&applied_on],
+    )
+    .unwrap();
+}
+
+fn history_snapshot(c: &mut postgres::Client) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .query(
+            "SELECT format('%s %s %s %s', version, name, applied_on, checksum)
+             FROM keel.schema_history ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    out.extend(
+        c.query(
+            "SELECT format('v %s %s %s', version, up_checksum, dirty) FROM keel.versions ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0)),
+    );
+    out.extend(
+        c.query(
+            "SELECT format('e %s %s', id, command) FROM keel.events ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0)),
+    );
+    out
+}
+
+#[test]
+fn bad_input_history_schema_from_a_newer_keel_is_refused_and_left_alone() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = applied_once(&db);
+    let mut c = db.connect();
+    add_future_history_row(&mut c, "2031-01-02T03:04:05.123456789Z");
+    let before = history_snapshot(&mut c);
+    for args in [
+        &["upgrade"][..],
+        &["downgrade", "base"],
+        &["stamp", "head"],
+        &["repair", "1"],
+    ] {
+        let run = p.keel(url, args);
+        run.assert_code(1);
+        assert!(
+            run.stderr.to_lowercase().contains("newer"),
+            "says the history comes from a newer keel\n{run}"
+        );
+        assert_eq!(history_snapshot(&mut c), before, "{run}");
+        assert!(!relation_exists(&mut c, "two"), "{run}");
+        assert!(relation_exists(&mut c, "one"), "{run}");
+    }
+}
+
+/// Same, with `applied_on` in a format refinery 0.10 cannot parse (a newer keel, or a hand
+/// edit, may write `now()::text`): still a clear refusal, never a panic.
+#[test]
+fn bad_input_newer_history_with_an_unparsable_timestamp_does_not_panic() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = applied_once(&db);
+    let mut c = db.connect();
+    add_future_history_row(&mut c, "2031-01-02 03:04:05.123456+00");
+    let before = history_snapshot(&mut c);
+    let run = p.keel(url, &["upgrade"]);
+    run.assert_code(1);
+    assert_eq!(history_snapshot(&mut c), before, "{run}");
+    assert!(!relation_exists(&mut c, "two"), "{run}");
+}
+
+// 8. ------------------------------------------------------------------------------------------
+
+#[test]
+fn upgrade_sql_prints_the_run_and_touches_nothing() {
+    let db = fresh_db();
+    let p = Project::new();
+    p.migration(
+        1,
+        "users",
+        "CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL);\n",
+        "DROP TABLE users;\n",
+    )
+    .migration(
+        2,
+        "users_email",
+        "CREATE UNIQUE INDEX users_email ON users (email);\n",
+        "DROP INDEX users_email;\n",
+    )
+    .seal();
+    let run = p.keel(Some(db.url()), &["upgrade", "--sql"]);
+    run.assert_code(0);
+    let out = &run.stdout;
+    let pos = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("stdout should contain {needle:?}\n{run}"))
+    };
+    let begin = pos("BEGIN;");
+    let create = pos("CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL);");
+    let insert1 = pos("INSERT INTO keel.versions");
+    let index = pos("CREATE UNIQUE INDEX users_email ON users (email);");
+    let commit = out.rfind("COMMIT;").expect("COMMIT;");
+    assert!(
+        begin < create && create < insert1 && insert1 < index && index < commit,
+        "{run}"
+    );
+    assert_eq!(
+        out.matches("INSERT INTO keel.versions").count(),
+        2,
+        "one history row per migration\n{run}"
+    );
+
+    let mut c = db.connect();
+    assert!(
+        !schema_exists(&mut c, "keel"),
+        "no keel schema created\n{run}"
+    );
+    assert!(!relation_exists(&mut c, "users"));
+    let tables: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0, "nothing created");
+
+    // Without any database, the same SQL (from base).
+    let offline = p.keel(None, &["upgrade", "--sql"]);
+    offline.assert_code(0);
+    assert_eq!(offline.stdout, run.stdout);
+}
+
+// 9. ------------------------------------------------------------------------------------------
+
+#[test]
+fn statements_sqlparser_cannot_parse_do_not_block_upgrade() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "deferrable",
+        "CREATE TABLE parent (id int PRIMARY KEY);\n\
+         CREATE TABLE child (a int, b int, CONSTRAINT child_a_fk FOREIGN KEY (a) REFERENCES parent (id));\n\
+         ALTER TABLE child ALTER CONSTRAINT child_a_fk DEFERRABLE;\n\
+         CREATE STATISTICS child_ab (dependencies) ON a, b FROM child;\n",
+        "DROP TABLE child;\nDROP TABLE parent;\n",
+    )
+    .seal();
+    let text = p.read_up(1, "deferrable");
+    let rel = Project::up_rel(1, "deferrable");
+
+    // Offline, both are reported as unvalidated warnings (not errors).
+    let offline = p.keel(None, &["check", "--offline"]);
+    offline.assert_code(0);
+    assert_eq!(
+        offline.all().matches("unvalidated").count(),
+        2,
+        "both statements are unvalidated\n{offline}"
+    );
+    for needle in ["ALTER TABLE child ALTER CONSTRAINT", "CREATE STATISTICS"] {
+        let (line, _) = line_col(&text, needle);
+        offline.assert_output_has(&format!("{rel}:{line}:"));
+    }
+
+    // Online, PostgreSQL's parser validates them.
+    let online = p.keel(url, &["check"]);
+    online.assert_code(0).assert_output_has("2 by PostgreSQL");
+    assert!(!online.all().contains("unvalidated"), "{online}");
+
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), numbers(1..=1));
+    let deferrable: bool = c
+        .query_one(
+            "SELECT condeferrable FROM pg_constraint WHERE conname = 'child_a_fk'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(deferrable);
+    let stats: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'child_ab'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stats, 1);
+}
+
+#[test]
+fn syntax_error_only_postgres_can_judge_stops_upgrade_before_anything_runs() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "marker",
+        "CREATE SEQUENCE marker;\n",
+        "DROP SEQUENCE marker;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    // nextval() is not transactional: had the first statement run, the sequence would show
+    // it even after a rollback.
+    p.migration(
+        2,
+        "bad",
+        "SELECT nextval('marker');\nCREATE TABLE before_the_error (x int);\nCREATE TABLE t2 (a int,, b int);\n",
+        "DROP TABLE t2;\n",
+    )
+    .seal();
+    let text = p.read_up(2, "bad");
+    let (line, col) = line_col(&text, ",,");
+    let rel = Project::up_rel(2, "bad");
+
+    // Offline, sqlparser cannot judge it: a warning, not an error.
+    let offline = p.keel(None, &["check", "--offline"]);
+    offline.assert_code(0).assert_output_has("unvalidated");
+
+    let run = p.keel(url, &["upgrade"]);
+    run.assert_code(1)
+        .assert_stderr_has("syntax error")
+        .assert_stderr_has(&format!("{rel}:{line}:{}", col + 1));
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), numbers(1..=1));
+    assert!(!relation_exists(&mut c, "before_the_error"));
+    assert!(!relation_exists(&mut c, "t2"));
+    let called: bool = c
+        .query_one("SELECT is_called FROM marker", &[])
+        .unwrap()
+        .get(0);
+    assert!(!called, "the statements before the error never ran");
+
+    // check online reports the same syntax error.
+    let check = p.keel(url, &["check"]);
+    check
+        .assert_code(1)
+        .assert_stderr_has("syntax error")
+        .assert_stderr_has(&format!("{rel}:{line}:{}", col + 1));
+}
