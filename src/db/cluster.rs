@@ -1041,6 +1041,13 @@ impl Cluster {
     /// `synchronous_commit`, `full_page_writes`): an OS crash may lose or corrupt its data,
     /// which is the right trade for test and development databases.
     pub fn start(&self) -> Result<()> {
+        self.start_with(&[])
+    }
+
+    /// Starts the server with extra `-c name=value` settings, which win over
+    /// the defaults above (e.g. a TCP listener with TLS for a test). Values
+    /// are shell-quoted.
+    pub fn start_with(&self, settings: &[(&str, &str)]) -> Result<()> {
         if self.is_running()? {
             return Ok(());
         }
@@ -1055,6 +1062,10 @@ impl Cluster {
             shell_quote(&self.socket_dir),
             self.port
         );
+        let mut options = options;
+        for (name, value) in settings {
+            options.push_str(&format!(" -c {}", shell_quote(format!("{name}={value}"))));
+        }
         let mut cmd = server_command(&self.bins.pg_ctl, run_as);
         cmd.arg("start")
             .arg("-D")

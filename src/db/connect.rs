@@ -15,11 +15,26 @@ pub enum Source {
     PgEnv,
 }
 
+/// How much of the server's certificate to check (libpq's `sslmode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// `disable`, `allow`, `prefer`, `require`: encrypt (when asked) but
+    /// trust any certificate, as libpq does without a root certificate.
+    None,
+    /// `verify-ca`: the certificate chain must lead to a trusted root.
+    Ca,
+    /// `verify-full`: and the certificate must name the host.
+    Full,
+}
+
 /// Resolved connection settings.
 #[derive(Clone)]
 pub struct Target {
     pub config: Config,
     pub source: Source,
+    pub verify: Verify,
+    /// `sslrootcert`: extra trusted roots (PEM), besides the system's.
+    pub root_cert: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Target {
@@ -72,11 +87,25 @@ impl Target {
         } else {
             (None, Source::PgEnv, "PG* variables")
         };
+        let mut verify = Verify::None;
+        let mut root_cert = None;
         let mut config = match text {
-            Some(t) => parse(&t).map_err(|message| ConnectError::BadUrl {
-                source_name: name,
-                message,
-            })?,
+            Some(t) => {
+                // libpq options the postgres crate does not parse itself.
+                let (t, mode, root) = take_tls_options(&t);
+                root_cert = root.map(PathBuf::from);
+                let mut c = parse(&t).map_err(|message| ConnectError::BadUrl {
+                    source_name: name,
+                    message,
+                })?;
+                if let Some(m) = mode {
+                    verify = apply_sslmode(&mut c, &m).map_err(|message| ConnectError::BadUrl {
+                        source_name: name,
+                        message,
+                    })?;
+                }
+                c
+            }
             None => {
                 if !["PGHOST", "PGDATABASE", "PGPORT", "PGUSER", "PGHOSTADDR"]
                     .iter()
@@ -87,17 +116,28 @@ impl Target {
                 Config::new()
             }
         };
-        apply_pg_env(&mut config).map_err(|message| ConnectError::BadUrl {
+        let env_verify = apply_pg_env(&mut config).map_err(|message| ConnectError::BadUrl {
             source_name: name,
             message,
         })?;
+        if verify == Verify::None {
+            verify = env_verify;
+        }
+        if root_cert.is_none() {
+            root_cert = env("PGSSLROOTCERT").map(PathBuf::from);
+        }
         config.application_name("keel");
         if config.get_password().is_none() {
             if let Some(p) = pgpass(&config) {
                 config.password(p);
             }
         }
-        Ok(Target { config, source })
+        Ok(Target {
+            config,
+            source,
+            verify,
+            root_cert,
+        })
     }
 
     /// `host=... port=... user=... dbname=...`, never the password.
@@ -116,14 +156,51 @@ impl Target {
         )
     }
 
-    /// Opens a connection.
+    /// Opens a connection, with TLS unless `sslmode=disable`.
     pub fn connect(&self) -> Result<Client, ConnectError> {
+        let fail = |message: String| ConnectError::Connect {
+            target: self.describe(),
+            message,
+        };
+        let plain_socket = self
+            .config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, Host::Unix(_)));
+        if self.config.get_ssl_mode() == SslMode::Disable || plain_socket {
+            // TLS does not apply to Unix sockets.
+            return self.config.connect(NoTls).map_err(|e| fail(error_text(&e)));
+        }
+        let connector = self.tls_connector().map_err(fail)?;
         self.config
-            .connect(NoTls)
-            .map_err(|e| ConnectError::Connect {
-                target: self.describe(),
-                message: error_text(&e),
-            })
+            .connect(postgres_native_tls::MakeTlsConnector::new(connector))
+            .map_err(|e| fail(error_text(&e)))
+    }
+
+    fn tls_connector(&self) -> Result<native_tls::TlsConnector, String> {
+        let mut b = native_tls::TlsConnector::builder();
+        match self.verify {
+            Verify::None => {
+                b.danger_accept_invalid_certs(true);
+                b.danger_accept_invalid_hostnames(true);
+            }
+            Verify::Ca => {
+                b.danger_accept_invalid_hostnames(true);
+            }
+            Verify::Full => {}
+        }
+        if let Some(path) = &self.root_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read sslrootcert `{}`: {e}", path.display()))?;
+            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+                format!(
+                    "sslrootcert `{}` is not a PEM certificate: {e}",
+                    path.display()
+                )
+            })?;
+            b.add_root_certificate(cert);
+        }
+        b.build().map_err(|e| format!("cannot set up TLS: {e}"))
     }
 }
 
@@ -158,10 +235,83 @@ fn env(name: &str) -> Option<String> {
 
 /// Parses a URL or a `key=value` string. libpq's `verify-ca`/`verify-full`
 /// are refused with a clear message rather than silently downgraded.
-fn parse(text: &str) -> Result<Config, String> {
-    if text.contains("sslmode=verify-") {
-        return Err("unsupported sslmode (keel supports disable, prefer and require)".to_string());
+/// Takes `sslmode` and `sslrootcert` out of a URL or `key=value` string:
+/// the postgres crate knows only some sslmodes and no root certificates.
+fn take_tls_options(text: &str) -> (String, Option<String>, Option<String>) {
+    let mut mode = None;
+    let mut root = None;
+    let mut keep = |kv: &str| -> bool {
+        match kv.split_once('=') {
+            Some(("sslmode", v)) => {
+                mode = Some(v.to_string());
+                false
+            }
+            Some(("sslrootcert", v)) => {
+                root = Some(v.to_string());
+                false
+            }
+            _ => true,
+        }
+    };
+    let rebuilt = if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        match text.split_once('?') {
+            None => text.to_string(),
+            Some((base, query)) => {
+                let rest: Vec<&str> = query.split('&').filter(|kv| keep(kv)).collect();
+                if rest.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}?{}", rest.join("&"))
+                }
+            }
+        }
+    } else {
+        let rest: Vec<&str> = text.split_whitespace().filter(|kv| keep(kv)).collect();
+        rest.join(" ")
+    };
+    (rebuilt, mode, root.map(|r| percent_decode(&r)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
     }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Applies libpq's `sslmode` names.
+fn apply_sslmode(c: &mut Config, mode: &str) -> Result<Verify, String> {
+    let (ssl, verify) = match mode {
+        "disable" | "allow" => (SslMode::Disable, Verify::None),
+        "prefer" => (SslMode::Prefer, Verify::None),
+        "require" => (SslMode::Require, Verify::None),
+        "verify-ca" => (SslMode::Require, Verify::Ca),
+        "verify-full" => (SslMode::Require, Verify::Full),
+        other => {
+            return Err(format!(
+                "sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            ))
+        }
+    };
+    c.ssl_mode(ssl);
+    Ok(verify)
+}
+
+fn parse(text: &str) -> Result<Config, String> {
     Config::from_str(text).map_err(|e| {
         let msg = e.to_string();
         // The parser's message may quote the input, which may hold a password.
@@ -175,7 +325,7 @@ fn parse(text: &str) -> Result<Config, String> {
 
 /// Fills what the URL left out from the libpq variables, and the libpq
 /// defaults (the OS user name; the database named like the user).
-fn apply_pg_env(c: &mut Config) -> Result<(), String> {
+fn apply_pg_env(c: &mut Config) -> Result<Verify, String> {
     if c.get_hosts().is_empty() {
         match env("PGHOST") {
             Some(h) => {
@@ -218,19 +368,10 @@ fn apply_pg_env(c: &mut Config) -> Result<(), String> {
             c.password(p);
         }
     }
-    if let Some(mode) = env("PGSSLMODE") {
-        c.ssl_mode(match mode.as_str() {
-            "disable" | "allow" => SslMode::Disable,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            other => {
-                return Err(format!(
-                    "PGSSLMODE `{other}` is not supported (disable, prefer, require)"
-                ))
-            }
-        });
+    match env("PGSSLMODE") {
+        Some(mode) => apply_sslmode(c, &mode),
+        None => Ok(Verify::None),
     }
-    Ok(())
 }
 
 /// The password for this connection from `$PGPASSFILE` or `~/.pgpass`
@@ -298,6 +439,8 @@ mod tests {
         let t = Target {
             config: parse("postgresql://app:s3cret@db.example:6543/prod").unwrap(),
             source: Source::Flag,
+            verify: Verify::None,
+            root_cert: None,
         };
         let d = t.describe();
         assert_eq!(d, "host=db.example port=6543 user=app dbname=prod");
@@ -315,8 +458,27 @@ mod tests {
 
     #[test]
     fn bad_url_message_hides_input() {
-        let e = parse("postgresql://u:pw@h/db?sslmode=verify-full").unwrap_err();
+        let e = parse("postgresql://u:pw@h:notaport/db").unwrap_err();
         assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn tls_options_are_taken_out() {
+        let (rest, mode, root) = take_tls_options(
+            "postgresql://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=5",
+        );
+        assert_eq!(rest, "postgresql://u@h/db?connect_timeout=5");
+        assert_eq!(mode.as_deref(), Some("verify-full"));
+        assert_eq!(root.as_deref(), Some("/etc/ca.pem"));
+        let (rest, mode, _) = take_tls_options("host=h dbname=d sslmode=require");
+        assert_eq!(
+            (rest.as_str(), mode.as_deref()),
+            ("host=h dbname=d", Some("require"))
+        );
+        let mut c = Config::new();
+        assert_eq!(apply_sslmode(&mut c, "verify-ca"), Ok(Verify::Ca));
+        assert_eq!(c.get_ssl_mode(), SslMode::Require);
+        assert!(apply_sslmode(&mut c, "bogus").is_err());
     }
 
     #[test]
