@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""keel's benchmark suite (run it with `make bench` or `bash bench/run`).
+
+Every figure is a ratio against a baseline measured in the same run on the
+same server, because these machines are noisy. Workloads are generated
+deterministically. Options: --quick (smaller sizes, fewer runs), --peers
+(not available: see the note printed).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEEL = os.path.join(ROOT, "target/release/keel")
+BASELINE = os.path.join(ROOT, "target/release/examples/sqlparser_baseline")
+QUICK = "--quick" in sys.argv
+PEERS = "--peers" in sys.argv
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+class Server:
+    """A throwaway PostgreSQL: keel's own dev-db in a scratch project."""
+
+    def __init__(self, work):
+        self.work = work
+        out = sh([KEEL, "dev-db", "start"], cwd=work).stdout.strip().splitlines()
+        self.admin = out[-1]
+
+    def url(self, db):
+        return self.admin.replace("/postgres?", f"/{db}?", 1)
+
+    def reset(self, db):
+        sh(["psql", "-X", "-q", self.admin, "-c", f"DROP DATABASE IF EXISTS {db}", "-c", f"CREATE DATABASE {db}"])
+
+    def reset_cmd(self, db):
+        return f"psql -X -q '{self.admin}' -c 'DROP DATABASE IF EXISTS {db}' -c 'CREATE DATABASE {db}'"
+
+    def stop(self):
+        subprocess.run([KEEL, "dev-db", "stop"], cwd=self.work, capture_output=True)
+
+
+def gen_project(path, n, width=5):
+    """n migrations, each a realistic small DDL step."""
+    up = os.path.join(path, "sql/up")
+    down = os.path.join(path, "sql/down")
+    os.makedirs(up)
+    os.makedirs(down)
+    all_up, all_down = [], []
+    for i in range(1, n + 1):
+        name = f"{i:0{width}d}_create_t{i}.sql"
+        body = (
+            f"CREATE TABLE t{i} (\n"
+            f"    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+            f"    tenant_id uuid NOT NULL,\n"
+            f"    name text NOT NULL,\n"
+            f"    note text,\n"
+            f"    created_at timestamptz NOT NULL DEFAULT now()\n"
+            f");\n"
+            f"CREATE INDEX t{i}_tenant_idx ON t{i} (tenant_id);\n"
+        )
+        back = f"DROP TABLE t{i};\n"
+        with open(os.path.join(up, name), "w") as f:
+            f.write(body)
+        with open(os.path.join(down, name), "w") as f:
+            f.write(back)
+        all_up.append(body)
+        all_down.append(back)
+    sh([KEEL, "--dir", os.path.join(path, "sql"), "seal"])
+    with open(os.path.join(path, "all_up.sql"), "w") as f:
+        f.write("".join(all_up))
+    with open(os.path.join(path, "all_down.sql"), "w") as f:
+        f.write("".join(reversed(all_down)))
+    return os.path.join(path, "sql")
+
+
+def gen_big(path, mb):
+    """One migration of `mb` MB of multi-row INSERTs (strings hold `;`)."""
+    up = os.path.join(path, "sql/up")
+    down = os.path.join(path, "sql/down")
+    os.makedirs(up)
+    os.makedirs(down)
+    target = mb * 1024 * 1024
+    parts = ["CREATE TABLE big (id bigint PRIMARY KEY, label text NOT NULL, qty int, at timestamptz);\n"]
+    size = len(parts[0])
+    row_id = 0
+    while size < target:
+        rows = []
+        for _ in range(100):
+            row_id += 1
+            rows.append(f"({row_id}, 'item {row_id}; shelf {row_id % 97} -- not a comment', {row_id % 1000}, now())")
+        stmt = "INSERT INTO big (id, label, qty, at) VALUES\n  " + ",\n  ".join(rows) + ";\n"
+        parts.append(stmt)
+        size += len(stmt)
+    with open(os.path.join(up, "0001_big.sql"), "w") as f:
+        f.write("".join(parts))
+    with open(os.path.join(down, "0001_big.sql"), "w") as f:
+        f.write("DROP TABLE big;\n")
+    sh([KEEL, "--dir", os.path.join(path, "sql"), "seal"])
+    return os.path.join(path, "sql"), size
+
+
+def hyperfine(cmds, runs, warmup=1, prepare=None, shell=True):
+    """Median seconds of each command."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name
+    args = ["hyperfine", "--style", "none", "--runs", str(runs), "--warmup", str(warmup), "--export-json", out]
+    if not shell:
+        args.append("-N")
+    if prepare:
+        args += ["--prepare", prepare]
+    args += cmds
+    subprocess.run(args, check=True, capture_output=True, text=True)
+    with open(out) as f:
+        data = json.load(f)
+    os.unlink(out)
+    return [r["median"] for r in data["results"]]
+
+
+def peak_rss_kib(cmd, env=None):
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"{cmd}: {r.stderr[-2000:]}")
+    return int(r.stderr.strip().splitlines()[-1])
+
+
+def main():
+    sizes = [100, 1000, 2000] if QUICK else [100, 1000, 10000]
+    big_mb = 20 if QUICK else 100
+    runs = 3 if QUICK else 5
+    work = tempfile.mkdtemp(prefix="keel-bench-", dir="/tmp")
+    os.chmod(work, 0o755)
+    rows = []
+    results = {"quick": QUICK, "machine": os.uname().nodename, "workloads": rows}
+
+    def row(workload, keel, base, target, unit="s", note=""):
+        ratio = keel / base if base else float("nan")
+        rows.append(
+            {"workload": workload, "keel": keel, "baseline": base, "ratio": ratio, "target": target, "unit": unit, "note": note}
+        )
+        print(f"  measured {workload}: ratio {ratio:.2f}", file=sys.stderr)
+
+    server = Server(work)
+    try:
+        env_base = dict(os.environ)
+        env_base.pop("DATABASE_URL", None)
+        projects = {}
+        for n in sizes:
+            projects[n] = gen_project(os.path.join(work, f"p{n}"), n)
+        n_main = 1000
+
+        # W1 / W2 / W8: apply and no-op at every size.
+        apply_ratio, noop_time = {}, {}
+        for n in sizes:
+            sql = projects[n]
+            url = server.url("bench")
+            r = 1 if n >= 5000 else runs
+            keel_apply, psql_apply = hyperfine(
+                [
+                    f"{KEEL} --quiet --database-url '{url}' --dir {sql} upgrade",
+                    f"psql -X -q -v ON_ERROR_STOP=1 -1 -f {os.path.dirname(sql)}/all_up.sql '{url}'",
+                ],
+                runs=r,
+                warmup=0 if n >= 5000 else 1,
+                prepare=server.reset_cmd("bench"),
+            )
+            apply_ratio[n] = keel_apply / psql_apply
+            if n == n_main:
+                row(f"W1 apply {n}", keel_apply, psql_apply, "<= 1.10")
+            # At head: the no-op upgrade.
+            server.reset("bench")
+            sh([KEEL, "--quiet", "--database-url", url, "--dir", sql, "upgrade"])
+            keel_noop, psql_noop = hyperfine(
+                [
+                    f"{KEEL} --quiet --database-url {url} --dir {sql} upgrade",
+                    f"psql -X {url} -c 'select 1'",
+                ],
+                runs=30,
+                warmup=3,
+                shell=False,
+            )
+            noop_time[n] = keel_noop
+            if n == n_main:
+                row(f"W2 no-op upgrade {n}", keel_noop, psql_noop, "<= 0.55")
+                k_cur, k_check, p = hyperfine(
+                    [
+                        f"{KEEL} --quiet --database-url {url} --dir {sql} current",
+                        f"{KEEL} --quiet --database-url {url} --dir {sql} check",
+                        f"psql -X {url} -c 'select 1'",
+                    ],
+                    runs=20,
+                    warmup=2,
+                    shell=False,
+                )
+                row(f"W3 current {n}", k_cur, p, "<= 0.6")
+                row(f"W3 check online {n}", k_check, p, "<= 1.5")
+                # W6: downgrade base, from head.
+                keel_down, psql_down = hyperfine(
+                    [
+                        f"{KEEL} --quiet --database-url '{url}' --dir {sql} downgrade base",
+                        f"psql -X -q -v ON_ERROR_STOP=1 -1 -f {os.path.dirname(sql)}/all_down.sql '{url}'",
+                    ],
+                    runs=runs,
+                    warmup=0,
+                    prepare=f"{server.reset_cmd('bench')} && {KEEL} --quiet --database-url '{url}' --dir {sql} upgrade",
+                )
+                row(f"W6 downgrade base {n}", keel_down, psql_down, "<= 1.10")
+                # W5: peak RSS of the apply.
+                server.reset("bench")
+                rss = peak_rss_kib([KEEL, "--quiet", "--database-url", url, "--dir", sql, "upgrade"])
+                server.reset("bench")
+                rss_psql = peak_rss_kib(["psql", "-X", "-q", "-1", "-f", os.path.dirname(sql) + "/all_up.sql", url])
+                row(f"W5 peak RSS of W1 {n}", rss / 1024, rss_psql / 1024, "<= 10 MiB", unit="MiB", note="baseline: psql")
+            server.reset("bench")
+            rss_n = peak_rss_kib([KEEL, "--quiet", "--database-url", url, "--dir", sql, "upgrade"])
+            results.setdefault("rss_by_n_mib", {})[n] = rss_n / 1024
+        top = sizes[-1]
+        row(
+            f"W8 apply ratio {top} - ratio {n_main}",
+            apply_ratio[top],
+            apply_ratio[n_main],
+            "<= +0.05",
+            unit="ratio",
+            note=f"W1 ratio at {top} vs at {n_main}; the 'ratio' column here is their quotient",
+        )
+        rows[-1]["ratio"] = apply_ratio[top] - apply_ratio[n_main]
+        row(f"W8 no-op {top} / no-op {sizes[0]}", noop_time[top], noop_time[sizes[0]], "<= 1.5")
+
+        # W4: offline check throughput against sqlparser alone.
+        sql = projects[n_main]
+        files = sorted(
+            os.path.join(d, f) for d in (os.path.join(sql, "up"), os.path.join(sql, "down")) for f in os.listdir(d)
+        )
+        b = sh([BASELINE] + files).stdout.split()
+        base_bytes, base_stmts, base_secs = int(b[0]), int(b[1]), float(b[2])
+        (k_all,) = hyperfine([f"{KEEL} --quiet --dir {sql} check --offline"], runs=10, warmup=2, shell=False)
+        (k_one,) = hyperfine([f"taskset -c 0 {KEEL} --quiet --dir {sql} check --offline"], runs=10, warmup=2, shell=False)
+        mbs = lambda nbytes, secs: nbytes / secs / 1e6
+        rows.append({
+            "workload": f"W4 check --offline {n_main} pairs, 1 core",
+            "keel": mbs(base_bytes, k_one), "baseline": mbs(base_bytes, base_secs),
+            "ratio": base_secs / k_one, "target": ">= 0.85", "unit": "MB/s",
+            "note": f"{base_stmts / k_one:.0f} statements/s (sqlparser alone {base_stmts / base_secs:.0f})",
+        })
+        rows.append({
+            "workload": f"W4 check --offline {n_main} pairs, all cores",
+            "keel": mbs(base_bytes, k_all), "baseline": mbs(base_bytes, base_secs),
+            "ratio": base_secs / k_all, "target": ">= 1.6", "unit": "MB/s",
+            "note": f"{base_stmts / k_all:.0f} statements/s",
+        })
+        big_sql, big_size = gen_big(os.path.join(work, "big"), big_mb)
+        big_file = os.path.join(big_sql, "up/0001_big.sql")
+        b = sh([BASELINE, big_file]).stdout.split()
+        bb, bs, bt = int(b[0]), int(b[1]), float(b[2])
+        (k_big,) = hyperfine([f"{KEEL} --quiet --dir {big_sql} check --offline"], runs=3, warmup=1, shell=False)
+        rows.append({
+            "workload": f"W4 check --offline one {big_mb} MB file",
+            "keel": mbs(bb, k_big), "baseline": mbs(bb, bt), "ratio": bt / k_big, "target": ">= 0.85",
+            "unit": "MB/s", "note": f"{bs / k_big:.0f} statements/s (sqlparser alone {bs / bt:.0f}); one file uses one core",
+        })
+        # W5: peak RSS applying the big file.
+        server.reset("bench")
+        rss_big = peak_rss_kib([KEEL, "--quiet", "--database-url", server.url("bench"), "--dir", big_sql, "upgrade"])
+        rows.append({
+            "workload": f"W5 peak RSS applying the {big_mb} MB file",
+            "keel": rss_big / 1024, "baseline": big_size / 1024 / 1024, "ratio": rss_big * 1024 / big_size,
+            "target": "<= 2.5", "unit": "MiB", "note": "baseline: the file's size",
+        })
+        rss = results.get("rss_by_n_mib", {})
+        rows.append({
+            "workload": f"W5 peak RSS flat in N ({', '.join(str(k) for k in rss)})",
+            "keel": rss[top], "baseline": rss[sizes[0]], "ratio": rss[top] / rss[sizes[0]], "target": "flat",
+            "unit": "MiB", "note": ", ".join(f"{v:.1f}" for v in rss.values()),
+        })
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    if PEERS:
+        results["peers"] = "not run: Alembic, dbmate and sqlx-cli are not installed by this script yet"
+    print()
+    print(f"{'workload':<46} {'keel':>10} {'baseline':>10} {'ratio':>7}  target")
+    for r in rows:
+        mark = ""
+        t = r["target"]
+        try:
+            if t.startswith("<="):
+                lim = float(t.split()[1].lstrip("+"))
+                val = r["keel"] if "MiB" in t else r["ratio"]
+                mark = "" if val <= lim else "  MISSED"
+            elif t.startswith(">="):
+                mark = "" if r["ratio"] >= float(t.split()[1]) else "  MISSED"
+        except ValueError:
+            pass
+        unit = r["unit"]
+        fmt = (lambda v: f"{v * 1000:.1f} ms") if unit == "s" else (lambda v: f"{v:.2f}")
+        print(f"{r['workload']:<46} {fmt(r['keel']):>10} {fmt(r['baseline']):>10} {r['ratio']:>7.2f}  {t}{mark}")
+        if r["note"]:
+            print(f"{'':<46} {r['note']}")
+    with open(os.path.join(ROOT, "bench/results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print("\nwritten bench/results.json")
+
+
+if __name__ == "__main__":
+    main()
