@@ -13,7 +13,7 @@ pub enum PoliciesCommand {
     /// Make the database's policies match the declarations at its version
     Apply(RunFlags),
     /// Declared against live, per managed table (exit 1 on drift)
-    Status,
+    Status(StatusArgs),
     /// RLS mistakes, from the files and (with a database) the catalog
     Lint(super::lint::LintArgs),
     /// Run sql/policies/tests/*.sql, each in a transaction that is rolled back
@@ -23,10 +23,59 @@ pub enum PoliciesCommand {
 pub fn run(ctx: &Context, cmd: PoliciesCommand) -> Result<(), Failure> {
     match cmd {
         PoliciesCommand::Apply(flags) => apply(ctx, &flags),
-        PoliciesCommand::Status => show_status(ctx),
+        PoliciesCommand::Status(a) if a.matrix => matrix(ctx),
+        PoliciesCommand::Status(_) => show_status(ctx),
         PoliciesCommand::Lint(a) => super::lint::run(ctx, a),
         PoliciesCommand::Test => test(ctx),
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// A grid per table: which policy lets each role run each command
+    #[arg(long)]
+    pub matrix: bool,
+}
+
+/// `policies status --matrix`: from the live database when one is
+/// configured, otherwise from the declarations.
+fn matrix(ctx: &Context) -> Result<(), Failure> {
+    use crate::policies::matrix::{grids, render, Coverage};
+    let (project, declared) = load_for_run(ctx)?;
+    let (coverage, source) = match super::run::open_optional(ctx)? {
+        Some(mut session) => {
+            let applied = session.applied(false, &project).map_err(db_failure)?;
+            let at = crate::plan::current(&applied);
+            let tables: Vec<&crate::policies::TableName> =
+                declared.at(at.as_ref()).iter().map(|t| &t.table).collect();
+            let live =
+                crate::policies::live::read(&mut session.client, &tables).map_err(db_failure)?;
+            (
+                live.values().map(Coverage::from_live).collect::<Vec<_>>(),
+                "live database",
+            )
+        }
+        None => (
+            Coverage::from_declared(&declared),
+            "declarations (no database configured)",
+        ),
+    };
+    let g = grids(&coverage, &ctx.config.test_roles);
+    let r = &ctx.reporter;
+    if r.json_output() {
+        r.json(&serde_json::json!({ "source": source, "tables": g }));
+    } else {
+        let color = r.color;
+        r.note(format!("from the {source}"));
+        r.line(render(&g, &|s: &str| {
+            if color {
+                s.red().bold().to_string()
+            } else {
+                s.to_string()
+            }
+        }));
+    }
+    Ok(())
 }
 
 fn apply(ctx: &Context, flags: &RunFlags) -> Result<(), Failure> {

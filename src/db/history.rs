@@ -204,7 +204,7 @@ pub fn applied(
                         to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
                         applied_by, client_host, duration_ms, keel_version,
                         dirty, dirty_direction, dirty_statement
-                 FROM {schema}.versions ORDER BY version"
+                 FROM {schema}.versions ORDER BY versions.version"
             ),
             &[],
         )

@@ -44,6 +44,60 @@ impl TableName {
         }
     }
 
+    /// Parses a table name as written in SQL: `items`, `public.items`,
+    /// `"Items"`, `app."My Table"` (quoted parts keep their case).
+    pub fn parse(text: &str) -> Option<TableName> {
+        let mut parts = Vec::new();
+        let mut rest = text.trim();
+        while !rest.is_empty() {
+            if let Some(q) = rest.strip_prefix('"') {
+                let mut out = String::new();
+                let mut chars = q.char_indices().peekable();
+                let mut end = None;
+                while let Some((i, c)) = chars.next() {
+                    if c == '"' {
+                        if chars.peek().map(|(_, c)| *c) == Some('"') {
+                            chars.next();
+                            out.push('"');
+                        } else {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    } else {
+                        out.push(c);
+                    }
+                }
+                parts.push(out);
+                rest = &q[end?..];
+            } else {
+                let end = rest.find('.').unwrap_or(rest.len());
+                let word = rest[..end].trim();
+                if word.is_empty() || word.contains(char::is_whitespace) {
+                    return None;
+                }
+                parts.push(word.to_lowercase());
+                rest = &rest[end..];
+            }
+            rest = rest.trim_start();
+            match rest.strip_prefix('.') {
+                Some(r) => rest = r.trim_start(),
+                None if rest.is_empty() => break,
+                None => return None,
+            }
+        }
+        match parts.as_slice() {
+            [name] => Some(TableName {
+                schema: "public".into(),
+                name: name.clone(),
+            }),
+            [schema, name] => Some(TableName {
+                schema: schema.clone(),
+                name: name.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Parses `schema.name` or `name` written as bare words.
     pub fn from_words(text: &str) -> TableName {
         match text.split_once('.') {
@@ -434,13 +488,21 @@ fn read_policy(file: &SqlFile, sql: &str, span: Range<usize>) -> Option<PolicyDe
     }
     // sqlparser could not read it: take the name and table from the words
     // (PostgreSQL will judge the rest when it runs).
-    let ws: Vec<_> = words(sql).filter(|w| w.paren_depth == 0).take(5).collect();
+    let ws: Vec<_> = words(sql).filter(|w| w.paren_depth == 0).collect();
     if ws.len() < 5 || !ws[3].text.eq_ignore_ascii_case("ON") {
         return None;
     }
+    let table_end = ws[4..]
+        .iter()
+        .find(|w| {
+            ["AS", "FOR", "TO", "USING", "WITH"]
+                .iter()
+                .any(|k| w.text.eq_ignore_ascii_case(k))
+        })
+        .map_or(sql.len(), |w| w.range.start);
     Some(PolicyDecl {
         name: ws[2].text.to_lowercase(),
-        table: TableName::from_words(ws[4].text),
+        table: TableName::parse(&sql[ws[3].range.end..table_end])?,
         command: Command::All,
         permissive: true,
         roles: Vec::new(),
@@ -458,13 +520,12 @@ fn read_policy(file: &SqlFile, sql: &str, span: Range<usize>) -> Option<PolicyDe
 /// `COMMENT ON POLICY name ON table IS 'text'` (sqlparser lacks it).
 fn read_comment(sql: &str) -> Option<(String, TableName, String)> {
     let ws: Vec<_> = words(sql).filter(|w| w.paren_depth == 0).collect();
-    if ws.len() < 7
-        || !ws[4].text.eq_ignore_ascii_case("ON")
-        || !ws[6].text.eq_ignore_ascii_case("IS")
-    {
+    if ws.len() < 6 || !ws[4].text.eq_ignore_ascii_case("ON") {
         return None;
     }
-    let rest = &sql[ws[6].range.end..];
+    let is = ws[5..].iter().find(|w| w.text.eq_ignore_ascii_case("IS"))?;
+    let table = TableName::parse(&sql[ws[4].range.end..is.range.start])?;
+    let rest = &sql[is.range.end..];
     let start = rest.find('\'')?;
     let mut out = String::new();
     let mut chars = rest[start + 1..].chars().peekable();
@@ -474,11 +535,7 @@ fn read_comment(sql: &str) -> Option<(String, TableName, String)> {
                 chars.next();
                 out.push('\'');
             } else {
-                return Some((
-                    ws[3].text.to_lowercase(),
-                    TableName::from_words(ws[5].text),
-                    out,
-                ));
+                return Some((ws[3].text.to_lowercase(), table, out));
             }
         } else {
             out.push(c);
@@ -534,6 +591,26 @@ mod tests {
                 ("policy-file-statement", Some(2))
             ]
         );
+    }
+
+    #[test]
+    fn qualified_and_quoted_names() {
+        let d = decl(
+            "CREATE POLICY p ON public.items FOR SELECT TO authenticated USING (true);\n\
+             COMMENT ON POLICY p ON public.items IS 'it''s p';\n",
+        );
+        assert!(d.diagnostics.is_empty(), "{:?}", d.diagnostics);
+        let p = &d.tables[&TableName::from_words("items")].policies[0];
+        assert_eq!(p.comment.as_deref(), Some("it's p"));
+        assert_eq!(
+            TableName::parse(r#"app . "My ""T""#),
+            Some(TableName {
+                schema: "app".into(),
+                name: "My \"T".into()
+            })
+        );
+        assert_eq!(TableName::parse("a.b.c"), None);
+        assert_eq!(TableName::parse("two words"), None);
     }
 
     #[test]

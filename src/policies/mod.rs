@@ -12,6 +12,7 @@
 pub mod declared;
 pub mod lint;
 pub mod live;
+pub mod matrix;
 pub mod reconcile;
 pub mod stage;
 pub mod status;

@@ -185,8 +185,14 @@ pub fn reconcile(
 ) -> Result<Vec<Change>, ReconcileError> {
     let wanted: Vec<&TableDecl> = declared.at(at);
     let previously = managed_tables(client, schema)?;
-    let mut all: Vec<&TableName> = wanted.iter().map(|t| &t.table).collect();
-    all.extend(previously.iter());
+    // A table both declared and previously managed is read once.
+    let all: Vec<&TableName> = wanted
+        .iter()
+        .map(|t| &t.table)
+        .chain(previously.iter())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let live = live::read(client, &all)?;
     let mut rec = recorded(client, schema)?;
     let mut changes = Vec::new();
