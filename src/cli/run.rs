@@ -306,13 +306,38 @@ fn step_file<'a>(s: &Step<'a>) -> &'a SqlFile {
     }
 }
 
-/// Prints a line per finished step.
-struct Lines<'c> {
-    ctx: &'c Context,
+/// Prints a line per finished step, with a live spinner on a terminal
+/// while a step takes longer than a second.
+pub struct Lines<'c> {
+    pub ctx: &'c Context,
+    pub spinner: Option<crate::report::spinner::Spinner>,
+}
+
+impl<'c> Lines<'c> {
+    pub fn new(ctx: &'c Context) -> Lines<'c> {
+        Lines { ctx, spinner: None }
+    }
 }
 
 impl Progress for Lines<'_> {
+    fn step_started(&mut self, step: &Step<'_>) {
+        let r = &self.ctx.reporter;
+        if !r.quiet && !r.json_output() {
+            let verb = match step.direction {
+                Direction::Up => "applying",
+                Direction::Down => "reverting",
+            };
+            self.spinner = Some(crate::report::spinner::Spinner::start(format!(
+                "{verb} {}",
+                step.migration.id()
+            )));
+        }
+    }
+
     fn step_done(&mut self, step: &Step<'_>, elapsed: Duration) {
+        if let Some(s) = self.spinner.take() {
+            s.stop();
+        }
         let verb = match step.direction {
             Direction::Up => "applied",
             Direction::Down => "reverted",
@@ -439,7 +464,7 @@ fn move_to(
         waited: waited.0,
         waited_for: waited.1,
     };
-    let mut progress = Lines { ctx };
+    let mut progress = Lines::new(ctx);
     let mut stage = Stage::new(
         &declared,
         &ctx.config.history_schema,
@@ -453,6 +478,8 @@ fn move_to(
         &mut progress,
         &mut stage,
     );
+    // Clears a spinner left by a failing step before anything else prints.
+    drop(progress);
     if result.is_ok() {
         report_policy_changes(ctx, &stage.changes);
     }

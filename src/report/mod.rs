@@ -2,6 +2,7 @@
 //! and GitHub Actions annotations.
 
 mod github;
+pub mod spinner;
 mod text;
 
 use crate::diagnostic::Diagnostic;
