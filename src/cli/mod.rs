@@ -3,7 +3,9 @@
 //! exit status.
 
 mod check;
+mod completions;
 mod dev_db;
+mod init;
 mod inspect;
 mod lint;
 mod policies;
@@ -51,6 +53,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create the migrations folders and a commented keel.toml (never overwrites)
+    Init(init::InitArgs),
     /// Create a new up/down pair with the next version, sealed
     Revision(revision::RevisionArgs),
     /// Rewrite the checksum of files whose body changed
@@ -81,6 +85,10 @@ pub enum Command {
     /// A local PostgreSQL for development, under .keel/
     #[command(subcommand, name = "dev-db")]
     DevDb(dev_db::DevDbCommand),
+    /// Print a shell completion script: bash, zsh, fish, powershell
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
 }
 
 /// Why a command did not succeed.
@@ -146,9 +154,22 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         dir: cli.global.dir.clone(),
         lock_timeout: None,
     };
+    // `init`, `completions` and `man` do not depend on the settings, and
+    // `init` must be able to say what is wrong with an existing keel.toml.
+    let needs_config = !matches!(
+        cli.command,
+        Command::Init(_) | Command::Completions(_) | Command::Man
+    );
     let config = match Config::load(std::path::Path::new("."), &overrides) {
         Ok(c) => c,
-        Err(e) => return (reporter, Err(e.into())),
+        Err(e) if needs_config => return (reporter, Err(e.into())),
+        Err(_) => Config {
+            dir: overrides
+                .dir
+                .clone()
+                .unwrap_or_else(|| Config::default().dir),
+            ..Config::default()
+        },
     };
     let ctx = Context {
         config,
@@ -156,6 +177,7 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         database_url: cli.global.database_url.clone(),
     };
     let result = match cli.command {
+        Command::Init(a) => init::run(&ctx, a),
         Command::Revision(a) => revision::run(&ctx, a),
         Command::Seal(a) => seal::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
@@ -168,6 +190,8 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         Command::Stamp(a) => run::stamp(&ctx, a),
         Command::Repair(a) => repair::run(&ctx, a),
         Command::DevDb(c) => dev_db::run(&ctx, c),
+        Command::Completions(a) => completions::completions(&ctx, a),
+        Command::Man => completions::man(&ctx),
         Command::Policies(c) => policies::run(&ctx, c),
         Command::Verify(a) => verify::run(&ctx, a),
     };
