@@ -86,7 +86,12 @@ impl Config {
         };
         let mut config = Config::default();
         if let Some(d) = file.dir {
-            config.dir = root.join(d);
+            // Relative to the file's folder; `./sql` would show in every path.
+            config.dir = if root == Path::new(".") {
+                d
+            } else {
+                root.join(d)
+            };
         }
         if let Some(s) = file.history_schema {
             config.history_schema = s;

@@ -16,3 +16,4 @@ pub mod report;
 pub mod session;
 pub mod sql;
 pub mod validation;
+pub mod verify;

@@ -933,7 +933,7 @@ fn bad_input_malformed_database_url_is_a_configuration_error() {
     )
     .seal();
     for url in [
-        "postgresql://u@127.0.0.1:1/db?sslmode=verify-full",
+        "postgresql://u@127.0.0.1:1/db?sslmode=bogus",
         "postgresql://u@127.0.0.1:notaport/db",
     ] {
         for args in [

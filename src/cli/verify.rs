@@ -1,6 +1,23 @@
 //! `keel verify`: prove every migration reversible on a scratch database.
+//!
+//! The scratch database is created next to the configured one and always
+//! dropped (or given with `--scratch-url`: then it must be empty, and it is
+//! left as verification leaves it).
 
+use super::run::{db_failure, human, load_for_run, open, session_failure};
 use super::{Context, Failure};
+use crate::db::run::RunError;
+use crate::diagnostic::Diagnostic;
+use crate::policies::declared::Declared;
+use crate::project::{Project, SqlFile};
+use crate::session::Session;
+use crate::sql::validate::Options;
+use crate::validation;
+use crate::verify::scratch::Scratch;
+use crate::verify::{snapshot, Checked, Problem, Report, Verdict, Verifier};
+use postgres::Client;
+use serde_json::{json, Value};
+use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -9,6 +26,318 @@ pub struct VerifyArgs {
     pub scratch_url: Option<String>,
 }
 
-pub fn run(_ctx: &Context, _args: VerifyArgs) -> Result<(), Failure> {
-    Err(Failure::failed("verify is not available yet", None))
+pub fn run(ctx: &Context, args: VerifyArgs) -> Result<(), Failure> {
+    let (project, declared) = load_for_run(ctx)?;
+    match &args.scratch_url {
+        Some(url) => on_given_scratch(ctx, url, &project, &declared),
+        None => on_new_scratch(ctx, &project, &declared),
+    }
+}
+
+/// Where verification ran, for the report.
+struct Place {
+    database: String,
+    created: bool,
+}
+
+/// Creates the scratch database over a connection to the configured one,
+/// verifies there, and drops it whatever happened.
+fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Result<(), Failure> {
+    let mut admin = open(ctx)?;
+    validate(ctx, &mut admin, project)?;
+    let base = admin.target.clone();
+    let scratch = Scratch::create(admin.client, &base).map_err(|e| {
+        let hint = if e.not_allowed {
+            "the database user needs the CREATEDB privilege, or pass `--scratch-url` with an empty database to use instead".to_string()
+        } else {
+            "`--scratch-url` names an empty database to use instead".to_string()
+        };
+        Failure::failed(e.to_string(), Some(hint))
+    })?;
+    ctx.reporter.note(format!(
+        "verifying in the scratch database {} (it is dropped afterwards)",
+        scratch.target().describe()
+    ));
+    let place = Place {
+        database: scratch.name().to_string(),
+        created: true,
+    };
+    let outcome = scratch
+        .target()
+        .connect()
+        .map_err(|e| Failure::failed(e.to_string(), Some(e.hint())))
+        .and_then(|mut client| {
+            crate::db::history::ensure(&mut client, &ctx.config.history_schema)
+                .map_err(db_failure)?;
+            let result = verify_on(ctx, &mut client, project, declared, &place);
+            // Our own connection goes before the database does.
+            drop(client);
+            result
+        });
+    let name = scratch.name().to_string();
+    let dropped = scratch.drop_now();
+    match (outcome, dropped) {
+        (outcome, Ok(())) => outcome,
+        (Ok(()), Err(e)) => Err(Failure::failed(
+            e.to_string(),
+            Some(format!("drop it by hand: DROP DATABASE {name};")),
+        )),
+        (Err(failure), Err(e)) => {
+            ctx.reporter.note(format!(
+                "warning: {e}; drop it by hand: DROP DATABASE {name};"
+            ));
+            Err(failure)
+        }
+    }
+}
+
+/// Verifies in a database the user gave, which must be empty.
+fn on_given_scratch(
+    ctx: &Context,
+    url: &str,
+    project: &Project,
+    declared: &Declared,
+) -> Result<(), Failure> {
+    let schema = &ctx.config.history_schema;
+    let mut session = Session::open(Some(url), schema).map_err(|e| {
+        let f = session_failure(e);
+        match f {
+            Failure::Usage { message, hint } => {
+                Failure::usage(format!("--scratch-url: {message}"), hint)
+            }
+            other => other,
+        }
+    })?;
+    let described = session.target.describe();
+    // Nothing is excluded: keel's own schema left by an earlier run counts.
+    let found = snapshot::take(&mut session.client, "").map_err(db_failure)?;
+    let objects = found.user_objects();
+    if !objects.is_empty() {
+        let listed: Vec<String> = objects.iter().take(5).map(|k| k.to_string()).collect();
+        let more = if objects.len() > 5 {
+            format!(" and {} more", objects.len() - 5)
+        } else {
+            String::new()
+        };
+        return Err(Failure::usage(
+            format!(
+                "the scratch database ({described}) is not empty: it holds {}{more}",
+                listed.join(", ")
+            ),
+            Some("give `--scratch-url` a new, empty database, or leave it out to let keel create and drop one".to_string()),
+        ));
+    }
+    validate(ctx, &mut session, project)?;
+    let r = &ctx.reporter;
+    session
+        .lock(ctx.config.lock_timeout, |holder| {
+            r.note(format!("waiting for the migration lock held by {holder}"))
+        })
+        .map_err(session_failure)?;
+    r.note(format!(
+        "verifying in the scratch database {described} (given with --scratch-url: it is not dropped)"
+    ));
+    let place = Place {
+        database: described,
+        created: false,
+    };
+    let result = verify_on(ctx, &mut session.client, project, declared, &place);
+    let _ = session.unlock();
+    result
+}
+
+/// Checks every file verification will run, as `upgrade` does before a
+/// run: sqlparser, then the server's parser for what sqlparser could not
+/// read. Nothing runs when a file has errors.
+fn validate(ctx: &Context, session: &mut Session, project: &Project) -> Result<(), Failure> {
+    let files: Vec<&SqlFile> = project
+        .migrations
+        .iter()
+        .flat_map(|m| {
+            let down = (!m.irreversible()).then_some(&m.down);
+            std::iter::once(&m.up).chain(down)
+        })
+        .collect();
+    let mut checked = validation::check_parallel(&files, Options::default());
+    session
+        .server_validate(&files, &mut checked)
+        .map_err(db_failure)?;
+    let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
+    ctx.reporter.diagnostics(&diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Failure::failed(
+            "nothing was verified: the migrations have errors",
+            Some("`keel check` lists them".to_string()),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the verification on `client` and reports it.
+fn verify_on(
+    ctx: &Context,
+    client: &mut Client,
+    project: &Project,
+    declared: &Declared,
+    place: &Place,
+) -> Result<(), Failure> {
+    let r = &ctx.reporter;
+    let started = Instant::now();
+    let verifier = Verifier {
+        project,
+        declared,
+        schema: &ctx.config.history_schema,
+    };
+    let mut on_checked = |c: &Checked<'_>| {
+        if r.json_output() {
+            return;
+        }
+        let id = c.migration.id();
+        match &c.verdict {
+            Verdict::Reversible { notes } => {
+                r.note(format!("  ok {id}  {}", human(c.elapsed)));
+                for n in notes {
+                    r.note(format!("    {}", n.line()));
+                }
+            }
+            Verdict::Irreversible => r.note(format!(
+                "  skipped {id} (irreversible: applied, not checked)  {}",
+                human(c.elapsed)
+            )),
+        }
+    };
+    let report = verifier.run(client, &mut on_checked);
+    let elapsed = started.elapsed();
+    if r.json_output() {
+        r.json(&json_report(&report, place, elapsed));
+        return match report.stopped {
+            None => Ok(()),
+            Some(_) => Err(Failure::Reported),
+        };
+    }
+    let Some(stopped) = report.stopped else {
+        r.line(format!(
+            "verified {} migration{}: {} reversible, {} irreversible",
+            report.checked.len(),
+            if report.checked.len() == 1 { "" } else { "s" },
+            report.reversible(),
+            report.irreversible()
+        ));
+        r.note(format!("done in {}", human(elapsed)));
+        return Ok(());
+    };
+    let m = stopped.migration;
+    let id = m.id();
+    let phase = match &stopped.problem {
+        Problem::Step { phase, .. } | Problem::NotRestored { phase, .. } => phase.label(),
+        Problem::Snapshot(_) => "catalog",
+    };
+    r.note(format!(
+        "  FAILED {id} ({phase})  {}",
+        human(stopped.elapsed)
+    ));
+    let summary = stopped.problem.summary();
+    match stopped.problem {
+        Problem::NotRestored { phase, diff } => {
+            let mut message = format!("{id}: {summary}:");
+            for line in diff.lines() {
+                message.push_str("\n  ");
+                message.push_str(&line);
+            }
+            for n in &diff.notes {
+                message.push_str("\n  ");
+                message.push_str(&n.line());
+            }
+            let hint = match phase {
+                crate::verify::Phase::Down => format!(
+                    "make `{}` undo everything `{}` does",
+                    m.down.path.display(),
+                    m.up.path.display()
+                ),
+                _ => format!(
+                    "applying `{}` again after `{}` does not give the same schema; make the pair exact inverses",
+                    m.up.path.display(),
+                    m.down.path.display()
+                ),
+            };
+            Err(Failure::failed(message, Some(hint)))
+        }
+        Problem::Step { error, .. } => match error {
+            RunError::Statement { diagnostic, .. } => {
+                r.diagnostics(std::slice::from_ref(&*diagnostic));
+                Err(Failure::failed(
+                    format!("{id}: {summary}; verification stopped there"),
+                    None,
+                ))
+            }
+            RunError::Db(e) => Err(Failure::failed(format!("{id}: {summary}: {e}"), e.hint())),
+            RunError::Stage { message, hint } => {
+                Err(Failure::failed(format!("{id}: {summary}: {message}"), hint))
+            }
+        },
+        Problem::Snapshot(e) => Err(Failure::failed(format!("{id}: {e}"), None)),
+    }
+}
+
+fn json_report(report: &Report<'_>, place: &Place, elapsed: std::time::Duration) -> Value {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let mut migrations: Vec<Value> = report
+        .checked
+        .iter()
+        .map(|c| {
+            let m = c.migration;
+            let (result, notes) = match &c.verdict {
+                Verdict::Reversible { notes } => (
+                    "reversible",
+                    notes.iter().map(|n| n.to_json()).collect::<Vec<_>>(),
+                ),
+                Verdict::Irreversible => ("irreversible", Vec::new()),
+            };
+            json!({
+                "id": m.id(), "version": m.version.digits, "name": m.name,
+                "result": result, "checked": result == "reversible",
+                "ms": ms(c.elapsed), "notes": notes,
+            })
+        })
+        .collect();
+    let failure = report.stopped.as_ref().map(|s| {
+        let m = s.migration;
+        let mut v = json!({
+            "id": m.id(), "version": m.version.digits, "name": m.name,
+            "result": "failed", "checked": true, "ms": ms(s.elapsed),
+            "message": s.problem.summary(),
+        });
+        match &s.problem {
+            Problem::NotRestored { phase, diff } => {
+                v["phase"] = json!(phase.label());
+                v["differences"] = diff.changes.iter().map(|c| c.to_json()).collect();
+                v["notes"] = diff.notes.iter().map(|n| n.to_json()).collect();
+            }
+            Problem::Step { phase, error } => {
+                v["phase"] = json!(phase.label());
+                v["error"] = json!(error.to_string());
+                if let RunError::Statement { diagnostic, .. } = error {
+                    v["diagnostic"] = json!(diagnostic);
+                }
+            }
+            Problem::Snapshot(e) => {
+                v["error"] = json!(e.to_string());
+            }
+        }
+        v
+    });
+    if let Some(f) = &failure {
+        migrations.push(f.clone());
+    }
+    json!({
+        "command": "verify",
+        "ok": report.stopped.is_none(),
+        "scratch": { "database": place.database, "created": place.created },
+        "migrations": migrations,
+        "verified": report.checked.len(),
+        "reversible": report.reversible(),
+        "irreversible": report.irreversible(),
+        "failed": failure.as_ref().map(|f| f["id"].clone()),
+        "ms": ms(elapsed),
+    })
 }

@@ -226,7 +226,8 @@ fn queries() -> Vec<(&'static str, String)> {
             "extensions",
             "SELECT 'extension', e.extname, 'version ' || e.extversion || ' in schema ' || n.nspname,
                     NULL, obj_description(e.oid, 'pg_extension'), NULL
-             FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+             FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+             WHERE n.nspname <> $1"
                 .to_string(),
         ),
         (
@@ -366,7 +367,7 @@ fn queries() -> Vec<(&'static str, String)> {
                  FROM pg_index i
                  JOIN pg_class ic ON ic.oid = i.indexrelid
                  JOIN pg_namespace n ON n.oid = ic.relnamespace
-                 CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) x
+                 CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def OFFSET 0) x
                  WHERE {f} AND {ext}
                    AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid
                                    AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x'))",
@@ -408,7 +409,7 @@ fn queries() -> Vec<(&'static str, String)> {
                  FROM pg_trigger tg
                  JOIN pg_class c ON c.oid = tg.tgrelid
                  JOIN pg_namespace n ON n.oid = c.relnamespace
-                 CROSS JOIN LATERAL (SELECT pg_get_triggerdef(tg.oid) AS def) x
+                 CROSS JOIN LATERAL (SELECT pg_get_triggerdef(tg.oid) AS def OFFSET 0) x
                  WHERE NOT tg.tgisinternal AND {f} AND {ext}",
                 ext = not_in_extension("pg_class", "c.oid"),
             ),
@@ -516,7 +517,11 @@ mod tests {
     fn a_new_database_has_no_user_objects() {
         let mut s = Snapshot::new();
         s.insert(Kind::Schema, "public", "");
-        s.insert(Kind::Extension, "plpgsql", "version 1.0 in schema pg_catalog");
+        s.insert(
+            Kind::Extension,
+            "plpgsql",
+            "version 1.0 in schema pg_catalog",
+        );
         s.insert(Kind::Comment, "schema public", "'standard public schema'");
         s.insert(Kind::Privileges, "schema public", "=U/pg_database_owner");
         assert!(s.user_objects().is_empty());

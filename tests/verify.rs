@@ -1,0 +1,442 @@
+//! `keel verify` end to end: the real binary against a real PostgreSQL (SPEC 8).
+//!
+//! Each test copies a fixture project from `tests/fixtures/verify/<case>` to a temporary
+//! directory, seals it, and runs `keel verify --database-url <fresh database>`. The tests of
+//! this binary run one at a time (they share one cluster, and each checks that no
+//! `keel_verify_%` database is left on it afterwards).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use common::{fresh_db, TestDb};
+
+const KEEL: &str = env!("CARGO_BIN_EXE_keel");
+
+/// Variables that could point keel at another database or change its output.
+const AMBIENT_ENV: &[&str] = &[
+    "DATABASE_URL",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSSLMODE",
+    "KEEL_DIR",
+    "GITHUB_ACTIONS",
+    "NO_COLOR",
+];
+
+/// One verify at a time, so "no scratch database is left" means this test's.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn assert_contains(&self, needle: &str) -> &Run {
+        assert!(
+            self.all().contains(needle),
+            "expected the output to contain {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The scratch database keel said it was using.
+    fn scratch_name(&self) -> String {
+        let at = self
+            .stderr
+            .find("dbname=keel_verify_")
+            .unwrap_or_else(|| panic!("no scratch database named in:\n{}", self.stderr));
+        self.stderr[at + "dbname=".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    }
+}
+
+/// A fixture copied to a temporary directory.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn fixture(case: &str) -> Project {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/verify")
+            .join(case);
+        let dir = tempfile::Builder::new()
+            .prefix("keel-verify-")
+            .tempdir()
+            .unwrap();
+        copy_dir(&from, dir.path());
+        let p = Project { dir };
+        p.keel(None, &["seal"]).assert_code(0);
+        p
+    }
+
+    fn keel(&self, url: Option<&str>, args: &[&str]) -> Run {
+        let mut cmd = Command::new(KEEL);
+        cmd.current_dir(self.dir.path());
+        for var in AMBIENT_ENV {
+            cmd.env_remove(var);
+        }
+        cmd.args(["--color", "never"]);
+        if let Some(url) = url {
+            cmd.args(["--database-url", url]);
+        }
+        cmd.args(args);
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn verify(&self, db: &TestDb, extra: &[&str]) -> Run {
+        let mut args = vec!["verify"];
+        args.extend_from_slice(extra);
+        self.keel(Some(db.url()), &args)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every `keel_verify_%` database on the cluster.
+fn scratch_databases(db: &TestDb) -> Vec<String> {
+    db.connect()
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'keel\\_verify\\_%' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// SPEC 8: the scratch database is always dropped.
+#[track_caller]
+fn assert_scratch_gone(db: &TestDb, run: &Run) {
+    let name = run.scratch_name();
+    let left = scratch_databases(db);
+    assert!(
+        left.is_empty(),
+        "scratch databases left behind: {left:?} (this run used {name})"
+    );
+}
+
+/// Whether the configured database has a schema of that name.
+fn has_schema(db: &TestDb, schema: &str) -> bool {
+    db.connect()
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&schema],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn good_migrations_verify() {
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("good");
+    let started = Instant::now();
+    let run = p.verify(&db, &[]);
+    let took = started.elapsed();
+    run.assert_code(0)
+        .assert_contains("  ok 0001_create_items")
+        .assert_contains("  ok 0002_touch_updated_at")
+        .assert_contains("  ok 0003_note_index")
+        .assert_contains("verified 3 migrations: 3 reversible, 0 irreversible");
+    // Down through 0002 leaves RLS on: the stage's fail-closed rule, only a note.
+    run.assert_contains("note: row level security public.items");
+    assert_scratch_gone(&db, &run);
+    // The configured database itself is not touched.
+    assert!(
+        !has_schema(&db, "keel"),
+        "verify wrote to the configured database"
+    );
+    eprintln!("verify of the good fixture took {took:?}");
+}
+
+#[test]
+fn a_down_that_forgets_an_index_is_named_with_the_index() {
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("forgot_index");
+    let run = p.verify(&db, &[]);
+    run.assert_code(1)
+        .assert_contains("  ok 0001_create_items")
+        .assert_contains(
+            "0002_add_name_index: after down, the schema differs from before up:\n  + index public.items_name_idx ON public.items USING btree (name)",
+        )
+        .assert_contains("sql/down/0002_add_name_index.sql");
+    // Verification stops at the first failure.
+    assert!(!run.all().contains("0003_later"), "{}", run.all());
+    assert_scratch_gone(&db, &run);
+}
+
+#[test]
+fn an_irreversible_migration_is_applied_not_checked_and_verification_goes_on() {
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("irreversible");
+    let run = p.verify(&db, &[]);
+    run.assert_code(0)
+        .assert_contains("  ok 0001_create_items")
+        .assert_contains("  skipped 0002_drop_note (irreversible: applied, not checked)")
+        .assert_contains("  ok 0003_add_label")
+        .assert_contains("verified 3 migrations: 2 reversible, 1 irreversible");
+    assert_scratch_gone(&db, &run);
+}
+
+#[test]
+fn a_down_that_fails_is_reported_with_its_file() {
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("down_fails");
+    let run = p.verify(&db, &[]);
+    run.assert_code(1)
+        .assert_contains("  FAILED 0002_add_name_index (down)")
+        .assert_contains("sql/down/0002_add_name_index.sql:3")
+        .assert_contains("items_nmae_idx")
+        .assert_contains("0002_add_name_index: its down failed");
+    assert_scratch_gone(&db, &run);
+}
+
+#[test]
+fn a_column_that_only_moved_is_a_note() {
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("reorder");
+    let run = p.verify(&db, &[]);
+    run.assert_code(0)
+        .assert_contains("note: column public.items.kind moved: position 4 → position 5")
+        .assert_contains("verified 2 migrations: 2 reversible, 0 irreversible");
+    assert_scratch_gone(&db, &run);
+}
+
+#[test]
+fn json_output_is_one_object_with_every_migration() {
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("irreversible");
+    let run = p.verify(&db, &["--format", "json"]);
+    run.assert_code(0);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}):\n{}", run.stdout));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["verified"], 3);
+    assert_eq!(v["irreversible"], 1);
+    let results: Vec<&str> = v["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["reversible", "irreversible", "reversible"]);
+    assert!(v["scratch"]["database"]
+        .as_str()
+        .unwrap()
+        .starts_with("keel_verify_"));
+    assert!(scratch_databases(&db).is_empty());
+
+    let p = Project::fixture("forgot_index");
+    let run = p.verify(&db, &["--format", "json"]);
+    run.assert_code(1);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}):\n{}", run.stdout));
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["failed"], "0002_add_name_index");
+    let failed = &v["migrations"][1];
+    assert_eq!(failed["phase"], "down");
+    assert_eq!(failed["differences"][0]["change"], "added");
+    assert_eq!(failed["differences"][0]["kind"], "index");
+    assert_eq!(failed["differences"][0]["name"], "public.items_name_idx");
+    assert!(scratch_databases(&db).is_empty());
+}
+
+#[test]
+fn a_given_scratch_database_is_used_and_kept_and_must_be_empty() {
+    let _serial = serial();
+    let configured = fresh_db();
+    let scratch = fresh_db();
+    let p = Project::fixture("good");
+    // No configured database needed: only the scratch one.
+    let run = p.keel(None, &["verify", "--scratch-url", scratch.url()]);
+    run.assert_code(0)
+        .assert_contains("verified 3 migrations: 3 reversible, 0 irreversible");
+    assert!(scratch_databases(&configured).is_empty());
+    assert!(
+        has_schema(&scratch, "keel"),
+        "the given scratch was not used"
+    );
+    // It now holds the schema, so a second run refuses it.
+    let run = p.keel(None, &["verify", "--scratch-url", scratch.url()]);
+    run.assert_code(2)
+        .assert_contains("is not empty")
+        .assert_contains("schema keel")
+        .assert_contains("type public.item_kind");
+}
+
+#[test]
+fn an_up_that_fails_is_reported_with_its_error() {
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("up_fails");
+    let run = p.verify(&db, &[]);
+    run.assert_code(1)
+        .assert_contains("  ok 0001_create_items")
+        .assert_contains("  FAILED 0002_add_price (up)")
+        .assert_contains("relation \"public.item\" does not exist")
+        .assert_contains("sql/up/0002_add_price.sql:3")
+        .assert_contains("0002_add_price: its up failed");
+    assert_scratch_gone(&db, &run);
+}
+
+/// Every kind of object the snapshot knows, created and dropped again: no false difference,
+/// and each one is in the snapshot with the server's own text.
+#[test]
+fn the_snapshot_covers_every_kind_of_object() {
+    use keel::verify::snapshot::{self, Kind};
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("everything");
+    let run = p.verify(&db, &[]);
+    run.assert_code(0)
+        .assert_contains("verified 1 migration: 1 reversible, 0 irreversible");
+    assert_scratch_gone(&db, &run);
+
+    p.keel(Some(db.url()), &["upgrade"]).assert_code(0);
+    let s = snapshot::take(&mut db.connect(), "keel").unwrap();
+    let def = |kind: Kind, name: &str| -> String {
+        s.get(kind, name)
+            .unwrap_or_else(|| {
+                let keys: Vec<String> = s.entries.keys().map(|k| k.to_string()).collect();
+                panic!("no {kind} {name} in the snapshot:\n{}", keys.join("\n"))
+            })
+            .definition
+            .clone()
+    };
+    assert_eq!(def(Kind::Schema, "app"), "");
+    assert!(def(Kind::Extension, "pgcrypto").starts_with("version "));
+    assert_eq!(
+        def(Kind::Type, "app.positive"),
+        "domain over integer NOT NULL DEFAULT 1"
+    );
+    assert_eq!(def(Kind::Type, "app.pair"), "composite (a integer, b text)");
+    assert_eq!(
+        def(Kind::Type, "app.floatrange"),
+        "range of double precision"
+    );
+    assert_eq!(def(Kind::Type, "app.mood"), "enum ('sad', 'ok')");
+    assert_eq!(
+        def(Kind::Constraint, "app.positive.positive_check"),
+        "CHECK ((VALUE > 0))"
+    );
+    assert!(def(Kind::Sequence, "app.s").contains("increment 5"));
+    assert!(def(Kind::Sequence, "app.t_id_seq").contains("owned by app.t.id"));
+    assert_eq!(def(Kind::Table, "app.t"), "");
+    assert_eq!(def(Kind::Table, "app.p"), "PARTITION BY RANGE (at)");
+    assert!(def(Kind::Table, "app.p2024").starts_with("PARTITION OF app.p FOR VALUES FROM"));
+    assert_eq!(def(Kind::Table, "app.child"), "INHERITS (app.t)");
+    assert_eq!(def(Kind::Table, "app.u"), "UNLOGGED WITH (fillfactor=70)");
+    assert!(def(Kind::View, "app.v").contains("WHERE"));
+    assert!(def(Kind::MaterializedView, "app.mv").contains("count(*)"));
+    assert_eq!(
+        def(Kind::Column, "app.t.id"),
+        "integer NOT NULL DEFAULT nextval('app.t_id_seq'::regclass)"
+    );
+    assert_eq!(def(Kind::Column, "app.t.n"), "app.positive");
+    assert_eq!(
+        def(Kind::Column, "app.t.g"),
+        "integer GENERATED ALWAYS AS ((id * 2)) STORED"
+    );
+    assert_eq!(def(Kind::Column, "app.t.c"), "text COLLATE \"C\"");
+    assert_eq!(
+        s.get(Kind::Column, "app.t.m").unwrap().note.as_deref(),
+        Some("position 3")
+    );
+    assert_eq!(def(Kind::Constraint, "app.t.t_pkey"), "PRIMARY KEY (id)");
+    assert_eq!(
+        def(Kind::Constraint, "app.t.t_c_check"),
+        "CHECK ((c <> ''::text)) NOT VALID"
+    );
+    assert_eq!(
+        def(Kind::Index, "app.p_at_idx"),
+        "ON ONLY app.p USING btree (at)"
+    );
+    // The index behind a constraint is listed as the constraint.
+    assert!(s.get(Kind::Index, "app.t_pkey").is_none());
+    assert!(def(Kind::Function, "app.add(integer,integer)").contains("RETURN (a + b)"));
+    assert!(s.get(Kind::Procedure, "app.noop()").is_some());
+    assert_eq!(
+        def(Kind::Aggregate, "app.mysum(integer)"),
+        "sfunc int4pl(integer,integer) stype integer initcond '0'"
+    );
+    assert_eq!(
+        def(Kind::Trigger, "app.t.t_touch"),
+        "BEFORE UPDATE ON app.t FOR EACH ROW EXECUTE FUNCTION app.touch()"
+    );
+    assert_eq!(def(Kind::RowLevelSecurity, "app.t"), "enabled");
+    assert_eq!(
+        def(Kind::Policy, "app.t.t_read"),
+        "PERMISSIVE FOR SELECT TO PUBLIC USING (((n)::integer > 0))"
+    );
+    assert_eq!(def(Kind::Comment, "table app.t"), "'things'");
+    assert_eq!(def(Kind::Comment, "column app.t.n"), "'a number'");
+    assert_eq!(def(Kind::Comment, "schema app"), "'the app'");
+    assert!(def(Kind::Privileges, "table app.t").contains("=r/"));
+    // Extension members are not listed one by one.
+    assert!(!s
+        .entries
+        .keys()
+        .any(|k| k.name.contains("gen_random_bytes")));
+    // keel's history schema is left out.
+    assert!(!s.entries.keys().any(|k| k.name.starts_with("keel.")));
+}
