@@ -95,6 +95,15 @@ impl Session {
         Ok(applied)
     }
 
+    /// The one-row summary of the applied versions; `None` when keel never
+    /// ran here.
+    pub fn summary(&mut self) -> Result<Option<history::Summary>, DbError> {
+        if !history::exists(&mut self.client, &self.schema)? {
+            return Ok(None);
+        }
+        history::summary(&mut self.client, &self.schema).map(Some)
+    }
+
     /// Asks the server's parser about every statement sqlparser rejected in
     /// `checked` (paired with their files). Accepted statements lose their
     /// `unvalidated` warning; real syntax errors become errors. Returns how

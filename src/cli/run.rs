@@ -383,6 +383,141 @@ fn move_to(
     per_migration: bool,
     flags: &RunFlags,
 ) -> Result<(), Failure> {
+    // A database already at head needs only the names on disk and one
+    // summary row, not every file: `upgrade` then only reconciles the
+    // policies.
+    if direction == Direction::Up && !sql_only && target_text == "head" {
+        let layout = crate::project::scan(&ctx.config.dir)?;
+        if !layout.has_errors() {
+            let mut session = locked(ctx, flags)?;
+            if let Some(done) = upgrade_at_head(ctx, &mut session, &layout)? {
+                return done;
+            }
+            return full_run(
+                ctx,
+                direction,
+                target_text,
+                per_migration,
+                flags,
+                Some(session),
+            );
+        }
+    }
+    if !sql_only {
+        return full_run(ctx, direction, target_text, per_migration, flags, None);
+    }
+    let (project, _) = load_for_run(ctx)?;
+    let target = parse_target(target_text, &project)?;
+    let command = match direction {
+        Direction::Up => "upgrade",
+        Direction::Down => "downgrade",
+    };
+    let make_plan = |applied: &[AppliedVersion]| {
+        match direction {
+            Direction::Up => plan::upgrade(&project, applied, &target),
+            Direction::Down => plan::downgrade(&project, applied, &target),
+        }
+        .map_err(|e| plan_failure(&e, &project))
+    };
+    // Offline mode: read the state if a database is configured, never
+    // write or lock.
+    let applied = match open_optional(ctx)? {
+        Some(mut s) => s.applied(false, &project).map_err(db_failure)?,
+        None => Vec::new(),
+    };
+    let plan = make_plan(&applied)?;
+    let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
+    let checked = validation::check_parallel(
+        &files,
+        Options {
+            strict: flags.strict,
+        },
+    );
+    let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
+    ctx.reporter.diagnostics(&diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Failure::Reported);
+    }
+    ctx.reporter.raw(&format!(
+        "-- keel {command} {} -> {}\n{}",
+        version_text(plan.from.as_ref()),
+        version_text(plan.to.as_ref()),
+        run::render_sql(&plan, &ctx.config.history_schema, per_migration)
+    ));
+    Ok(())
+}
+
+/// `upgrade` when every version on disk is applied (checked with the
+/// summary's digest): only the policy stage runs. `None` when there is work
+/// to do after all.
+fn upgrade_at_head(
+    ctx: &Context,
+    session: &mut Session,
+    layout: &crate::project::Layout,
+) -> Result<Option<Result<(), Failure>>, Failure> {
+    let Some(summary) = session.summary().map_err(db_failure)? else {
+        return Ok(None);
+    };
+    let on_disk = history::versions_digest(layout.pairs.iter().map(|p| &p.version));
+    if summary.dirty.is_some() || summary.digest != on_disk {
+        return Ok(None);
+    }
+    let mut diags = Vec::new();
+    let policy_files = crate::project::read_policies(layout, &mut diags);
+    let refs: Vec<&SqlFile> = policy_files.iter().collect();
+    diags.extend(
+        validation::check_parallel(&refs, Options::default())
+            .into_iter()
+            .flat_map(|c| c.diagnostics)
+            .filter(|d| d.code != "checksum-mismatch" && d.code != "missing-checksum"),
+    );
+    let declared = crate::policies::declared::declare(&policy_files);
+    diags.extend(declared.diagnostics.iter().cloned());
+    if diags.iter().any(Diagnostic::is_error) {
+        ctx.reporter.diagnostics(&diags);
+        return Err(Failure::failed(
+            "nothing was applied: the policy files have errors",
+            Some("`keel check --offline` lists them".to_string()),
+        ));
+    }
+    let at = summary.newest.as_ref().map(|(v, _)| {
+        layout
+            .pairs
+            .iter()
+            .find(|p| p.version == *v)
+            .map_or_else(|| v.clone(), |p| p.version.clone())
+    });
+    let waited = session.lock_wait();
+    let changes = policies_only(
+        ctx,
+        session,
+        &declared,
+        at.as_ref(),
+        "upgrade",
+        "head",
+        &waited,
+    )?;
+    let r = &ctx.reporter;
+    let at_text = version_text(at.as_ref());
+    if r.json_output() {
+        r.json(&serde_json::json!({"event": "summary", "command": "upgrade", "from": at_text, "to": at_text, "steps": 0, "policy_changes": changes.len()}));
+    } else {
+        report_policy_changes(ctx, &changes);
+        r.note(format!("nothing to do: the database is at {at_text}"));
+    }
+    session.unlock().map_err(db_failure)?;
+    Ok(Some(Ok(())))
+}
+
+/// A run that reads every file: validation, drift, plan, execution.
+fn full_run(
+    ctx: &Context,
+    direction: Direction,
+    target_text: &str,
+    per_migration: bool,
+    flags: &RunFlags,
+    session: Option<Session>,
+) -> Result<(), Failure> {
     let (project, declared) = load_for_run(ctx)?;
     let target = parse_target(target_text, &project)?;
     let command = match direction {
@@ -397,36 +532,10 @@ fn move_to(
         .map_err(|e| plan_failure(&e, &project))
     };
 
-    if sql_only {
-        // Offline mode: read the state if a database is configured, never
-        // write or lock.
-        let applied = match open_optional(ctx)? {
-            Some(mut s) => s.applied(false, &project).map_err(db_failure)?,
-            None => Vec::new(),
-        };
-        let plan = make_plan(&applied)?;
-        let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
-        let checked = validation::check_parallel(
-            &files,
-            Options {
-                strict: flags.strict,
-            },
-        );
-        let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
-        ctx.reporter.diagnostics(&diags);
-        if diags.iter().any(Diagnostic::is_error) {
-            return Err(Failure::Reported);
-        }
-        ctx.reporter.raw(&format!(
-            "-- keel {command} {} -> {}\n{}",
-            version_text(plan.from.as_ref()),
-            version_text(plan.to.as_ref()),
-            run::render_sql(&plan, &ctx.config.history_schema, per_migration)
-        ));
-        return Ok(());
-    }
-
-    let mut session = locked(ctx, flags)?;
+    let mut session = match session {
+        Some(s) => s,
+        None => locked(ctx, flags)?,
+    };
     let waited = session.lock_wait();
     let applied = session.applied(false, &project).map_err(db_failure)?;
     refuse_dirty(&applied, &project)?;

@@ -3,7 +3,7 @@
 use super::run::{db_failure, open};
 use super::{Context, Failure};
 use crate::db::history::AppliedVersion;
-use crate::project::{Migration, Version};
+use crate::project::Version;
 use colored::Colorize;
 
 #[derive(Debug, clap::Args)]
@@ -16,60 +16,64 @@ pub struct HistoryArgs {
     pub range: Option<String>,
 }
 
+/// `keel current`: the names on disk and one summary row are enough.
 pub fn current(ctx: &Context) -> Result<(), Failure> {
-    let loaded = crate::project::load(&ctx.config.dir)?;
-    let project = loaded.project;
+    let layout = crate::project::scan(&ctx.config.dir)?;
     let mut session = open(ctx)?;
-    let applied = session.applied(false, &project).map_err(db_failure)?;
-    let cur = applied.last();
-    let head = project.head();
-    let at_head = match (cur, head) {
-        (Some(c), Some(h)) => c.version == h.version,
+    let summary = session.summary().map_err(db_failure)?;
+    let head = layout.head();
+    let newest = summary.as_ref().and_then(|s| s.newest.as_ref());
+    // Written as on disk (`0003`, not `3`).
+    let cur = newest.map(|(v, name)| {
+        let v = layout.pairs.iter().find(|p| p.version == *v).map_or_else(
+            || Version::with_width(v.number, head.map_or(4, |h| h.version.digits.len())),
+            |p| p.version.clone(),
+        );
+        (v, name.clone())
+    });
+    let at_head = match (&cur, head) {
+        (Some((c, _)), Some(h)) => *c == h.version,
         (None, None) => true,
         _ => false,
     };
-    let dirty = applied.iter().find(|a| a.dirty);
+    let dirty_version = summary.as_ref().and_then(|s| s.dirty.clone());
+    let dirty = dirty_version.is_some();
+    let applied_count = summary.as_ref().map_or(0, |s| s.count);
     let r = &ctx.reporter;
     if r.json_output() {
         r.json(&serde_json::json!({
-            "version": cur.map(|c| c.version.digits.clone()),
-            "name": cur.map(|c| c.name.clone()),
+            "version": cur.as_ref().map(|(v, _)| v.digits.clone()),
+            "name": cur.as_ref().map(|(_, n)| n.clone()),
             "head": head.map(|h| h.version.digits.clone()),
             "at_head": at_head,
-            "dirty": dirty.map(|d| d.version.digits.clone()),
+            "dirty": dirty_version.as_ref().map(|(v, _)| v.digits.clone()),
         }));
         return Ok(());
     }
-    match cur {
+    match &cur {
         None => r.line(format!(
             "base (nothing applied){}",
             if at_head { " (head)" } else { "" }
         )),
-        Some(c) => r.line(format!(
-            "{}_{}{}{}",
-            c.version,
-            c.name,
+        Some((v, name)) => r.line(format!(
+            "{v}_{name}{}{}",
             if at_head { " (head)" } else { "" },
-            if c.dirty { " (dirty)" } else { "" }
+            if dirty { " (dirty)" } else { "" }
         )),
     }
     if !at_head {
-        let pending = project
-            .migrations
-            .iter()
-            .filter(|m| !applied.iter().any(|a| a.version == m.version))
-            .count();
+        let pending = (layout.pairs.len() as i64 - applied_count).max(0);
         if pending > 0 {
             r.note(format!(
                 "{pending} pending; head is {}",
-                head.map(Migration::id).unwrap_or_else(|| "base".into())
+                head.map(|h| format!("{}_{}", h.version, h.name))
+                    .unwrap_or_else(|| "base".into())
             ));
         }
     }
-    if let Some(d) = dirty {
+    if let Some((v, name)) = dirty_version {
         r.note(format!(
-            "dirty: {}_{} did not finish; see `keel check`",
-            d.version, d.name
+            "dirty: {v}_{name} did not finish; see `keel check`"
         ));
     }
     Ok(())

@@ -158,6 +158,62 @@ pub fn exists(client: &mut impl GenericClient, schema: &str) -> Result<bool, DbE
     Ok(row.get(0))
 }
 
+/// What a no-op run needs to know, in one row: how many versions are
+/// applied, the newest, whether any is dirty, and a digest of the whole set
+/// (compared with the versions on disk, so that a database at head costs
+/// one query whatever the number of migrations).
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub count: i64,
+    pub newest: Option<(Version, String)>,
+    /// The version (and name) left dirty, if any.
+    pub dirty: Option<(Version, String)>,
+    pub digest: String,
+}
+
+/// The digest of a set of versions: SHA-256 of their numbers in ascending
+/// order, joined with `,` (the same as [`summary`] computes in SQL).
+pub fn versions_digest<'a>(versions: impl Iterator<Item = &'a Version>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (i, v) in versions.enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        h.update(v.number.to_string().as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The summary of the applied versions (the schema must exist).
+pub fn summary(client: &mut impl GenericClient, schema: &str) -> Result<Summary, DbError> {
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT count(*),
+                        (SELECT version::text || '_' || name FROM {schema}.versions WHERE dirty LIMIT 1),
+                        encode(sha256(convert_to(coalesce(string_agg(version::text, ',' ORDER BY version), ''), 'UTF8')), 'hex'),
+                        (SELECT version::text FROM {schema}.versions ORDER BY version DESC LIMIT 1),
+                        (SELECT name FROM {schema}.versions ORDER BY version DESC LIMIT 1)
+                 FROM {schema}.versions"
+            ),
+            &[],
+        )
+        .map_err(|e| DbError::query("reading applied versions", &e))?;
+    let newest: Option<String> = row.get(3);
+    Ok(Summary {
+        count: row.get(0),
+        dirty: row.get::<_, Option<String>>(1).and_then(|s| {
+            let (v, n) = s.split_once('_')?;
+            Some((Version::parse(v)?, n.to_string()))
+        }),
+        digest: row.get(2),
+        newest: newest
+            .and_then(|v| Version::parse(&v))
+            .map(|v| (v, row.get::<_, String>(4))),
+    })
+}
+
 /// One applied version as recorded.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppliedVersion {
@@ -249,9 +305,10 @@ pub struct NewVersion<'a> {
     pub dirty: bool,
 }
 
-/// Records applied versions, in one statement for the whole batch: a run of
-/// a thousand migrations costs one round trip for its history, not a
-/// thousand.
+/// Records applied versions with one `COPY` for the whole batch: a run of a
+/// thousand migrations costs one round trip for its history, and a 100 MB
+/// body is streamed in small chunks instead of being copied into one
+/// message.
 pub fn insert(
     client: &mut impl GenericClient,
     schema: &str,
@@ -260,42 +317,106 @@ pub fn insert(
     if rows.is_empty() {
         return Ok(());
     }
-    let versions: Vec<String> = rows.iter().map(|r| r.version.number.to_string()).collect();
-    let names: Vec<&str> = rows.iter().map(|r| r.name).collect();
-    let up_sums: Vec<&str> = rows.iter().map(|r| r.up_checksum.as_str()).collect();
-    let down_sums: Vec<&str> = rows.iter().map(|r| r.down_checksum.as_str()).collect();
-    let ups: Vec<&str> = rows.iter().map(|r| r.up_sql).collect();
-    let downs: Vec<&str> = rows.iter().map(|r| r.down_sql).collect();
-    let irrev: Vec<bool> = rows.iter().map(|r| r.irreversible).collect();
-    let durations: Vec<Option<f64>> = rows.iter().map(|r| r.duration_ms).collect();
-    let dirty: Vec<bool> = rows.iter().map(|r| r.dirty).collect();
-    client
-        .execute(
-            &format!(
-                "INSERT INTO {schema}.versions
-                   (version, name, up_checksum, down_checksum, up_sql, down_sql, irreversible,
-                    duration_ms, dirty, dirty_direction, client_host, keel_version)
-                 SELECT v::numeric, n, us, ds, u, d, i, t, dy, CASE WHEN dy THEN 'up' END, $10, $11
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                             $7::bool[], $8::float8[], $9::bool[])
-                      AS x(v, n, us, ds, u, d, i, t, dy)"
-            ),
-            &[
-                &versions,
-                &names,
-                &up_sums,
-                &down_sums,
-                &ups,
-                &downs,
-                &irrev,
-                &durations,
-                &dirty,
-                &client_host(),
-                &env!("CARGO_PKG_VERSION"),
-            ],
-        )
-        .map_err(|e| DbError::query("recording applied versions", &e))?;
+    let fail = |e: &postgres::Error| DbError::query("recording applied versions", e);
+    let mut w = client
+        .copy_in(&format!(
+            "COPY {schema}.versions (version, name, up_checksum, down_checksum, up_sql, down_sql,
+                irreversible, duration_ms, dirty, dirty_direction, client_host, keel_version)
+             FROM STDIN"
+        ))
+        .map_err(|e| fail(&e))?;
+    let host = client_host();
+    let io = |e: std::io::Error| DbError::Other(format!("recording applied versions: {e}"));
+    let mut buf = CopyRow::default();
+    for r in rows {
+        buf.field(&r.version.number.to_string());
+        buf.field(r.name);
+        buf.field(&r.up_checksum);
+        buf.field(&r.down_checksum);
+        buf.flush_to(&mut w).map_err(io)?;
+        buf.streamed_field(r.up_sql, &mut w).map_err(io)?;
+        buf.streamed_field(r.down_sql, &mut w).map_err(io)?;
+        buf.field(if r.irreversible { "t" } else { "f" });
+        match r.duration_ms {
+            Some(d) => buf.field(&d.to_string()),
+            None => buf.null(),
+        }
+        buf.field(if r.dirty { "t" } else { "f" });
+        if r.dirty {
+            buf.field("up");
+        } else {
+            buf.null();
+        }
+        match &host {
+            Some(h) => buf.field(h),
+            None => buf.null(),
+        }
+        buf.field(env!("CARGO_PKG_VERSION"));
+        buf.end_row();
+        buf.flush_to(&mut w).map_err(io)?;
+    }
+    w.finish().map_err(|e| fail(&e))?;
     Ok(())
+}
+
+/// One row of `COPY ... FROM STDIN` in text format, built field by field.
+#[derive(Default)]
+struct CopyRow {
+    buf: Vec<u8>,
+    fields: usize,
+}
+
+impl CopyRow {
+    fn separator(&mut self) {
+        if self.fields > 0 {
+            self.buf.push(b'\t');
+        }
+        self.fields += 1;
+    }
+
+    fn null(&mut self) {
+        self.separator();
+        self.buf.extend_from_slice(b"\\N");
+    }
+
+    fn field(&mut self, value: &str) {
+        self.separator();
+        escape_into(value.as_bytes(), &mut self.buf);
+    }
+
+    /// A large field, escaped and written in chunks.
+    fn streamed_field(&mut self, value: &str, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        self.separator();
+        for chunk in value.as_bytes().chunks(64 * 1024) {
+            escape_into(chunk, &mut self.buf);
+            self.flush_to(w)?;
+        }
+        Ok(())
+    }
+
+    fn end_row(&mut self) {
+        self.buf.push(b'\n');
+        self.fields = 0;
+    }
+
+    fn flush_to(&mut self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        w.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// COPY text-format escaping: backslash, tab, newline and carriage return.
+fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
+    for &b in bytes {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
 }
 
 /// Forgets reverted versions, in one statement.

@@ -185,6 +185,9 @@ pub fn reconcile(
 ) -> Result<Vec<Change>, ReconcileError> {
     let wanted: Vec<&TableDecl> = declared.at(at);
     let previously = managed_tables(client, schema)?;
+    if wanted.is_empty() && previously.is_empty() {
+        return Ok(Vec::new());
+    }
     // A table both declared and previously managed is read once.
     let all: Vec<&TableName> = wanted
         .iter()

@@ -147,8 +147,42 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Reads the migrations folder `dir`.
-pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
+/// The names in the migrations folder, before any file is read: enough to
+/// know which versions exist (a no-op `upgrade` or `current` needs no more).
+#[derive(Debug, Default)]
+pub struct Layout {
+    pub dir: PathBuf,
+    /// Up/down pairs by version, ordered.
+    pub pairs: Vec<Pair>,
+    pub policies: Vec<PathBuf>,
+    pub policy_tests: Vec<PathBuf>,
+    /// Layout mistakes: bad names, strays, missing partners, unreadable
+    /// entries.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The two files of one version. `Err` holds a path already reported as
+/// unreadable.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub version: Version,
+    pub name: String,
+    pub up: Listed,
+    pub down: Listed,
+}
+
+impl Layout {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn head(&self) -> Option<&Pair> {
+        self.pairs.last()
+    }
+}
+
+/// Lists the migrations folder `dir` without reading any file.
+pub fn scan(dir: &Path) -> Result<Layout, ProjectError> {
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(ProjectError::NotFound(dir.to_path_buf())),
@@ -166,27 +200,55 @@ pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
         path: dir.to_path_buf(),
         source,
     })?;
-
     let mut diagnostics = Vec::new();
-    let ups = read_migration_folder(&dir.join("up"), FileKind::Up, &mut diagnostics);
-    let downs = read_migration_folder(&dir.join("down"), FileKind::Down, &mut diagnostics);
-    let migrations = pair(ups, downs, &mut diagnostics);
+    let ups = list_migration_folder(&dir.join("up"), &mut diagnostics);
+    let downs = list_migration_folder(&dir.join("down"), &mut diagnostics);
+    let pairs = pair(ups, downs, &mut diagnostics);
     let policies_dir = dir.join("policies");
-    let policies = read_sql_folder(
-        &policies_dir,
-        FileKind::Policy,
-        &["tests"],
-        &mut diagnostics,
-    );
-    let policy_tests = read_sql_folder(
-        &policies_dir.join("tests"),
-        FileKind::PolicyTest,
-        &[],
-        &mut diagnostics,
-    );
+    let policies = list_sql_folder(&policies_dir, &["tests"], &mut diagnostics);
+    let policy_tests = list_sql_folder(&policies_dir.join("tests"), &[], &mut diagnostics);
+    Ok(Layout {
+        dir: dir.to_path_buf(),
+        pairs,
+        policies,
+        policy_tests,
+        diagnostics,
+    })
+}
+
+/// Reads the migrations folder `dir`: its layout, then every file.
+pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
+    let layout = scan(dir)?;
+    let mut diagnostics = layout.diagnostics;
+    let mut migrations = Vec::with_capacity(layout.pairs.len());
+    for p in layout.pairs {
+        let up =
+            p.up.ok()
+                .and_then(|path| read_file(&path, FileKind::Up, &mut diagnostics));
+        let down = p
+            .down
+            .ok()
+            .and_then(|path| read_file(&path, FileKind::Down, &mut diagnostics));
+        if let (Some(up), Some(down)) = (up, down) {
+            migrations.push(Migration {
+                version: p.version,
+                name: p.name,
+                up,
+                down,
+            });
+        }
+    }
+    let mut read_all = |paths: Vec<PathBuf>, kind: FileKind| -> Vec<SqlFile> {
+        paths
+            .iter()
+            .filter_map(|path| read_file(path, kind, &mut diagnostics))
+            .collect()
+    };
+    let policies = read_all(layout.policies, FileKind::Policy);
+    let policy_tests = read_all(layout.policy_tests, FileKind::PolicyTest);
     Ok(Loaded {
         project: Project {
-            dir: dir.to_path_buf(),
+            dir: layout.dir,
             migrations,
             policies,
             policy_tests,
@@ -195,17 +257,26 @@ pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
     })
 }
 
-/// Files named `<version>_<name>.sql`, by version. Duplicates are reported
-/// and the later one (by file name) is dropped. `None` is a file that exists
-/// but could not be read (already reported): its partner is not "missing".
-type Folder = BTreeMap<Version, (String, Option<SqlFile>)>;
+/// Reads the policy files of a layout (the policy stage needs them even
+/// when no migration runs).
+pub fn read_policies(layout: &Layout, diagnostics: &mut Vec<Diagnostic>) -> Vec<SqlFile> {
+    layout
+        .policies
+        .iter()
+        .filter_map(|path| read_file(path, FileKind::Policy, diagnostics))
+        .collect()
+}
 
-fn read_migration_folder(dir: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Folder {
+/// Files named `<version>_<name>.sql`, by version. Duplicates are reported
+/// and the later one (by file name) is dropped.
+type Folder = BTreeMap<Version, (String, Listed)>;
+
+fn list_migration_folder(dir: &Path, diags: &mut Vec<Diagnostic>) -> Folder {
     let mut out: Folder = BTreeMap::new();
     for listed in list_folder(dir, &[], diags) {
-        let (path, readable) = match listed {
-            Ok(p) => (p, true),
-            Err(p) => (p, false),
+        let (path, readable) = match &listed {
+            Ok(p) => (p.clone(), true),
+            Err(p) => (p.clone(), false),
         };
         let file_name = path
             .file_name()
@@ -245,63 +316,65 @@ fn read_migration_folder(dir: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>
             );
             continue;
         }
-        let file = if readable {
-            read_file(&path, kind, diags)
-        } else {
-            None
-        };
-        out.insert(version, (name, file));
+        out.insert(version, (name, listed));
     }
     out
 }
 
-fn pair(ups: Folder, mut downs: Folder, diags: &mut Vec<Diagnostic>) -> Vec<Migration> {
-    let mut migrations = Vec::new();
+fn pair(ups: Folder, mut downs: Folder, diags: &mut Vec<Diagnostic>) -> Vec<Pair> {
+    let mut pairs = Vec::new();
     for (version, (name, up)) in ups {
-        let down = downs.remove(&version);
-        let Some(up) = up else { continue };
-        match down {
-            Some((_, None)) => {}
-            Some((down_name, Some(down))) if down_name == name => migrations.push(Migration {
+        let up_path = match &up {
+            Ok(p) | Err(p) => p.clone(),
+        };
+        match downs.remove(&version) {
+            Some((down_name, down)) if down_name == name => pairs.push(Pair {
                 version,
                 name,
                 up,
                 down,
             }),
-            Some((_, Some(down))) => diags.push(
-                Diagnostic::error(
-                    "missing-down",
-                    format!(
-                        "up file `{}` and down file `{}` have the same version but different names",
-                        up.path.display(),
-                        down.path.display()
-                    ),
+            Some((_, down)) => {
+                let down_path = match &down {
+                    Ok(p) | Err(p) => p.clone(),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "missing-down",
+                        format!(
+                            "up file `{}` and down file `{}` have the same version but different names",
+                            up_path.display(),
+                            down_path.display()
+                        ),
+                    )
+                    .with_path(&up_path)
+                    .with_hint("an up file and its down file must have the same file name"),
                 )
-                .with_path(&up.path)
-                .with_hint("an up file and its down file must have the same file name"),
-            ),
+            }
             None => diags.push(
                 Diagnostic::error("missing-down", "up file has no down file")
-                    .with_path(&up.path)
+                    .with_path(&up_path)
                     .with_hint(format!(
                         "create `{}` (with `-- keel:irreversible` if it cannot be undone)",
-                        sibling(&up.path, "down").display()
+                        sibling(&up_path, "down").display()
                     )),
             ),
         }
     }
     for (_, (_, down)) in downs {
-        let Some(down) = down else { continue };
+        let down_path = match &down {
+            Ok(p) | Err(p) => p.clone(),
+        };
         diags.push(
             Diagnostic::error("missing-up", "down file has no up file")
-                .with_path(&down.path)
+                .with_path(&down_path)
                 .with_hint(format!(
                     "create `{}` or delete the down file",
-                    sibling(&down.path, "up").display()
+                    sibling(&down_path, "up").display()
                 )),
         );
     }
-    migrations
+    pairs
 }
 
 /// The same file name in the sibling folder (`up` ↔ `down`).
@@ -313,18 +386,11 @@ fn sibling(path: &Path, folder: &str) -> PathBuf {
         .join(name)
 }
 
-fn read_sql_folder(
-    dir: &Path,
-    kind: FileKind,
-    allowed_dirs: &[&str],
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<SqlFile> {
+fn list_sql_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for path in list_folder(dir, allowed_dirs, diags).into_iter().flatten() {
         if path.extension().is_some_and(|e| e == "sql") {
-            if let Some(f) = read_file(&path, kind, diags) {
-                out.push(f);
-            }
+            out.push(path);
         } else {
             diags.push(stray(&path));
         }
@@ -359,7 +425,7 @@ fn stray(path: &Path) -> Diagnostic {
 /// symlink loops are reported.
 /// An entry of a folder: a path to read, or one already reported as
 /// unreadable (kept so that its up/down partner is not called missing).
-type Listed = Result<PathBuf, PathBuf>;
+pub type Listed = Result<PathBuf, PathBuf>;
 
 fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<Listed> {
     if !dir.exists() {
