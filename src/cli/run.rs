@@ -22,14 +22,8 @@ pub struct UpgradeArgs {
     /// head, a version, or +N
     #[arg(default_value = "head", allow_hyphen_values = true)]
     pub target: String,
-    /// Print the SQL that would run, touch nothing
-    #[arg(long)]
-    pub sql: bool,
-    /// Commit after each migration instead of once for the whole run
-    #[arg(long)]
-    pub transaction_per_migration: bool,
     #[command(flatten)]
-    pub run: RunFlags,
+    pub moving: MoveFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -37,6 +31,13 @@ pub struct DowngradeArgs {
     /// base, a version, or -N
     #[arg(allow_hyphen_values = true)]
     pub target: String,
+    #[command(flatten)]
+    pub moving: MoveFlags,
+}
+
+/// Flags shared by `upgrade` and `downgrade`.
+#[derive(Debug, clap::Args)]
+pub struct MoveFlags {
     /// Print the SQL that would run, touch nothing
     #[arg(long)]
     pub sql: bool,
@@ -67,25 +68,11 @@ pub struct RunFlags {
 }
 
 pub fn upgrade(ctx: &Context, a: UpgradeArgs) -> Result<(), Failure> {
-    move_to(
-        ctx,
-        Direction::Up,
-        &a.target,
-        a.sql,
-        a.transaction_per_migration,
-        &a.run,
-    )
+    move_to(ctx, Direction::Up, &a.target, &a.moving)
 }
 
 pub fn downgrade(ctx: &Context, a: DowngradeArgs) -> Result<(), Failure> {
-    move_to(
-        ctx,
-        Direction::Down,
-        &a.target,
-        a.sql,
-        a.transaction_per_migration,
-        &a.run,
-    )
+    move_to(ctx, Direction::Down, &a.target, &a.moving)
 }
 
 fn parse_target(s: &str, project: &Project) -> Result<Target, Failure> {
@@ -379,10 +366,9 @@ fn move_to(
     ctx: &Context,
     direction: Direction,
     target_text: &str,
-    sql_only: bool,
-    per_migration: bool,
-    flags: &RunFlags,
+    m: &MoveFlags,
 ) -> Result<(), Failure> {
+    let (sql_only, per_migration, flags) = (m.sql, m.transaction_per_migration, &m.run);
     // A database already at head needs only the names on disk and one
     // summary row, not every file: `upgrade` then only reconciles the
     // policies.

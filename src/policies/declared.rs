@@ -125,7 +125,7 @@ impl fmt::Display for TableName {
 }
 
 /// An identifier as PostgreSQL stores it: unquoted ones are lower-cased.
-fn fold(i: &Ident) -> String {
+pub fn fold(i: &Ident) -> String {
     if i.quote_style.is_some() {
         i.value.clone()
     } else {
@@ -525,23 +525,8 @@ fn read_comment(sql: &str) -> Option<(String, TableName, String)> {
     }
     let is = ws[5..].iter().find(|w| w.text.eq_ignore_ascii_case("IS"))?;
     let table = TableName::parse(&sql[ws[4].range.end..is.range.start])?;
-    let rest = &sql[is.range.end..];
-    let start = rest.find('\'')?;
-    let mut out = String::new();
-    let mut chars = rest[start + 1..].chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\'' {
-            if chars.peek() == Some(&'\'') {
-                chars.next();
-                out.push('\'');
-            } else {
-                return Some((ws[3].text.to_lowercase(), table, out));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    None
+    let comment = crate::sql::rules::first_string_after(sql, is.range.end)?;
+    Some((ws[3].text.to_lowercase(), table, comment))
 }
 
 #[cfg(test)]

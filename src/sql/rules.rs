@@ -118,9 +118,9 @@ pub fn classify(text: &str) -> Class {
     Class::Other
 }
 
-/// The first plain string literal after byte `from` of `text`, skipping
-/// `IF NOT EXISTS` and blanks.
-fn first_string_after(text: &str, from: usize) -> Option<String> {
+/// The first plain string literal after byte `from` of `text` (its value,
+/// with `''` turned into `'`), e.g. the label of `ADD VALUE 'x'`.
+pub fn first_string_after(text: &str, from: usize) -> Option<String> {
     let rest = text.get(from..)?;
     let start = rest.find('\'')?;
     let mut out = String::new();

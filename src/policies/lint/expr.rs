@@ -4,9 +4,7 @@
 //! sqlparser's tree.
 
 use crate::policies::declared::TableName;
-use sqlparser::ast::{
-    DataType, Expr, Ident, ObjectName, Query, TableFactor, Value, Visit, Visitor,
-};
+use sqlparser::ast::{DataType, Expr, ObjectName, Query, TableFactor, Value, Visit, Visitor};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
@@ -21,14 +19,7 @@ pub fn parse(text: &str) -> Option<Expr> {
     (parser.peek_token().token == Token::EOF).then_some(expr)
 }
 
-/// An identifier as PostgreSQL stores it: unquoted ones are lower-cased.
-pub fn fold(i: &Ident) -> String {
-    if i.quote_style.is_some() {
-        i.value.clone()
-    } else {
-        i.value.to_lowercase()
-    }
-}
+pub use crate::policies::declared::fold;
 
 /// The parts of a possibly qualified name, folded.
 pub fn name_parts(n: &ObjectName) -> Vec<String> {
