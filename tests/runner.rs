@@ -1212,3 +1212,48 @@ fn syntax_error_only_postgres_can_judge_stops_upgrade_before_anything_runs() {
         .assert_stderr_has("syntax error")
         .assert_stderr_has(&format!("{rel}:{line}:{}", col + 1));
 }
+
+/// Versions compare as numbers everywhere, also past 9: `current`, a no-op
+/// `upgrade` (which reconciles policies at the newest version) and
+/// `downgrade -1` all see 12 as newer than 9.
+#[test]
+fn versions_past_nine_are_ordered_as_numbers() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    for v in 1..=12u32 {
+        p.migration(
+            v,
+            &format!("t{v}"),
+            &format!("CREATE TABLE t{v} (id int);\n"),
+            &format!("DROP TABLE t{v};\n"),
+        );
+    }
+    std::fs::create_dir_all(p.root().join("sql/policies")).unwrap();
+    std::fs::write(
+        p.root().join("sql/policies/t12.sql"),
+        "-- keel:requires 12\nALTER TABLE t12 ENABLE ROW LEVEL SECURITY;\n\
+         CREATE POLICY t12_read ON t12 FOR SELECT TO public USING (id > 0);\n",
+    )
+    .unwrap();
+    p.seal();
+    let mut c = db.connect();
+    let policies = |c: &mut postgres::Client| -> i64 {
+        c.query_one(
+            "SELECT count(*) FROM pg_policies WHERE tablename = 't12'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    p.keel(url, &["upgrade"]).assert_code(0);
+    assert_eq!(policies(&mut c), 1);
+    // The no-op run reconciles at 12, not at 9: the policy stays.
+    p.keel(url, &["upgrade"]).assert_code(0);
+    assert_eq!(policies(&mut c), 1);
+    p.keel(url, &["current"])
+        .assert_code(0)
+        .assert_stdout_has("0012_t12 (head)");
+    p.keel(url, &["downgrade", "-1"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=11));
+}

@@ -126,7 +126,18 @@ pub fn load_for_run(ctx: &Context) -> Result<(Project, Declared), Failure> {
 
 /// Opens a session; configuration problems are usage errors (exit 2).
 pub fn open(ctx: &Context) -> Result<Session, Failure> {
-    Session::open(ctx.database_url.as_deref(), &ctx.config.history_schema).map_err(session_failure)
+    let session = Session::open(ctx.database_url.as_deref(), &ctx.config.history_schema)
+        .map_err(session_failure)?;
+    note_dev_db(ctx, &session);
+    Ok(session)
+}
+
+/// Says so when the embedded default (the project's dev database) is used.
+fn note_dev_db(ctx: &Context, session: &Session) {
+    if session.target.source == crate::db::connect::Source::DevDb {
+        ctx.reporter
+            .note("using the local dev database (.keel); set DATABASE_URL to use another");
+    }
 }
 
 pub fn session_failure(e: SessionError) -> Failure {
@@ -152,7 +163,10 @@ pub fn db_failure(e: crate::db::DbError) -> Failure {
 /// malformed URL is still an error).
 pub fn open_optional(ctx: &Context) -> Result<Option<Session>, Failure> {
     match Session::open(ctx.database_url.as_deref(), &ctx.config.history_schema) {
-        Ok(s) => Ok(Some(s)),
+        Ok(s) => {
+            note_dev_db(ctx, &s);
+            Ok(Some(s))
+        }
         Err(SessionError::Connect(crate::db::connect::ConnectError::NotConfigured)) => Ok(None),
         Err(e) => Err(session_failure(e)),
     }

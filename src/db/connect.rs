@@ -13,6 +13,9 @@ pub enum Source {
     Flag,
     DatabaseUrl,
     PgEnv,
+    /// Nothing configured, but the project has a `keel dev-db` (the
+    /// embedded default): it is used, and started if it was stopped.
+    DevDb,
 }
 
 /// How much of the server's certificate to check (libpq's `sslmode`).
@@ -111,7 +114,7 @@ impl Target {
                     .iter()
                     .any(|v| env(v).is_some())
                 {
-                    return Err(ConnectError::NotConfigured);
+                    return dev_db_target();
                 }
                 Config::new()
             }
@@ -202,6 +205,33 @@ impl Target {
         }
         b.build().map_err(|e| format!("cannot set up TLS: {e}"))
     }
+}
+
+/// The project's dev database when `.keel/dev-db.json` exists in the current
+/// directory (started if stopped); otherwise nothing is configured.
+fn dev_db_target() -> Result<Target, ConnectError> {
+    if !std::path::Path::new(".keel/dev-db.json").exists() {
+        return Err(ConnectError::NotConfigured);
+    }
+    let dev = super::cluster::DevDb::new(".").map_err(|e| ConnectError::Connect {
+        target: "the local dev database (.keel)".into(),
+        message: e.to_string(),
+    })?;
+    let status = dev.start().map_err(|e| ConnectError::Connect {
+        target: "the local dev database (.keel)".into(),
+        message: e.to_string(),
+    })?;
+    let mut config = parse(&status.url).map_err(|message| ConnectError::BadUrl {
+        source_name: "the dev database record",
+        message,
+    })?;
+    config.application_name("keel");
+    Ok(Target {
+        config,
+        source: Source::DevDb,
+        verify: Verify::None,
+        root_cert: None,
+    })
 }
 
 /// A postgres error's text without its "db error: " wrapping.

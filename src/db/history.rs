@@ -193,8 +193,8 @@ pub fn summary(client: &mut impl GenericClient, schema: &str) -> Result<Summary,
                 "SELECT count(*),
                         (SELECT version::text || '_' || name FROM {schema}.versions WHERE dirty LIMIT 1),
                         encode(sha256(convert_to(coalesce(string_agg(version::text, ',' ORDER BY version), ''), 'UTF8')), 'hex'),
-                        (SELECT version::text FROM {schema}.versions ORDER BY version DESC LIMIT 1),
-                        (SELECT name FROM {schema}.versions ORDER BY version DESC LIMIT 1)
+                        (SELECT version::text FROM {schema}.versions ORDER BY versions.version DESC LIMIT 1),
+                        (SELECT name FROM {schema}.versions ORDER BY versions.version DESC LIMIT 1)
                  FROM {schema}.versions"
             ),
             &[],
