@@ -62,43 +62,9 @@ pub fn validate(project: &Project, options: Options) -> Validation {
     v
 }
 
-/// Checks files on all cores. Work is handed out one file at a time so that
-/// one huge file does not leave the other cores idle behind it.
+/// Checks files on all cores (files are independent).
 pub fn check_parallel(files: &[&SqlFile], options: Options) -> Vec<CheckedFile> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().max(1));
-    if threads <= 1 {
-        return files
-            .iter()
-            .map(|f| validate::check_file(f, options))
-            .collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<CheckedFile>> = vec![None; files.len()];
-    let done: Vec<Vec<(usize, CheckedFile)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(file) = files.get(i) else { break };
-                        mine.push((i, validate::check_file(file, options)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for (i, c) in done.into_iter().flatten() {
-        results[i] = Some(c);
-    }
-    results.into_iter().map(Option::unwrap_or_default).collect()
+    crate::parallel::map(files, 1, |f| validate::check_file(f, options))
 }
 
 /// `ALTER TYPE ... ADD VALUE 'x'` followed, in the same transaction, by a

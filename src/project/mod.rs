@@ -220,15 +220,45 @@ pub fn scan(dir: &Path) -> Result<Layout, ProjectError> {
 pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
     let layout = scan(dir)?;
     let mut diagnostics = layout.diagnostics;
+    // Every file to read, in order; files are read on all cores.
+    let mut jobs: Vec<(&PathBuf, FileKind)> = Vec::new();
+    for p in &layout.pairs {
+        if let (Ok(up), Ok(down)) = (&p.up, &p.down) {
+            jobs.push((up, FileKind::Up));
+            jobs.push((down, FileKind::Down));
+        } else {
+            // One side is unreadable (already reported): read the other for
+            // its own problems.
+            for (side, kind) in [(&p.up, FileKind::Up), (&p.down, FileKind::Down)] {
+                if let Ok(path) = side {
+                    read_file(path, kind, &mut diagnostics);
+                }
+            }
+        }
+    }
+    jobs.extend(layout.policies.iter().map(|p| (p, FileKind::Policy)));
+    jobs.extend(
+        layout
+            .policy_tests
+            .iter()
+            .map(|p| (p, FileKind::PolicyTest)),
+    );
+    let read = crate::parallel::map(&jobs, 64, |(path, kind)| {
+        let mut d = Vec::new();
+        let file = read_file(path, *kind, &mut d);
+        (file, d)
+    });
+    let mut files = read.into_iter();
     let mut migrations = Vec::with_capacity(layout.pairs.len());
     for p in layout.pairs {
-        let up =
-            p.up.ok()
-                .and_then(|path| read_file(&path, FileKind::Up, &mut diagnostics));
-        let down = p
-            .down
-            .ok()
-            .and_then(|path| read_file(&path, FileKind::Down, &mut diagnostics));
+        if p.up.is_err() || p.down.is_err() {
+            continue;
+        }
+        let (Some((up, d1)), Some((down, d2))) = (files.next(), files.next()) else {
+            break;
+        };
+        diagnostics.extend(d1);
+        diagnostics.extend(d2);
         if let (Some(up), Some(down)) = (up, down) {
             migrations.push(Migration {
                 version: p.version,
@@ -238,14 +268,16 @@ pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
             });
         }
     }
-    let mut read_all = |paths: Vec<PathBuf>, kind: FileKind| -> Vec<SqlFile> {
-        paths
-            .iter()
-            .filter_map(|path| read_file(path, kind, &mut diagnostics))
-            .collect()
+    let mut take = |n: usize| -> Vec<SqlFile> {
+        let mut out = Vec::new();
+        for (file, d) in files.by_ref().take(n) {
+            diagnostics.extend(d);
+            out.extend(file);
+        }
+        out
     };
-    let policies = read_all(layout.policies, FileKind::Policy);
-    let policy_tests = read_all(layout.policy_tests, FileKind::PolicyTest);
+    let policies = take(layout.policies.len());
+    let policy_tests = take(layout.policy_tests.len());
     Ok(Loaded {
         project: Project {
             dir: layout.dir,
@@ -432,10 +464,12 @@ fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -
         return Vec::new();
     }
     let mut out = Vec::new();
+    // Links are not followed by the walk (which would stat every entry);
+    // the few symbolic links are resolved below.
     let walker = WalkDir::new(dir)
         .min_depth(1)
         .max_depth(1)
-        .follow_links(true)
+        .follow_links(false)
         .sort_by_file_name();
     for entry in walker {
         let entry = match entry {
@@ -468,7 +502,30 @@ fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -
         if name.starts_with('.') {
             continue;
         }
-        if entry.file_type().is_dir() {
+        let is_dir = if entry.file_type().is_symlink() {
+            match std::fs::metadata(entry.path()) {
+                Ok(m) => m.is_dir(),
+                Err(e) => {
+                    let what = if e.raw_os_error() == Some(40) {
+                        "it is a symbolic link loop".to_string()
+                    } else if e.kind() == std::io::ErrorKind::NotFound {
+                        "it is a broken symbolic link (its target does not exist)".to_string()
+                    } else {
+                        e.to_string()
+                    };
+                    diags.push(
+                        Diagnostic::error("unreadable", format!("cannot read this entry: {what}"))
+                            .with_path(entry.path())
+                            .with_hint("fix or remove this entry"),
+                    );
+                    out.push(Err(entry.into_path()));
+                    continue;
+                }
+            }
+        } else {
+            entry.file_type().is_dir()
+        };
+        if is_dir {
             if !allowed_dirs.contains(&name.as_ref()) {
                 diags.push(
                     Diagnostic::error(

@@ -62,19 +62,27 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
     header_diagnostics(file, &mut out.diagnostics);
     let transactional = file.header.transaction() == TransactionMode::On;
 
-    let mut splitter = split::split(&file.text);
-    for item in splitter.by_ref() {
-        let stmt = match item {
-            Ok(s) => s,
+    let mut stmts = Vec::new();
+    for item in split::split(&file.text) {
+        match item {
+            Ok(s) => stmts.push(s),
             Err(e) => {
                 out.diagnostics.push(split_error(file, &e));
                 // The rest of the file cannot be split reliably.
                 return out;
             }
-        };
+        }
+    }
+    // Statements are independent: a large file is parsed on all cores.
+    let analyses = crate::parallel::map(&stmts, 256, |stmt| {
         let text = &file.text[stmt.text.clone()];
-        let class = rules::classify(text);
-        let parse = parse_statement(&file.text, stmt.text.clone());
+        (
+            rules::classify(text),
+            parse_statement(&file.text, stmt.text.clone()),
+        )
+    });
+    for (stmt, (class, parse)) in stmts.into_iter().zip(analyses) {
+        let text = &file.text[stmt.text.clone()];
         match (&class, transactional) {
             (Class::TransactionControl(what), true) => out.diagnostics.push(
                 Diagnostic::error(
