@@ -21,9 +21,12 @@ use crate::report::{ColorChoice, Format, Reporter};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)` when built from a git checkout (build.rs).
+const VERSION: &str = env!("KEEL_VERSION_TEXT");
+
 /// keel: PostgreSQL migrations in pure SQL.
 #[derive(Debug, Parser)]
-#[command(name = "keel", version, about, long_about = None, propagate_version = true)]
+#[command(name = "keel", version = VERSION, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
