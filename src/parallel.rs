@@ -11,9 +11,8 @@ pub fn map<T: Sync, R: Send>(
     min_per_thread: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len() / min_per_thread.max(1));
+    let wanted = items.len() / min_per_thread.max(1);
+    let threads = if wanted <= 1 { 1 } else { cores().min(wanted) };
     if threads <= 1 {
         return items.iter().map(f).collect();
     }
@@ -46,6 +45,13 @@ pub fn map<T: Sync, R: Send>(
         .into_iter()
         .map(|r| r.expect("every item was mapped"))
         .collect()
+}
+
+/// The number of cores, asked once: on Linux the answer reads cgroup files,
+/// too slow to repeat for every file of a project.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 #[cfg(test)]
