@@ -100,17 +100,10 @@ pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError
             .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
             .map_err(|e| DbError::query("creating the history schema", &e))?;
     }
-    let migrations = HISTORY_MIGRATIONS
-        .iter()
-        .map(|(name, sql)| refinery::Migration::unapplied(name, &sql.replace("{schema}", schema)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| DbError::Other(format!("history schema migrations: {e}")))?;
-    let known = migrations.iter().map(|m| m.version()).max().unwrap_or(0);
+    // The history schema's own version, from the migration names
+    // (`V2__...`): a current schema needs one query and no refinery set-up.
+    let known: i32 = HISTORY_MIGRATIONS.len() as i32;
     let table = format!("{schema}.{REFINERY_TABLE}");
-    let mut runner = refinery::Runner::new(&migrations)
-        .set_abort_divergent(true)
-        .set_abort_missing(true);
-    runner.set_migration_table_name(&table);
     if exists {
         // Read the newest version ourselves: refinery would parse every
         // row, and a history from another keel must be refused, not
@@ -140,6 +133,15 @@ pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError
             }
         }
     }
+    let migrations = HISTORY_MIGRATIONS
+        .iter()
+        .map(|(name, sql)| refinery::Migration::unapplied(name, &sql.replace("{schema}", schema)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DbError::Other(format!("history schema migrations: {e}")))?;
+    let mut runner = refinery::Runner::new(&migrations)
+        .set_abort_divergent(true)
+        .set_abort_missing(true);
+    runner.set_migration_table_name(&table);
     runner
         .run(client)
         .map_err(|e| DbError::Other(format!("evolving the history schema `{schema}`: {e}")))?;
@@ -556,4 +558,37 @@ pub fn client_host() -> Option<String> {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ensure` takes the schema's version from the number of migrations.
+    #[test]
+    fn history_migrations_are_numbered_one_to_n() {
+        for (i, (name, _)) in HISTORY_MIGRATIONS.iter().enumerate() {
+            assert!(name.starts_with(&format!("V{}__", i + 1)), "{name}");
+        }
+    }
+
+    #[test]
+    fn copy_escaping() {
+        let mut out = Vec::new();
+        escape_into(b"a\tb\\c\nd\re", &mut out);
+        assert_eq!(out, b"a\\tb\\\\c\\nd\\re");
+    }
+
+    #[test]
+    fn digest_matches_the_sql_form() {
+        // sha256 of "1,2,10" (what string_agg(version::text, ',') gives).
+        let v: Vec<Version> = ["1", "2", "10"]
+            .iter()
+            .filter_map(|s| Version::parse(s))
+            .collect();
+        assert_eq!(
+            versions_digest(v.iter()),
+            "19bc041f049a3f2ce6c2cd841d8ae13a5afa24fc9fa1413794354498a1539968"
+        );
+    }
 }
