@@ -106,3 +106,63 @@ fn enum_value_rule(files: &[&SqlFile], checked: &[CheckedFile], out: &mut Vec<Di
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::{self, Checksum};
+    use crate::project::Migration;
+    use std::path::PathBuf;
+
+    fn migration(v: u128, up: &str, extra: &[&str]) -> Migration {
+        let file = |dir: &str, body: &str, kind| {
+            SqlFile::new(
+                PathBuf::from(format!("sql/{dir}/{v:04}_m.sql")),
+                kind,
+                format!(
+                    "{}{body}",
+                    header::render(Checksum::of_body(body), None, extra)
+                ),
+            )
+        };
+        Migration {
+            version: crate::project::Version::with_width(v, 4),
+            name: "m".into(),
+            up: file("up", up, FileKind::Up),
+            down: file("down", "SELECT 1;", FileKind::Down),
+        }
+    }
+
+    fn codes(migrations: Vec<Migration>) -> Vec<&'static str> {
+        let project = Project {
+            migrations,
+            ..Project::default()
+        };
+        validate(&project, Options::default())
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect()
+    }
+
+    #[test]
+    fn a_new_enum_value_used_in_the_same_run_is_a_warning() {
+        let add = "ALTER TYPE mood ADD VALUE 'meh';";
+        let used = "INSERT INTO feelings VALUES ('meh');";
+        assert_eq!(
+            codes(vec![migration(1, &format!("{add}\n{used}"), &[])]),
+            ["enum-value-in-same-transaction"]
+        );
+        assert_eq!(
+            codes(vec![migration(1, add, &[]), migration(2, used, &[])]),
+            ["enum-value-in-same-transaction"]
+        );
+        // A `transaction off` migration commits before what follows.
+        assert!(codes(vec![
+            migration(1, add, &[]),
+            migration(2, "VACUUM;", &["transaction off"]),
+            migration(3, used, &[]),
+        ])
+        .is_empty());
+    }
+}

@@ -1257,3 +1257,91 @@ fn versions_past_nine_are_ordered_as_numbers() {
     p.keel(url, &["downgrade", "-1"]).assert_code(0);
     assert_eq!(versions(&mut c), numbers(1..=11));
 }
+
+/// Progress: a line per migration with its duration and a summary; nothing
+/// with `--quiet`; JSON lines with `--format json`, the last the summary.
+#[test]
+fn progress_lines_quiet_and_json() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    for v in 1..=5u32 {
+        p.migration(
+            v,
+            &format!("p{v}"),
+            &format!("CREATE TABLE p{v} (id int);\n"),
+            &format!("DROP TABLE p{v};\n"),
+        );
+    }
+    p.seal();
+    let run = p.keel(url, &["upgrade"]);
+    run.assert_code(0);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  applied "))
+        .collect();
+    assert_eq!(lines.len(), 5, "{run}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.ends_with(" ms") || l.ends_with(" s")),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains("upgraded base → 0005: 5 migrations in "),
+        "{run}"
+    );
+
+    p.keel(url, &["downgrade", "base"]).assert_code(0);
+    let quiet = p.keel(url, &["--quiet", "upgrade"]);
+    quiet.assert_code(0);
+    assert!(
+        quiet.stdout.is_empty() && quiet.stderr.is_empty(),
+        "{quiet}"
+    );
+
+    p.keel(url, &["downgrade", "base"]).assert_code(0);
+    let json = p.keel(url, &["--format", "json", "upgrade"]);
+    json.assert_code(0);
+    let events: Vec<serde_json::Value> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(events.len(), 6, "{json}");
+    assert!(events[..5].iter().all(|e| e["event"] == "applied"));
+    assert_eq!(events[5]["event"], "summary");
+    assert_eq!(events[5]["steps"], 5);
+}
+
+/// A failed `CREATE INDEX CONCURRENTLY` leaves an INVALID index; `check`
+/// names it with the statement that removes it.
+#[test]
+fn check_reports_an_invalid_index_left_by_a_failed_concurrent_build() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "dupes",
+        "CREATE TABLE dupes (a int);\nINSERT INTO dupes VALUES (1), (1);\n",
+        "DROP TABLE dupes;\n",
+    );
+    p.migration(
+        2,
+        "unique_a",
+        "-- keel:transaction off\nCREATE UNIQUE INDEX CONCURRENTLY dupes_a ON dupes (a);\n",
+        "-- keel:transaction off\nDROP INDEX CONCURRENTLY dupes_a;\n",
+    );
+    p.seal();
+    p.keel(url, &["upgrade"])
+        .assert_code(1)
+        .assert_stderr_has("23505");
+    p.keel(url, &["check"])
+        .assert_code(1)
+        .assert_stderr_has("invalid-index")
+        .assert_stderr_has("DROP INDEX CONCURRENTLY public.dupes_a;")
+        .assert_stderr_has("dirty");
+}

@@ -56,7 +56,16 @@ pub fn man(ctx: &Context) -> Result<(), Failure> {
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
         .map_err(|e| Failure::failed(format!("cannot render the man page: {e}"), None))?;
-    print(ctx, out, "the man page")
+    // The page opens with its title, as man pages do; clap_mangen puts the
+    // definition of the apostrophe string first, which works anywhere
+    // before its first use.
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.starts_with(".TH ")) {
+        let title = lines.remove(i);
+        lines.insert(0, title);
+    }
+    print(ctx, (lines.join("\n") + "\n").into_bytes(), "the man page")
 }
 
 fn print(ctx: &Context, out: Vec<u8>, what: &str) -> Result<(), Failure> {
