@@ -33,6 +33,13 @@ class Server:
         self.work = work
         out = sh([KEEL, "dev-db", "start"], cwd=work).stdout.strip().splitlines()
         self.admin = out[-1]
+        # 10,000 migrations in one transaction lock some 40,000 relations
+        # (tables, indexes, sequences): more than the default lock table
+        # holds, for psql as for keel. Raise it and restart.
+        sh(["psql", "-X", "-q", self.admin, "-c", "ALTER SYSTEM SET max_locks_per_transaction = 1024"])
+        sh([KEEL, "dev-db", "stop"], cwd=work)
+        out = sh([KEEL, "dev-db", "start"], cwd=work).stdout.strip().splitlines()
+        self.admin = out[-1]
 
     def url(self, db):
         return self.admin.replace("/postgres?", f"/{db}?", 1)
