@@ -56,17 +56,7 @@ pub fn run(ctx: &Context, a: RepairArgs) -> Result<(), Failure> {
             rec.dirty_direction.as_deref().unwrap_or("up")
         ));
     }
-    let row = NewVersion {
-        version: &m.version,
-        name: &m.name,
-        up_checksum: up,
-        down_checksum: down,
-        up_sql: m.up.body(),
-        down_sql: m.down.body(),
-        irreversible: m.irreversible(),
-        duration_ms: None,
-        dirty: false,
-    };
+    let row = NewVersion::of(m, None, false);
     // A dirty `down` that was finished by hand means the version is gone.
     let finished_down = rec.dirty && rec.dirty_direction.as_deref() == Some("down");
     let detail = changes.join("; ");

@@ -84,6 +84,20 @@ fn parse_target(s: &str, project: &Project) -> Result<Target, Failure> {
     })
 }
 
+/// The steps for `direction` towards `target`.
+fn plan_for<'a>(
+    project: &'a Project,
+    applied: &[AppliedVersion],
+    target: &Target,
+    direction: Direction,
+) -> Result<Plan<'a>, Failure> {
+    match direction {
+        Direction::Up => plan::upgrade(project, applied, target),
+        Direction::Down => plan::downgrade(project, applied, target),
+    }
+    .map_err(|e| plan_failure(&e, project))
+}
+
 /// A target that names nothing, or the wrong kind of target, is a bad
 /// argument (exit 2); any other planning error means the work cannot be done.
 fn plan_failure(e: &plan::PlanError, project: &Project) -> Failure {
@@ -419,13 +433,7 @@ fn move_to(
         Direction::Up => "upgrade",
         Direction::Down => "downgrade",
     };
-    let make_plan = |applied: &[AppliedVersion]| {
-        match direction {
-            Direction::Up => plan::upgrade(&project, applied, &target),
-            Direction::Down => plan::downgrade(&project, applied, &target),
-        }
-        .map_err(|e| plan_failure(&e, &project))
-    };
+    let make_plan = |applied: &[AppliedVersion]| plan_for(&project, applied, &target, direction);
     // Offline mode: read the state if a database is configured, never
     // write or lock.
     let applied = match open_optional(ctx)? {
@@ -531,13 +539,7 @@ fn full_run(
         Direction::Up => "upgrade",
         Direction::Down => "downgrade",
     };
-    let make_plan = |applied: &[AppliedVersion]| {
-        match direction {
-            Direction::Up => plan::upgrade(&project, applied, &target),
-            Direction::Down => plan::downgrade(&project, applied, &target),
-        }
-        .map_err(|e| plan_failure(&e, &project))
-    };
+    let make_plan = |applied: &[AppliedVersion]| plan_for(&project, applied, &target, direction);
 
     let mut session = match session {
         Some(s) => s,
@@ -714,20 +716,7 @@ pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
         plan::stamp(&project, &applied, &target).map_err(|e| plan_failure(&e, &project))?;
     let schema = ctx.config.history_schema.clone();
     let from = plan::current(&applied);
-    let rows: Vec<NewVersion<'_>> = add
-        .iter()
-        .map(|m| NewVersion {
-            version: &m.version,
-            name: &m.name,
-            up_checksum: m.up.actual_checksum().to_string(),
-            down_checksum: m.down.actual_checksum().to_string(),
-            up_sql: m.up.body(),
-            down_sql: m.down.body(),
-            irreversible: m.irreversible(),
-            duration_ms: None,
-            dirty: false,
-        })
-        .collect();
+    let rows: Vec<NewVersion<'_>> = add.iter().map(|m| NewVersion::of(m, None, false)).collect();
     let removed: Vec<&crate::project::Version> = remove.iter().collect();
     let mut now: BTreeSet<_> = applied.iter().map(|a| a.version.clone()).collect();
     now.extend(add.iter().map(|m| m.version.clone()));

@@ -307,6 +307,27 @@ pub struct NewVersion<'a> {
     pub dirty: bool,
 }
 
+impl<'a> NewVersion<'a> {
+    /// The row for `m` as its files are now.
+    pub fn of(
+        m: &'a crate::project::Migration,
+        duration_ms: Option<f64>,
+        dirty: bool,
+    ) -> NewVersion<'a> {
+        NewVersion {
+            version: &m.version,
+            name: &m.name,
+            up_checksum: m.up.actual_checksum().to_string(),
+            down_checksum: m.down.actual_checksum().to_string(),
+            up_sql: m.up.body(),
+            down_sql: m.down.body(),
+            irreversible: m.irreversible(),
+            duration_ms,
+            dirty,
+        }
+    }
+}
+
 /// Records applied versions with one `COPY` for the whole batch: a run of a
 /// thousand migrations costs one round trip for its history, and a 100 MB
 /// body is streamed in small chunks instead of being copied into one

@@ -198,18 +198,7 @@ fn flush(client: &mut Client, schema: &str, state: &mut State<'_>) -> Result<(),
 }
 
 fn row<'a>(step: &Step<'a>, duration: Option<f64>, dirty: bool) -> NewVersion<'a> {
-    let m = step.migration;
-    NewVersion {
-        version: &m.version,
-        name: &m.name,
-        up_checksum: m.up.actual_checksum().to_string(),
-        down_checksum: m.down.actual_checksum().to_string(),
-        up_sql: m.up.body(),
-        down_sql: m.down.body(),
-        irreversible: m.irreversible(),
-        duration_ms: duration,
-        dirty,
-    }
+    NewVersion::of(step.migration, duration, dirty)
 }
 
 fn run_steps<'a>(

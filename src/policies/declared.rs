@@ -28,20 +28,23 @@ pub struct TableName {
 }
 
 impl TableName {
+    /// `[name]` (schema `public`) or `[schema, name]`, already folded.
+    fn from_parts(parts: Vec<String>) -> Option<TableName> {
+        let mut parts = parts.into_iter();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(name), None, None) => Some(TableName {
+                schema: "public".into(),
+                name,
+            }),
+            (Some(schema), Some(name), None) => Some(TableName { schema, name }),
+            _ => None,
+        }
+    }
+
     /// `public.items` for `items`, `Items` for `"Items"`.
     pub fn from_object_name(n: &ObjectName) -> Option<TableName> {
         let parts: Vec<String> = n.0.iter().filter_map(|p| p.as_ident().map(fold)).collect();
-        match parts.as_slice() {
-            [name] => Some(TableName {
-                schema: "public".into(),
-                name: name.clone(),
-            }),
-            [schema, name] => Some(TableName {
-                schema: schema.clone(),
-                name: name.clone(),
-            }),
-            _ => None,
-        }
+        TableName::from_parts(parts)
     }
 
     /// Parses a table name as written in SQL: `items`, `public.items`,
@@ -85,17 +88,7 @@ impl TableName {
                 None => return None,
             }
         }
-        match parts.as_slice() {
-            [name] => Some(TableName {
-                schema: "public".into(),
-                name: name.clone(),
-            }),
-            [schema, name] => Some(TableName {
-                schema: schema.clone(),
-                name: name.clone(),
-            }),
-            _ => None,
-        }
+        TableName::from_parts(parts)
     }
 
     /// Parses `schema.name` or `name` written as bare words.
