@@ -54,16 +54,11 @@ class Server:
         subprocess.run([KEEL, "dev-db", "stop"], cwd=self.work, capture_output=True)
 
 
-def gen_project(path, n, width=5):
-    """n migrations, each a realistic small DDL step."""
-    up = os.path.join(path, "sql/up")
-    down = os.path.join(path, "sql/down")
-    os.makedirs(up)
-    os.makedirs(down)
-    all_up, all_down = [], []
+def bodies(n):
+    """The (up, down) SQL of n migrations, each a realistic small DDL step."""
+    out = []
     for i in range(1, n + 1):
-        name = f"{i:0{width}d}_create_t{i}.sql"
-        body = (
+        up = (
             f"CREATE TABLE t{i} (\n"
             f"    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
             f"    tenant_id uuid NOT NULL,\n"
@@ -73,7 +68,19 @@ def gen_project(path, n, width=5):
             f");\n"
             f"CREATE INDEX t{i}_tenant_idx ON t{i} (tenant_id);\n"
         )
-        back = f"DROP TABLE t{i};\n"
+        out.append((up, f"DROP TABLE t{i};\n"))
+    return out
+
+
+def gen_project(path, n, width=5):
+    """n migrations as a keel project, plus the same SQL concatenated."""
+    up = os.path.join(path, "sql/up")
+    down = os.path.join(path, "sql/down")
+    os.makedirs(up)
+    os.makedirs(down)
+    all_up, all_down = [], []
+    for i, (body, back) in enumerate(bodies(n), 1):
+        name = f"{i:0{width}d}_create_t{i}.sql"
         with open(os.path.join(up, name), "w") as f:
             f.write(body)
         with open(os.path.join(down, name), "w") as f:
@@ -114,7 +121,7 @@ def gen_big(path, mb):
     return os.path.join(path, "sql"), size
 
 
-def hyperfine(cmds, runs, warmup=1, prepare=None, shell=True):
+def hyperfine(cmds, runs, warmup=1, prepare=None, shell=True, env=None):
     """Median seconds of each command."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
@@ -124,7 +131,9 @@ def hyperfine(cmds, runs, warmup=1, prepare=None, shell=True):
     if prepare:
         args += ["--prepare", prepare]
     args += cmds
-    subprocess.run(args, check=True, capture_output=True, text=True)
+    r = subprocess.run(args, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"hyperfine {cmds}: {r.stderr[-3000:]}")
     with open(out) as f:
         data = json.load(f)
     os.unlink(out)
@@ -136,6 +145,34 @@ def peak_rss_kib(cmd, env=None):
     if r.returncode != 0:
         raise RuntimeError(f"{cmd}: {r.stderr[-2000:]}")
     return int(r.stderr.strip().splitlines()[-1])
+
+
+def run_peers(server, work, n, keel_times, runs, rows):
+    """W7: each peer's time as a ratio to keel's (above 1: keel is faster)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import peers
+
+    found = peers.install()
+    dirs = peers.write_projects(os.path.join(work, "peers"), bodies(n))
+    url = server.url("peer")
+    for name, (apply, status, env) in peers.commands(found, dirs, url).items():
+        try:
+            (t_apply,) = hyperfine([apply], runs=runs, warmup=0, prepare=server.reset_cmd("peer"), env=env)
+            (t_noop,) = hyperfine([apply], runs=10, warmup=2, env=env)
+            (t_status,) = hyperfine([status], runs=10, warmup=2, env=env)
+        except RuntimeError as e:
+            print(f"  {name}: not measured: {str(e)[-500:]}", file=sys.stderr)
+            continue
+        for label, t, k in (
+            ("apply", t_apply, keel_times[("apply", n)]),
+            ("no-op", t_noop, keel_times[("noop", n)]),
+            ("status", t_status, keel_times[("status", n)]),
+        ):
+            rows.append({
+                "workload": f"W7 {name} {label} {n} / keel",
+                "keel": k, "baseline": t, "ratio": t / k, "target": ">= 1.0", "unit": "s",
+                "note": "ratio = peer / keel: above 1, keel is faster",
+            })
 
 
 def main():
@@ -164,7 +201,7 @@ def main():
         n_main = 1000
 
         # W1 / W2 / W8: apply and no-op at every size.
-        apply_ratio, noop_time = {}, {}
+        apply_ratio, noop_time, keel_times = {}, {}, {}
         for n in sizes:
             sql = projects[n]
             url = server.url("bench")
@@ -179,6 +216,7 @@ def main():
                 prepare=server.reset_cmd("bench"),
             )
             apply_ratio[n] = keel_apply / psql_apply
+            keel_times[("apply", n)] = keel_apply
             if n == n_main:
                 row(f"W1 apply {n}", keel_apply, psql_apply, "<= 1.10")
             # At head: the no-op upgrade.
@@ -194,6 +232,7 @@ def main():
                 shell=False,
             )
             noop_time[n] = keel_noop
+            keel_times[("noop", n)] = keel_noop
             if n == n_main:
                 row(f"W2 no-op upgrade {n}", keel_noop, psql_noop, "<= 0.55")
                 k_cur, k_check, p = hyperfine(
@@ -206,6 +245,7 @@ def main():
                     warmup=2,
                     shell=False,
                 )
+                keel_times[("status", n)] = k_cur
                 row(f"W3 current {n}", k_cur, p, "<= 0.6")
                 row(f"W3 check online {n}", k_check, p, "<= 1.5")
                 # W6: downgrade base, from head.
@@ -286,12 +326,12 @@ def main():
             "keel": rss[top], "baseline": rss[sizes[0]], "ratio": rss[top] / rss[sizes[0]], "target": "flat",
             "unit": "MiB", "note": ", ".join(f"{v:.1f}" for v in rss.values()),
         })
+        if PEERS:
+            run_peers(server, work, n_main, keel_times, runs, rows)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    if PEERS:
-        results["peers"] = "not run: Alembic, dbmate and sqlx-cli are not installed by this script yet"
     print()
     print(f"{'workload':<46} {'keel':>10} {'baseline':>10} {'ratio':>7}  target")
     for r in rows:
