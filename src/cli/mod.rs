@@ -40,7 +40,7 @@ pub struct GlobalArgs {
     /// Migrations folder [default: sql, or `dir` in keel.toml, or $KEEL_DIR]
     #[arg(long, global = true, value_name = "PATH")]
     pub dir: Option<PathBuf>,
-    /// Database URL [default: $DATABASE_URL, then the libpq PG* variables]
+    /// Database URL [default: $DATABASE_URL, then the libpq PG* variables, then this folder's keel dev-db]
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// When to use colour (NO_COLOR and non-terminal output turn it off under auto)
