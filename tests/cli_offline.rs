@@ -150,6 +150,17 @@ fn assert_no_panic(out: &Out) {
     assert_ne!(out.code, 101, "keel panicked: {out:#?}");
 }
 
+/// A file that exists but cannot be read must not make its partner look
+/// orphaned.
+#[track_caller]
+fn assert_no_spurious_missing_up(out: &Out) {
+    assert!(
+        !out.stderr.contains("down file has no up file"),
+        "a spurious missing-up error for a file that exists: {}",
+        out.stderr
+    );
+}
+
 fn running_as_root() -> bool {
     let out = std::process::Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim() == "0"
@@ -285,11 +296,7 @@ fn non_utf8_bytes() {
     assert!(out.stderr.contains("sql/up/0002_add_label.sql:3:53"));
     insta::assert_snapshot!(out.stderr);
     // The up file exists; it only cannot be decoded. Telling the user to create it is wrong.
-    assert!(
-        !out.stderr.contains("down file has no up file"),
-        "a spurious missing-up error for a file that exists: {}",
-        out.stderr
-    );
+    assert_no_spurious_missing_up(&out);
 }
 
 /// An unreadable up file: chmod 000, or (as root, who reads anything) a dangling symbolic link.
@@ -315,41 +322,31 @@ fn unreadable_file() {
         "the path is not named: {}",
         out.stderr
     );
-    assert!(
-        !out.stderr.contains("down file has no up file"),
-        "a spurious missing-up error for a file that exists: {}",
-        out.stderr
-    );
+    assert_no_spurious_missing_up(&out);
 }
 
 #[test]
 fn symlink_loop() {
-    let p = Project::sealed("unreadable");
-    std::os::unix::fs::symlink("0002_add_label.sql", p.path("sql/up/0002_add_label.sql")).unwrap();
-    let out = p.keel(&["check", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
-    assert!(out.stderr.contains("sql/up/0002_add_label.sql"));
+    let out = check_with_up_file_linked_to("0002_add_label.sql");
     insta::assert_snapshot!(out.stderr);
-    assert!(
-        !out.stderr.contains("down file has no up file"),
-        "a spurious missing-up error for a file that exists: {}",
-        out.stderr
-    );
 }
 
 #[test]
 fn dangling_symlink() {
+    let out = check_with_up_file_linked_to("gone.sql");
+    insta::assert_snapshot!(out.stderr);
+}
+
+/// `check --offline` where an up file is a symbolic link to `target`: an
+/// error naming the file, and no made-up "missing up file" for its partner.
+fn check_with_up_file_linked_to(target: &str) -> Out {
     let p = Project::sealed("unreadable");
-    std::os::unix::fs::symlink("gone.sql", p.path("sql/up/0002_add_label.sql")).unwrap();
+    std::os::unix::fs::symlink(target, p.path("sql/up/0002_add_label.sql")).unwrap();
     let out = p.keel(&["check", "--offline"]);
     assert_eq!(out.code, 1, "{out:#?}");
     assert!(out.stderr.contains("sql/up/0002_add_label.sql"));
-    insta::assert_snapshot!(out.stderr);
-    assert!(
-        !out.stderr.contains("down file has no up file"),
-        "a spurious missing-up error for a file that exists: {}",
-        out.stderr
-    );
+    assert_no_spurious_missing_up(&out);
+    out
 }
 
 #[test]
