@@ -28,16 +28,19 @@ pub struct SqlFile {
     pub kind: FileKind,
     pub text: String,
     pub header: Header,
+    /// Header lines that could not be read (parsed once, with the header).
+    pub header_errors: Vec<crate::header::HeaderError>,
 }
 
 impl SqlFile {
     pub fn new(path: PathBuf, kind: FileKind, text: String) -> SqlFile {
-        let (header, _) = Header::parse(&text);
+        let (header, header_errors) = Header::parse(&text);
         SqlFile {
             path,
             kind,
             text,
             header,
+            header_errors,
         }
     }
 

@@ -343,9 +343,9 @@ fn split_error(file: &SqlFile, e: &split::SplitError) -> Diagnostic {
 
 /// Header and checksum problems of one file (cheap: no statement parsing).
 pub fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
-    let (_, errors) = crate::header::Header::parse(&file.text);
+    let errors = &file.header_errors;
     let needs_checksum = matches!(file.kind, FileKind::Up | FileKind::Down);
-    for e in &errors {
+    for e in errors {
         let code = match e.kind {
             HeaderErrorKind::UnknownKey { .. } => "unknown-header-key",
             HeaderErrorKind::BadValue { .. } => "bad-header-value",
