@@ -98,10 +98,7 @@ impl Session {
     /// The one-row summary of the applied versions; `None` when keel never
     /// ran here.
     pub fn summary(&mut self) -> Result<Option<history::Summary>, DbError> {
-        if !history::exists(&mut self.client, &self.schema)? {
-            return Ok(None);
-        }
-        history::summary(&mut self.client, &self.schema).map(Some)
+        history::summary(&mut self.client, &self.schema)
     }
 
     /// Asks the server's parser about every statement sqlparser rejected in

@@ -1345,3 +1345,116 @@ fn check_reports_an_invalid_index_left_by_a_failed_concurrent_build() {
         .assert_stderr_has("DROP INDEX CONCURRENTLY public.dupes_a;")
         .assert_stderr_has("dirty");
 }
+
+// The no-op summary ---------------------------------------------------------------------------
+
+/// `upgrade` at head trusts one summary row (count and sum of version hashes) kept by triggers:
+/// it must agree with the same digest computed from the files, follow any writer (a DBA's
+/// DELETE or TRUNCATE), and be computed from the rows when the table is missing.
+#[test]
+fn the_no_op_summary_follows_every_writer_and_matches_the_files() {
+    use keel::db::history::{summary, version_hash, versions_digest};
+    use keel::project::Version;
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    for (v, name) in [(1, "a"), (2, "b"), (10, "c")] {
+        p.migration(
+            v,
+            name,
+            &format!("CREATE TABLE t{v} (id int);\n"),
+            &format!("DROP TABLE t{v};\n"),
+        );
+    }
+    p.seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let mut c = db.connect();
+    let digest = |c: &mut postgres::Client| summary(c, "keel").unwrap().unwrap().digest;
+    let on_disk = |vs: &[&str]| {
+        let vs: Vec<Version> = vs.iter().map(|s| Version::parse(s).unwrap()).collect();
+        versions_digest(vs.iter())
+    };
+    assert_eq!(digest(&mut c), on_disk(&["1", "2", "10"]));
+    p.keel(url, &["upgrade"])
+        .assert_code(0)
+        .assert_stderr_has("nothing to do");
+
+    // The SQL hash is the Rust hash, up to the widest version.
+    let widest = "99999999999999999999";
+    let sql_hash: i64 = c
+        .query_one(&format!("SELECT keel.version_hash({widest})"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        sql_hash as u64,
+        version_hash(&Version::parse(widest).unwrap())
+    );
+
+    // Read without the summary table (a history written by an older keel): the same digest.
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute("DROP TABLE keel.summary CASCADE").unwrap();
+    assert_eq!(
+        summary(&mut tx, "keel").unwrap().unwrap().digest,
+        on_disk(&["1", "2", "10"])
+    );
+    tx.rollback().unwrap();
+
+    // A row deleted by hand: the summary follows, and `upgrade` runs version 10 again (and
+    // fails, since its table is still there) instead of reporting nothing to do.
+    c.batch_execute("DELETE FROM keel.versions WHERE version = 10")
+        .unwrap();
+    assert_eq!(digest(&mut c), on_disk(&["1", "2"]));
+    p.keel(url, &["upgrade"])
+        .assert_code(1)
+        .assert_stderr_has("already exists");
+
+    c.batch_execute("TRUNCATE keel.versions").unwrap();
+    assert_eq!(digest(&mut c), on_disk(&[]));
+    assert_eq!(on_disk(&[]), "0:0");
+}
+
+/// A no-op `upgrade` remembers the listing of folders that have settled, and forgets it as
+/// soon as an entry is added.
+#[test]
+fn a_settled_listing_is_remembered_until_an_entry_changes() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = alembic_project();
+    let mut c = db.connect();
+    let cache = p.root().join(".cache-home/keel/listings");
+    let cached = || -> Vec<std::path::PathBuf> {
+        fs::read_dir(&cache)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    p.keel(url, &["upgrade"]).assert_code(0);
+    // Folders changed a moment ago are not remembered: a change in the same clock tick as the
+    // listing could hide behind an unchanged time stamp.
+    p.keel(url, &["upgrade"])
+        .assert_code(0)
+        .assert_stderr_has("nothing to do");
+    assert!(cached().is_empty(), "{:?}", cached());
+    std::thread::sleep(Duration::from_millis(2100));
+    p.keel(url, &["upgrade"])
+        .assert_code(0)
+        .assert_stderr_has("nothing to do: the database is at 0003");
+    let files = cached();
+    assert_eq!(files.len(), 1, "{files:?}");
+    // The next run reads the cache: shown by a head edited in it.
+    let text = fs::read_to_string(&files[0]).unwrap();
+    assert!(text.ends_with("\n0003\n"), "{text}");
+    fs::write(&files[0], text.replace("\n0003\n", "\n03\n")).unwrap();
+    p.keel(url, &["upgrade"])
+        .assert_code(0)
+        .assert_stderr_has("nothing to do: the database is at 03");
+    // A new pair changes both folders: the cache no longer applies and the version runs.
+    p.migration(
+        4,
+        "add_note",
+        "ALTER TABLE account ADD COLUMN note text;\n",
+        "ALTER TABLE account DROP COLUMN note;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=4));
+}

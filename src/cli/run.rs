@@ -10,7 +10,7 @@ use crate::plan::{self, Direction, Plan, Step, Target};
 use crate::policies::declared::Declared;
 use crate::policies::reconcile::Change as PolicyChange;
 use crate::policies::stage::Stage;
-use crate::project::{Migration, Project, SqlFile};
+use crate::project::{FileKind, Migration, Project, SqlFile};
 use crate::session::{Session, SessionError};
 use crate::sql::validate::{self, Options};
 use crate::validation;
@@ -113,9 +113,26 @@ fn plan_failure(e: &plan::PlanError, project: &Project) -> Failure {
 /// and every file's header and checksum. Statement checks come later, for
 /// the files a run will execute.
 pub fn load_for_run(ctx: &Context) -> Result<(Project, Declared), Failure> {
-    let loaded = crate::project::load(&ctx.config.dir)?;
+    checked_load(ctx, crate::project::scan(&ctx.config.dir)?, false)
+}
+
+/// [`load_for_run`] of a folder already listed. `lean` releases each
+/// migration's text once its header is checked: a run reads each file again
+/// when it checks and runs it, so its memory stays flat however many
+/// migrations there are.
+fn checked_load(
+    ctx: &Context,
+    layout: crate::project::Layout,
+    lean: bool,
+) -> Result<(Project, Declared), Failure> {
+    let loaded = crate::project::load_layout(layout, |f, diags| {
+        if lean && matches!(f.kind, FileKind::Up | FileKind::Down) {
+            validate::header_diagnostics(f, diags);
+            f.release();
+        }
+    });
     let mut diags = loaded.diagnostics;
-    for f in loaded.project.files() {
+    for f in loaded.project.files().filter(|f| !f.is_released()) {
         validate::header_diagnostics(f, &mut diags);
     }
     // Policy files are small and always applied: validate them fully.
@@ -206,16 +223,17 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
     let Some(d) = applied.iter().find(|a| a.dirty) else {
         return Ok(());
     };
-    let file = project.find(&d.version).map(|m| {
-        if d.dirty_direction.as_deref() == Some("down") {
+    let file = project.find(&d.version).and_then(|m| {
+        let f = if d.dirty_direction.as_deref() == Some("down") {
             &m.down
         } else {
             &m.up
-        }
+        };
+        f.reread().ok()
     });
     let location = match (file, d.dirty_statement) {
         (Some(f), Some(n)) if n > 0 => {
-            let stmts = run::statements(f);
+            let stmts = run::statements(&f);
             let line = stmts
                 .get(n as usize - 1)
                 .map(|r| crate::diagnostic::Position::of(&f.text, r.start).line);
@@ -244,6 +262,7 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
 /// Refuses to run when an applied file was changed in substance since it
 /// ran (cosmetic edits pass).
 fn refuse_drift(
+    ctx: &Context,
     session: &mut Session,
     project: &Project,
     applied: &[AppliedVersion],
@@ -264,8 +283,9 @@ fn refuse_drift(
         let Some(a) = recorded.iter().find(|a| a.version == m.version) else {
             continue;
         };
+        let up = m.up.reread().map_err(|d| changed_failure(ctx, &d))?;
         if let Change::Semantic { .. } =
-            drift::classify(&a.up_sql, m.up.body(), &m.up.path.display().to_string())
+            drift::classify(&a.up_sql, up.body(), &m.up.path.display().to_string())
         {
             return Err(Failure::failed(
                 format!(
@@ -282,6 +302,13 @@ fn refuse_drift(
     Ok(())
 }
 
+/// A migration file that could not be read again after it was checked, or
+/// was edited in between.
+fn changed_failure(ctx: &Context, d: &Diagnostic) -> Failure {
+    ctx.reporter.diagnostics(std::slice::from_ref(d));
+    Failure::failed("nothing was applied", None)
+}
+
 /// Full validation of the files a plan executes, including the server's
 /// parser for what sqlparser could not read. Prints warnings; errors stop
 /// the run before anything executes.
@@ -292,17 +319,39 @@ fn validate_plan(
     strict: bool,
 ) -> Result<(), Failure> {
     let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
-    // Only statements sqlparser rejected are kept (for the server's parser):
+    // Each file is read again, checked and dropped; only statements
+    // sqlparser rejected are kept, with their file, for the server's parser:
     // memory stays small however many migrations run.
-    let mut checked = crate::parallel::map(&files, 1, |f| {
-        let mut c = crate::sql::validate::check_file(f, Options { strict: false });
+    let results = crate::parallel::map(&files, 1, |f| {
+        let file = f.reread()?;
+        let mut c = crate::sql::validate::check_file(&file, Options { strict: false });
         c.statements
             .retain(|s| matches!(s.parse, crate::sql::validate::Parse::Rejected { .. }));
-        c
+        let keep = (!c.statements.is_empty()).then(|| file.into_owned());
+        Ok::<_, Box<Diagnostic>>((keep, c))
     });
+    let mut checked = Vec::with_capacity(results.len());
+    let mut kept = Vec::new();
+    for r in results {
+        match r {
+            Ok((keep, c)) => {
+                kept.extend(keep.map(|f| (checked.len(), f)));
+                checked.push(c);
+            }
+            Err(d) => return Err(changed_failure(ctx, &d)),
+        }
+    }
+    let kept_files: Vec<&SqlFile> = kept.iter().map(|(_, f)| f).collect();
+    let mut kept_checks: Vec<_> = kept
+        .iter()
+        .map(|(i, _)| std::mem::take(&mut checked[*i]))
+        .collect();
     session
-        .server_validate(&files, &mut checked)
+        .server_validate(&kept_files, &mut kept_checks)
         .map_err(db_failure)?;
+    for ((i, _), c) in kept.iter().zip(kept_checks) {
+        checked[*i] = c;
+    }
     let mut diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
     if strict {
         for d in &mut diags {
@@ -408,19 +457,28 @@ fn move_to(
     // summary row, not every file: `upgrade` then only reconciles the
     // policies.
     if direction == Direction::Up && !sql_only && target_text == "head" {
-        let layout = crate::project::scan(&ctx.config.dir)?;
-        if !layout.has_errors() {
+        use crate::project::listing_cache::{self, DiskVersions, Listing};
+        let listing = listing_cache::list(&ctx.config.dir)?;
+        let on_disk = match &listing {
+            Listing::Cached(v) => Some(v.clone()),
+            Listing::Scanned(layout) => (!layout.has_errors()).then(|| DiskVersions::of(layout)),
+        };
+        if let Some(on_disk) = on_disk {
             let mut session = locked(ctx, flags)?;
-            if let Some(done) = upgrade_at_head(ctx, &mut session, &layout)? {
+            if let Some(done) = upgrade_at_head(ctx, &mut session, &on_disk)? {
                 return done;
             }
+            let layout = match listing {
+                Listing::Scanned(layout) => layout,
+                Listing::Cached(_) => crate::project::scan(&ctx.config.dir)?,
+            };
             return full_run(
                 ctx,
                 direction,
                 target_text,
                 per_migration,
                 flags,
-                Some(session),
+                Some((session, layout)),
             );
         }
     }
@@ -468,17 +526,21 @@ fn move_to(
 fn upgrade_at_head(
     ctx: &Context,
     session: &mut Session,
-    layout: &crate::project::Layout,
+    on_disk: &crate::project::listing_cache::DiskVersions,
 ) -> Result<Option<Result<(), Failure>>, Failure> {
     let Some(summary) = session.summary().map_err(db_failure)? else {
         return Ok(None);
     };
-    let on_disk = history::versions_digest(layout.pairs.iter().map(|p| &p.version));
-    if summary.dirty.is_some() || summary.digest != on_disk {
+    if summary.dirty.is_some() || summary.digest != on_disk.digest {
         return Ok(None);
     }
     let mut diags = Vec::new();
-    let policy_files = crate::project::read_policies(layout, &mut diags);
+    let (policy_paths, _) = crate::project::scan_policies(&ctx.config.dir, &mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        // A full run reports the policy folder's problems.
+        return Ok(None);
+    }
+    let policy_files = crate::project::read_policies(&policy_paths, &mut diags);
     let refs: Vec<&SqlFile> = policy_files.iter().collect();
     diags.extend(
         validation::check_parallel(&refs, Options::default())
@@ -495,13 +557,9 @@ fn upgrade_at_head(
             Some("`keel check --offline` lists them".to_string()),
         ));
     }
-    let at = summary.newest.as_ref().map(|(v, _)| {
-        layout
-            .pairs
-            .iter()
-            .find(|p| p.version == *v)
-            .map_or_else(|| v.clone(), |p| p.version.clone())
-    });
+    // The same set of versions: the newest applied is the head on disk,
+    // written as on disk (`0003`, not `3`).
+    let at = on_disk.head.clone();
     let waited = session.lock_wait();
     let changes = policies_only(
         ctx,
@@ -531,9 +589,13 @@ fn full_run(
     target_text: &str,
     per_migration: bool,
     flags: &RunFlags,
-    session: Option<Session>,
+    started: Option<(Session, crate::project::Layout)>,
 ) -> Result<(), Failure> {
-    let (project, declared) = load_for_run(ctx)?;
+    let (session, layout) = match started {
+        Some((s, l)) => (Some(s), l),
+        None => (None, crate::project::scan(&ctx.config.dir)?),
+    };
+    let (project, declared) = checked_load(ctx, layout, true)?;
     let target = parse_target(target_text, &project)?;
     let command = match direction {
         Direction::Up => "upgrade",
@@ -548,7 +610,7 @@ fn full_run(
     let waited = session.lock_wait();
     let applied = session.applied(false, &project).map_err(db_failure)?;
     refuse_dirty(&applied, &project)?;
-    refuse_drift(&mut session, &project, &applied)?;
+    refuse_drift(ctx, &mut session, &project, &applied)?;
     let plan = make_plan(&applied)?;
     let r = &ctx.reporter;
     if plan.steps.is_empty() {

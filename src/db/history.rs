@@ -7,6 +7,7 @@
 use super::DbError;
 use crate::project::Version;
 use postgres::GenericClient;
+use std::io::Write as _;
 
 /// refinery migrations of the history schema, oldest first. `{schema}` is
 /// replaced by the configured schema name (validated as an identifier).
@@ -81,7 +82,77 @@ CREATE TABLE {schema}.policy_tables (
 );
 "#,
     ),
+    (
+        "V3__summary",
+        r#"
+-- A no-op run reads one row instead of the whole table: how many versions
+-- are applied and the sum of a 60-bit hash of each (compared with the same
+-- sum over the versions on disk). Triggers keep it whoever writes to
+-- `versions`, a DBA included.
+CREATE FUNCTION {schema}.version_hash(v numeric) RETURNS bigint
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT {hash_of_v} $$;
+CREATE TABLE {schema}.summary (
+    only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    applied   bigint NOT NULL,
+    hash_sum  numeric NOT NULL
+);
+INSERT INTO {schema}.summary
+    SELECT true, count(*), coalesce(sum({schema}.version_hash(version)), 0)
+    FROM {schema}.versions;
+CREATE FUNCTION {schema}.keep_summary() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint := 0;
+    h numeric := 0;
+    dn bigint;
+    dh numeric;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE {schema}.summary SET applied = 0, hash_sum = 0;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT count(*), coalesce(sum({schema}.version_hash(version)), 0) INTO dn, dh FROM new_rows;
+        n := n + dn;
+        h := h + dh;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        SELECT count(*), coalesce(sum({schema}.version_hash(version)), 0) INTO dn, dh FROM old_rows;
+        n := n - dn;
+        h := h - dh;
+    END IF;
+    UPDATE {schema}.summary SET applied = applied + n, hash_sum = hash_sum + h;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER summary_insert AFTER INSERT ON {schema}.versions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keep_summary();
+CREATE TRIGGER summary_update AFTER UPDATE ON {schema}.versions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keep_summary();
+CREATE TRIGGER summary_delete AFTER DELETE ON {schema}.versions
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keep_summary();
+CREATE TRIGGER summary_truncate AFTER TRUNCATE ON {schema}.versions
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keep_summary();
+-- Finding a dirty version without reading every row.
+CREATE INDEX versions_dirty ON {schema}.versions (version) WHERE dirty;
+"#,
+    ),
 ];
+
+/// The 60-bit hash of one version in SQL (`{v}` is the numeric version):
+/// the first 15 hex digits of the SHA-256 of its decimal text, as
+/// [`version_hash`] computes it.
+const VERSION_HASH_SQL: &str =
+    "('x' || left(encode(sha256(convert_to({v}::text, 'UTF8')), 'hex'), 15))::bit(60)::bigint";
+
+/// The text of history migration `sql` for `schema`.
+fn history_sql(sql: &str, schema: &str) -> String {
+    sql.replace("{hash_of_v}", &VERSION_HASH_SQL.replace("{v}", "v"))
+        .replace("{schema}", schema)
+}
 
 /// The name of refinery's own table inside the history schema.
 const REFINERY_TABLE: &str = "schema_history";
@@ -135,7 +206,7 @@ pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError
     }
     let migrations = HISTORY_MIGRATIONS
         .iter()
-        .map(|(name, sql)| refinery::Migration::unapplied(name, &sql.replace("{schema}", schema)))
+        .map(|(name, sql)| refinery::Migration::unapplied(name, &history_sql(sql, schema)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| DbError::Other(format!("history schema migrations: {e}")))?;
     let mut runner = refinery::Runner::new(&migrations)
@@ -173,47 +244,74 @@ pub struct Summary {
     pub digest: String,
 }
 
-/// The digest of a set of versions: SHA-256 of their numbers in ascending
-/// order, joined with `,` (the same as [`summary`] computes in SQL).
-pub fn versions_digest<'a>(versions: impl Iterator<Item = &'a Version>) -> String {
+/// The 60-bit hash of one version (see [`VERSION_HASH_SQL`]).
+pub fn version_hash(v: &Version) -> u64 {
     use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for (i, v) in versions.enumerate() {
-        if i > 0 {
-            h.update(b",");
-        }
-        h.update(v.number.to_string().as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let d = Sha256::digest(v.number.to_string().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(first) >> 4
 }
 
-/// The summary of the applied versions (the schema must exist).
-pub fn summary(client: &mut impl GenericClient, schema: &str) -> Result<Summary, DbError> {
+/// The digest of a set of versions: their count and the sum of their
+/// hashes, `count:sum` (the same as [`summary`] reads from the database).
+pub fn versions_digest<'a>(versions: impl Iterator<Item = &'a Version>) -> String {
+    let (mut count, mut sum) = (0u64, 0u128);
+    for v in versions {
+        count += 1;
+        sum += u128::from(version_hash(v));
+    }
+    format!("{count}:{sum}")
+}
+
+/// The summary of the applied versions; `None` when keel never ran here.
+/// A history schema older than the summary table (written by an older keel,
+/// read without the lock) is summarized from the versions themselves.
+pub fn summary(client: &mut impl GenericClient, schema: &str) -> Result<Option<Summary>, DbError> {
+    let fail = |e: &postgres::Error| DbError::query("reading applied versions", e);
+    let row = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
+            &[&format!("{schema}.versions"), &format!("{schema}.summary")],
+        )
+        .map_err(|e| fail(&e))?;
+    let (has_versions, has_summary): (bool, bool) = (row.get(0), row.get(1));
+    if !has_versions {
+        return Ok(None);
+    }
+    let counts = if has_summary {
+        format!("(SELECT applied FROM {schema}.summary), (SELECT applied::text || ':' || hash_sum::text FROM {schema}.summary)")
+    } else {
+        let hash = VERSION_HASH_SQL.replace("{v}", "version");
+        format!(
+            "(SELECT count(*) FROM {schema}.versions),
+             (SELECT count(*)::text || ':' || coalesce(sum({hash}::numeric), 0)::text FROM {schema}.versions)"
+        )
+    };
     let row = client
         .query_one(
             &format!(
-                "SELECT count(*),
+                "SELECT {counts},
                         (SELECT version::text || '_' || name FROM {schema}.versions WHERE dirty LIMIT 1),
-                        encode(sha256(convert_to(coalesce(string_agg(version::text, ',' ORDER BY version), ''), 'UTF8')), 'hex'),
-                        (SELECT version::text FROM {schema}.versions ORDER BY versions.version DESC LIMIT 1),
-                        (SELECT name FROM {schema}.versions ORDER BY versions.version DESC LIMIT 1)
-                 FROM {schema}.versions"
+                        newest.version::text, newest.name
+                 FROM (SELECT 1) one
+                 LEFT JOIN (SELECT version, name FROM {schema}.versions ORDER BY version DESC LIMIT 1) newest ON true"
             ),
             &[],
         )
-        .map_err(|e| DbError::query("reading applied versions", &e))?;
+        .map_err(|e| fail(&e))?;
     let newest: Option<String> = row.get(3);
-    Ok(Summary {
+    Ok(Some(Summary {
         count: row.get(0),
-        dirty: row.get::<_, Option<String>>(1).and_then(|s| {
+        digest: row.get(1),
+        dirty: row.get::<_, Option<String>>(2).and_then(|s| {
             let (v, n) = s.split_once('_')?;
             Some((Version::parse(v)?, n.to_string()))
         }),
-        digest: row.get(2),
         newest: newest
             .and_then(|v| Version::parse(&v))
             .map(|v| (v, row.get::<_, String>(4))),
-    })
+    }))
 }
 
 /// One applied version as recorded.
@@ -308,23 +406,40 @@ pub struct NewVersion<'a> {
 }
 
 impl<'a> NewVersion<'a> {
-    /// The row for `m` as its files are now.
+    /// The row for `m` as its files are now (both read, not released).
     pub fn of(
         m: &'a crate::project::Migration,
+        duration_ms: Option<f64>,
+        dirty: bool,
+    ) -> NewVersion<'a> {
+        NewVersion::of_files(m, &m.up, &m.down, duration_ms, dirty)
+    }
+
+    /// The row for `m` with its files `up` and `down` as read again for
+    /// the step (a run releases texts between checking and running them).
+    pub fn of_files(
+        m: &'a crate::project::Migration,
+        up: &'a crate::project::SqlFile,
+        down: &'a crate::project::SqlFile,
         duration_ms: Option<f64>,
         dirty: bool,
     ) -> NewVersion<'a> {
         NewVersion {
             version: &m.version,
             name: &m.name,
-            up_checksum: m.up.actual_checksum().to_string(),
-            down_checksum: m.down.actual_checksum().to_string(),
-            up_sql: m.up.body(),
-            down_sql: m.down.body(),
+            up_checksum: up.actual_checksum().to_string(),
+            down_checksum: down.actual_checksum().to_string(),
+            up_sql: up.body(),
+            down_sql: down.body(),
             irreversible: m.irreversible(),
             duration_ms,
             dirty,
         }
+    }
+
+    /// Bytes of SQL the row carries.
+    pub fn sql_len(&self) -> usize {
+        self.up_sql.len() + self.down_sql.len()
     }
 }
 
@@ -340,6 +455,67 @@ pub fn insert(
     if rows.is_empty() {
         return Ok(());
     }
+    let host = client_host();
+    copy_versions(client, schema, |w| {
+        rows.iter()
+            .try_for_each(|r| encode_row(r, host.as_deref(), w))
+    })
+}
+
+/// History rows waiting to be written, already encoded for `COPY`: a run
+/// writes them with one round trip per batch rather than one per step,
+/// and keeps no migration's text once its row is encoded.
+pub struct Batch {
+    buf: Vec<u8>,
+    host: Option<String>,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch {
+            buf: Vec::new(),
+            host: client_host(),
+        }
+    }
+}
+
+impl Batch {
+    /// Size at which a batch is written out; a row carrying more SQL than
+    /// this is streamed on its own instead of being copied into the batch.
+    /// Small enough to keep memory flat, large enough that a thousand small
+    /// migrations cost a handful of round trips.
+    pub const LIMIT: usize = 64 * 1024;
+
+    pub fn push(&mut self, row: &NewVersion<'_>) {
+        // Writing into a Vec cannot fail.
+        let _ = encode_row(row, self.host.as_deref(), &mut self.buf);
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.buf.len() >= Self::LIMIT
+    }
+
+    /// Writes the rows and empties the batch.
+    pub fn write(&mut self, client: &mut impl GenericClient, schema: &str) -> Result<(), DbError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        // In pieces: the writer sends what it holds past a few kilobytes,
+        // where one large write would be copied whole into its buffer.
+        copy_versions(client, schema, |w| {
+            self.buf.chunks(8 * 1024).try_for_each(|c| w.write_all(c))
+        })?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// One `COPY` into the versions table, its rows written by `rows`.
+fn copy_versions(
+    client: &mut impl GenericClient,
+    schema: &str,
+    rows: impl FnOnce(&mut postgres::CopyInWriter<'_>) -> std::io::Result<()>,
+) -> Result<(), DbError> {
     let fail = |e: &postgres::Error| DbError::query("recording applied versions", e);
     let mut w = client
         .copy_in(&format!(
@@ -348,38 +524,44 @@ pub fn insert(
              FROM STDIN"
         ))
         .map_err(|e| fail(&e))?;
-    let host = client_host();
-    let io = |e: std::io::Error| DbError::Other(format!("recording applied versions: {e}"));
-    let mut buf = CopyRow::default();
-    for r in rows {
-        buf.field(&r.version.number.to_string());
-        buf.field(r.name);
-        buf.field(&r.up_checksum);
-        buf.field(&r.down_checksum);
-        buf.flush_to(&mut w).map_err(io)?;
-        buf.streamed_field(r.up_sql, &mut w).map_err(io)?;
-        buf.streamed_field(r.down_sql, &mut w).map_err(io)?;
-        buf.field(if r.irreversible { "t" } else { "f" });
-        match r.duration_ms {
-            Some(d) => buf.field(&d.to_string()),
-            None => buf.null(),
-        }
-        buf.field(if r.dirty { "t" } else { "f" });
-        if r.dirty {
-            buf.field("up");
-        } else {
-            buf.null();
-        }
-        match &host {
-            Some(h) => buf.field(h),
-            None => buf.null(),
-        }
-        buf.field(env!("CARGO_PKG_VERSION"));
-        buf.end_row();
-        buf.flush_to(&mut w).map_err(io)?;
-    }
+    rows(&mut w).map_err(|e| DbError::Other(format!("recording applied versions: {e}")))?;
     w.finish().map_err(|e| fail(&e))?;
     Ok(())
+}
+
+/// One history row in `COPY` text format; large bodies are escaped and
+/// written in chunks.
+fn encode_row(
+    r: &NewVersion<'_>,
+    host: Option<&str>,
+    w: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let mut buf = CopyRow::default();
+    buf.field(&r.version.number.to_string());
+    buf.field(r.name);
+    buf.field(&r.up_checksum);
+    buf.field(&r.down_checksum);
+    buf.flush_to(w)?;
+    buf.streamed_field(r.up_sql, w)?;
+    buf.streamed_field(r.down_sql, w)?;
+    buf.field(if r.irreversible { "t" } else { "f" });
+    match r.duration_ms {
+        Some(d) => buf.field(&d.to_string()),
+        None => buf.null(),
+    }
+    buf.field(if r.dirty { "t" } else { "f" });
+    if r.dirty {
+        buf.field("up");
+    } else {
+        buf.null();
+    }
+    match host {
+        Some(h) => buf.field(h),
+        None => buf.null(),
+    }
+    buf.field(env!("CARGO_PKG_VERSION"));
+    buf.end_row();
+    buf.flush_to(w)
 }
 
 /// One row of `COPY ... FROM STDIN` in text format, built field by field.
@@ -601,15 +783,16 @@ mod tests {
     }
 
     #[test]
-    fn digest_matches_the_sql_form() {
-        // sha256 of "1,2,10" (what string_agg(version::text, ',') gives).
-        let v: Vec<Version> = ["1", "2", "10"]
+    fn digest_is_the_count_and_the_sum_of_hashes() {
+        let v: Vec<Version> = ["1", "2", "0010"]
             .iter()
             .filter_map(|s| Version::parse(s))
             .collect();
-        assert_eq!(
-            versions_digest(v.iter()),
-            "19bc041f049a3f2ce6c2cd841d8ae13a5afa24fc9fa1413794354498a1539968"
-        );
+        // sha256("1") starts 6b86b273ff34fce1…: its first 60 bits.
+        assert_eq!(version_hash(&v[0]), 0x6b86b273ff34fce);
+        let sum: u128 = v.iter().map(|v| u128::from(version_hash(v))).sum();
+        assert_eq!(versions_digest(v.iter()), format!("3:{sum}"));
+        // The order does not matter; the width of the digits does not either.
+        assert_eq!(versions_digest(v.iter().rev()), versions_digest(v.iter()));
     }
 }

@@ -115,7 +115,7 @@ pub fn execute(
         applied: applied.clone(),
         committed: applied.clone(),
         in_tx: false,
-        rows: Vec::new(),
+        rows: history::Batch::default(),
         deletes: Vec::new(),
     };
     let result = run_steps(client, plan, settings, progress, hooks, &mut state);
@@ -162,7 +162,8 @@ struct State<'a> {
     /// Versions applied as far as committed work goes.
     committed: BTreeSet<Version>,
     in_tx: bool,
-    rows: Vec<NewVersion<'a>>,
+    /// History rows of applied steps not written yet.
+    rows: history::Batch,
     deletes: Vec<&'a Version>,
 }
 
@@ -190,15 +191,39 @@ fn commit(client: &mut Client, schema: &str, state: &mut State<'_>) -> Result<()
 }
 
 fn flush(client: &mut Client, schema: &str, state: &mut State<'_>) -> Result<(), RunError> {
-    history::insert(client, schema, &state.rows)?;
+    state.rows.write(client, schema)?;
     history::delete(client, schema, &state.deletes)?;
-    state.rows.clear();
     state.deletes.clear();
     Ok(())
 }
 
-fn row<'a>(step: &Step<'a>, duration: Option<f64>, dirty: bool) -> NewVersion<'a> {
-    NewVersion::of(step.migration, duration, dirty)
+/// The text of a step's file, read again if the project released it; a
+/// file edited since it was checked stops the run.
+fn text_of<'f>(file: &'f SqlFile) -> Result<std::borrow::Cow<'f, SqlFile>, RunError> {
+    file.reread().map_err(|diagnostic| RunError::Statement {
+        diagnostic,
+        now_at: None,
+        partly_committed: false,
+    })
+}
+
+/// Records an applied step: into the batch, or at once when its SQL is too
+/// large to copy into it.
+fn record(
+    client: &mut Client,
+    schema: &str,
+    state: &mut State<'_>,
+    row: &NewVersion<'_>,
+) -> Result<(), RunError> {
+    if row.sql_len() > history::Batch::LIMIT {
+        history::insert(client, schema, std::slice::from_ref(row))?;
+    } else {
+        state.rows.push(row);
+        if state.rows.is_full() {
+            state.rows.write(client, schema)?;
+        }
+    }
+    Ok(())
 }
 
 fn run_steps<'a>(
@@ -213,13 +238,19 @@ fn run_steps<'a>(
     begin(client, state)?;
     hooks.before_steps(client)?;
     for step in &plan.steps {
-        let file = file_of(step);
+        let file = text_of(file_of(step))?;
+        let file = &*file;
+        // The history row keeps both texts of an applied version.
+        let down = match step.direction {
+            Direction::Up => Some(text_of(&step.migration.down)?),
+            Direction::Down => None,
+        };
         let version = &step.migration.version;
         progress.step_started(step);
         let t = Instant::now();
         if file.header.transaction() == TransactionMode::Off {
             commit(client, schema, state)?;
-            run_outside_transaction(client, schema, step, file)?;
+            run_outside_transaction(client, schema, step, file, down.as_deref())?;
         } else {
             begin(client, state)?;
             for range in statements(file) {
@@ -230,10 +261,10 @@ fn run_steps<'a>(
         match step.direction {
             Direction::Up => {
                 state.applied.insert(version.clone());
-                if file.header.transaction() == TransactionMode::On {
-                    state
-                        .rows
-                        .push(row(step, Some(elapsed.as_secs_f64() * 1000.0), false));
+                if let (TransactionMode::On, Some(down)) = (file.header.transaction(), &down) {
+                    let ms = elapsed.as_secs_f64() * 1000.0;
+                    let row = NewVersion::of_files(step.migration, file, down, Some(ms), false);
+                    record(client, schema, state, &row)?;
                 }
             }
             Direction::Down => {
@@ -280,15 +311,20 @@ fn run_outside_transaction(
     schema: &str,
     step: &Step<'_>,
     file: &SqlFile,
+    down: Option<&SqlFile>,
 ) -> Result<(), RunError> {
     let version = &step.migration.version;
     let direction = match step.direction {
         Direction::Up => "up",
         Direction::Down => "down",
     };
-    match step.direction {
-        Direction::Up => history::insert(client, schema, &[row(step, None, true)])?,
-        Direction::Down => history::set_dirty(client, schema, version, direction, 0)?,
+    match (step.direction, down) {
+        (Direction::Up, Some(down)) => history::insert(
+            client,
+            schema,
+            &[NewVersion::of_files(step.migration, file, down, None, true)],
+        )?,
+        _ => history::set_dirty(client, schema, version, direction, 0)?,
     }
     let t = Instant::now();
     for (i, range) in statements(file).into_iter().enumerate() {
@@ -417,7 +453,7 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
 }
 
 fn insert_sql(schema: &str, step: &Step<'_>, dirty: bool) -> String {
-    let r = row(step, None, dirty);
+    let r = NewVersion::of(step.migration, None, dirty);
     format!(
         "INSERT INTO {schema}.versions (version, name, up_checksum, down_checksum, up_sql, down_sql, irreversible, dirty, keel_version) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
         r.version.number,

@@ -2,6 +2,7 @@
 //! files. Every layout mistake becomes a [`Diagnostic`] naming the path; only
 //! a missing or unreadable top folder is a hard error.
 
+pub mod listing_cache;
 pub mod version;
 
 use crate::diagnostic::Diagnostic;
@@ -30,28 +31,82 @@ pub struct SqlFile {
     pub header: Header,
     /// Header lines that could not be read (parsed once, with the header).
     pub header_errors: Vec<crate::header::HeaderError>,
+    /// The checksum of the body as read (computed once, with the header).
+    checksum: Checksum,
+    /// The text was dropped by [`SqlFile::release`]; [`SqlFile::reread`]
+    /// gets it back.
+    released: bool,
 }
 
 impl SqlFile {
     pub fn new(path: PathBuf, kind: FileKind, text: String) -> SqlFile {
         let (header, header_errors) = Header::parse(&text);
+        let checksum = Checksum::of_body(&text[header.body_start..]);
         SqlFile {
             path,
             kind,
             text,
             header,
             header_errors,
+            checksum,
+            released: false,
         }
     }
 
     /// Everything after the header.
     pub fn body(&self) -> &str {
-        &self.text[self.header.body_start..]
+        debug_assert!(
+            !self.released,
+            "the text of {} was released",
+            self.path.display()
+        );
+        self.text.get(self.header.body_start..).unwrap_or_default()
     }
 
-    /// The checksum of the body as it is now.
+    /// The checksum of the body as it was read.
     pub fn actual_checksum(&self) -> Checksum {
-        Checksum::of_body(self.body())
+        self.checksum
+    }
+
+    /// Drops the text and keeps what planning a run needs (path, header,
+    /// checksum): a run holds one migration's text at a time, so its memory
+    /// does not grow with the number of migrations. Call only once the
+    /// header's problems have been reported.
+    pub fn release(&mut self) {
+        self.text = String::new();
+        self.header.lines.shrink_to_fit();
+        self.header_errors = Vec::new();
+        self.released = true;
+    }
+
+    pub fn is_released(&self) -> bool {
+        self.released
+    }
+
+    /// The file with its text: itself, or read again from disk when it was
+    /// released, refused if its body is no longer the one that was checked
+    /// (someone edited it while keel was running).
+    pub fn reread(&self) -> Result<std::borrow::Cow<'_, SqlFile>, Box<Diagnostic>> {
+        if !self.released {
+            return Ok(std::borrow::Cow::Borrowed(self));
+        }
+        let mut diags = Vec::new();
+        let Some(now) = read_file(&self.path, self.kind, &mut diags) else {
+            return Err(Box::new(diags.pop().unwrap_or_else(|| {
+                Diagnostic::error("unreadable", "cannot read file").with_path(&self.path)
+            })));
+        };
+        if now.checksum != self.checksum {
+            return Err(Box::new(
+                Diagnostic::error(
+                    "changed-during-run",
+                    "the file changed while keel was running, after it was checked",
+                )
+                .with_path(&self.path)
+                .with_hint("finish the edit (and `keel seal`), then run the command again"),
+            ));
+        }
+        Ok(std::borrow::Cow::Owned(now))
     }
 
     /// True when the body has no statement text at all (only blanks).
@@ -207,9 +262,7 @@ pub fn scan(dir: &Path) -> Result<Layout, ProjectError> {
     let ups = list_migration_folder(&dir.join("up"), &mut diagnostics);
     let downs = list_migration_folder(&dir.join("down"), &mut diagnostics);
     let pairs = pair(ups, downs, &mut diagnostics);
-    let policies_dir = dir.join("policies");
-    let policies = list_sql_folder(&policies_dir, &["tests"], &mut diagnostics);
-    let policy_tests = list_sql_folder(&policies_dir.join("tests"), &[], &mut diagnostics);
+    let (policies, policy_tests) = scan_policies(dir, &mut diagnostics);
     Ok(Layout {
         dir: dir.to_path_buf(),
         pairs,
@@ -219,9 +272,29 @@ pub fn scan(dir: &Path) -> Result<Layout, ProjectError> {
     })
 }
 
+/// The policy files and policy test files of the migrations folder `dir`.
+pub fn scan_policies(
+    dir: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let policies_dir = dir.join("policies");
+    let policies = list_sql_folder(&policies_dir, &["tests"], diagnostics);
+    let policy_tests = list_sql_folder(&policies_dir.join("tests"), &[], diagnostics);
+    (policies, policy_tests)
+}
+
 /// Reads the migrations folder `dir`: its layout, then every file.
 pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
-    let layout = scan(dir)?;
+    Ok(load_layout(scan(dir)?, |_, _| {}))
+}
+
+/// Reads every file of `layout`. `prepare` sees each file as soon as it is
+/// read, on the reading thread (e.g. to report its header and release its
+/// text).
+pub fn load_layout(
+    layout: Layout,
+    prepare: impl Fn(&mut SqlFile, &mut Vec<Diagnostic>) + Sync,
+) -> Loaded {
     let mut diagnostics = layout.diagnostics;
     // Every file to read, in order; files are read on all cores.
     let mut jobs: Vec<(&PathBuf, FileKind)> = Vec::new();
@@ -234,7 +307,9 @@ pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
             // its own problems.
             for (side, kind) in [(&p.up, FileKind::Up), (&p.down, FileKind::Down)] {
                 if let Ok(path) = side {
-                    read_file(path, kind, &mut diagnostics);
+                    if let Some(mut f) = read_file(path, kind, &mut diagnostics) {
+                        prepare(&mut f, &mut diagnostics);
+                    }
                 }
             }
         }
@@ -248,7 +323,10 @@ pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
     );
     let read = crate::parallel::map(&jobs, 64, |(path, kind)| {
         let mut d = Vec::new();
-        let file = read_file(path, *kind, &mut d);
+        let mut file = read_file(path, *kind, &mut d);
+        if let Some(f) = &mut file {
+            prepare(f, &mut d);
+        }
         (file, d)
     });
     let mut files = read.into_iter();
@@ -281,7 +359,7 @@ pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
     };
     let policies = take(layout.policies.len());
     let policy_tests = take(layout.policy_tests.len());
-    Ok(Loaded {
+    Loaded {
         project: Project {
             dir: layout.dir,
             migrations,
@@ -289,14 +367,13 @@ pub fn load(dir: &Path) -> Result<Loaded, ProjectError> {
             policy_tests,
         },
         diagnostics,
-    })
+    }
 }
 
-/// Reads the policy files of a layout (the policy stage needs them even
-/// when no migration runs).
-pub fn read_policies(layout: &Layout, diagnostics: &mut Vec<Diagnostic>) -> Vec<SqlFile> {
-    layout
-        .policies
+/// Reads the policy files `paths` (the policy stage needs them even when no
+/// migration runs).
+pub fn read_policies(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<SqlFile> {
+    paths
         .iter()
         .filter_map(|path| read_file(path, FileKind::Policy, diagnostics))
         .collect()
@@ -588,6 +665,27 @@ fn read_file(path: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_released_file_is_read_again_only_while_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0001_a.sql");
+        std::fs::write(&path, "-- keel:checksum sha256:00\nSELECT 1;\n").unwrap();
+        let mut diags = Vec::new();
+        let mut f = read_file(&path, FileKind::Up, &mut diags).unwrap();
+        let checksum = f.actual_checksum();
+        f.release();
+        assert!(f.is_released() && f.text.is_empty());
+        assert_eq!(f.actual_checksum(), checksum);
+        // A cosmetic edit of the header keeps the body: still the same file.
+        std::fs::write(&path, "-- keel:checksum sha256:11\nSELECT 1;\n").unwrap();
+        let again = f.reread().unwrap();
+        assert_eq!(again.body(), "SELECT 1;\n");
+        std::fs::write(&path, "-- keel:checksum sha256:00\nSELECT 2;\n").unwrap();
+        assert_eq!(f.reread().unwrap_err().code, "changed-during-run");
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(f.reread().unwrap_err().code, "unreadable");
+    }
 
     #[test]
     fn sibling_swaps_folder() {
