@@ -174,36 +174,13 @@ impl Target {
             // TLS does not apply to Unix sockets.
             return self.config.connect(NoTls).map_err(|e| fail(error_text(&e)));
         }
-        let connector = self.tls_connector().map_err(fail)?;
+        // Built only here, when TLS is used: loading the system's roots is
+        // work the other connections do not need.
+        let connector =
+            super::tls::connector(self.verify, self.root_cert.as_deref()).map_err(fail)?;
         self.config
-            .connect(postgres_native_tls::MakeTlsConnector::new(connector))
+            .connect(connector)
             .map_err(|e| fail(error_text(&e)))
-    }
-
-    fn tls_connector(&self) -> Result<native_tls::TlsConnector, String> {
-        let mut b = native_tls::TlsConnector::builder();
-        match self.verify {
-            Verify::None => {
-                b.danger_accept_invalid_certs(true);
-                b.danger_accept_invalid_hostnames(true);
-            }
-            Verify::Ca => {
-                b.danger_accept_invalid_hostnames(true);
-            }
-            Verify::Full => {}
-        }
-        if let Some(path) = &self.root_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read sslrootcert `{}`: {e}", path.display()))?;
-            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-                format!(
-                    "sslrootcert `{}` is not a PEM certificate: {e}",
-                    path.display()
-                )
-            })?;
-            b.add_root_certificate(cert);
-        }
-        b.build().map_err(|e| format!("cannot set up TLS: {e}"))
     }
 }
 
