@@ -13,27 +13,40 @@ pub fn map<T: Sync, R: Send>(
     min_per_thread: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
+    map_owned(items.iter().collect(), min_per_thread, f)
+}
+
+/// `items.into_iter().map(f).collect()`, computed on all cores when there
+/// is enough work to be worth a thread. Each item is moved into `f`, so what
+/// it owns can move into the result instead of being copied.
+pub fn map_owned<T: Send, R: Send>(
+    items: Vec<T>,
+    min_per_thread: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
     let wanted = items.len() / min_per_thread.max(1);
     let threads = if wanted <= 1 { 1 } else { cores().min(wanted) };
     if threads <= 1 {
-        return items.iter().map(f).collect();
+        return items.into_iter().map(f).collect();
     }
     // Eight chunks per thread at least: enough to balance uneven items.
     let chunk = (items.len() / (threads * 8)).clamp(1, 64);
-    let mut slots: Vec<Option<R>> = Vec::with_capacity(items.len());
-    slots.resize_with(items.len(), || None);
-    let work = Mutex::new(slots.chunks_mut(chunk).zip(items.chunks(chunk)));
+    let mut inputs: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<R>> = Vec::with_capacity(inputs.len());
+    slots.resize_with(inputs.len(), || None);
+    let work = Mutex::new(slots.chunks_mut(chunk).zip(inputs.chunks_mut(chunk)));
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
                 let next = work.lock().unwrap_or_else(PoisonError::into_inner).next();
                 let Some((out, ins)) = next else { break };
                 for (slot, item) in out.iter_mut().zip(ins) {
-                    *slot = Some(f(item));
+                    *slot = item.take().map(&f);
                 }
             });
         }
     });
+    drop(inputs);
     slots
         .into_iter()
         .map(|r| r.expect("every item was mapped"))

@@ -46,14 +46,6 @@ fn chown_to_server_user(paths: &[&Path], data_dir: &Path) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn tls_modes_against_a_server_that_requires_tls() {
     let cluster = Cluster::throwaway().expect("throwaway cluster");
@@ -80,7 +72,7 @@ fn tls_modes_against_a_server_that_requires_tls() {
     .unwrap();
     drop(c);
     cluster.stop().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     cluster
         .start_with(&[
             ("listen_addresses", "127.0.0.1"),

@@ -107,14 +107,6 @@ fn install(certs: &Path, name: &str, data: &Path) -> [(String, String); 2] {
     out.try_into().unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn certificate_checks_follow_libpq() {
     let certs = tempfile::tempdir().unwrap();
@@ -139,7 +131,7 @@ fn certificate_checks_follow_libpq() {
         format!("hostssl all tls_user 127.0.0.1/32 scram-sha-256\n{text}"),
     )
     .unwrap();
-    let port = free_port().to_string();
+    let port = common::free_port().to_string();
     let start = |name: &str| {
         cluster.stop().unwrap();
         let files = install(dir, name, &data);

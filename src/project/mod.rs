@@ -74,6 +74,14 @@ impl SqlFile {
     /// header's problems have been reported.
     pub fn release(&mut self) {
         self.text = String::new();
+        // A run still asks for the transaction mode and irreversibility;
+        // the checksum and message lines were checked and are not needed.
+        self.header.lines.retain(|l| {
+            matches!(
+                l.entry,
+                crate::header::Entry::Transaction(_) | crate::header::Entry::Irreversible
+            )
+        });
         self.header.lines.shrink_to_fit();
         self.header_errors = Vec::new();
         self.released = true;
@@ -91,7 +99,7 @@ impl SqlFile {
             return Ok(std::borrow::Cow::Borrowed(self));
         }
         let mut diags = Vec::new();
-        let Some(now) = read_file(&self.path, self.kind, &mut diags) else {
+        let Some(now) = read_file(self.path.clone(), self.kind, &mut diags) else {
             return Err(Box::new(diags.pop().unwrap_or_else(|| {
                 Diagnostic::error("unreadable", "cannot read file").with_path(&self.path)
             })));
@@ -295,73 +303,61 @@ pub fn load_layout(
     layout: Layout,
     prepare: impl Fn(&mut SqlFile, &mut Vec<Diagnostic>) + Sync,
 ) -> Loaded {
-    let mut diagnostics = layout.diagnostics;
-    // Every file to read, in order; files are read on all cores.
-    let mut jobs: Vec<(&PathBuf, FileKind)> = Vec::new();
-    for p in &layout.pairs {
-        if let (Ok(up), Ok(down)) = (&p.up, &p.down) {
-            jobs.push((up, FileKind::Up));
-            jobs.push((down, FileKind::Down));
-        } else {
-            // One side is unreadable (already reported): read the other for
-            // its own problems.
-            for (side, kind) in [(&p.up, FileKind::Up), (&p.down, FileKind::Down)] {
-                if let Ok(path) = side {
-                    if let Some(mut f) = read_file(path, kind, &mut diagnostics) {
-                        prepare(&mut f, &mut diagnostics);
-                    }
-                }
-            }
-        }
-    }
-    jobs.extend(layout.policies.iter().map(|p| (p, FileKind::Policy)));
-    jobs.extend(
-        layout
-            .policy_tests
-            .iter()
-            .map(|p| (p, FileKind::PolicyTest)),
-    );
-    let read = crate::parallel::map(&jobs, 64, |(path, kind)| {
+    let Layout {
+        dir,
+        pairs,
+        policies,
+        policy_tests,
+        mut diagnostics,
+    } = layout;
+    let read = |path: PathBuf, kind: FileKind, d: &mut Vec<Diagnostic>| {
+        let mut file = read_file(path, kind, d)?;
+        prepare(&mut file, d);
+        Some(file)
+    };
+    // Pairs are read on all cores, each pair's paths moved into its files.
+    // A side already reported unreadable is skipped; the other is still
+    // read for its own problems.
+    let read_pairs = crate::parallel::map_owned(pairs, 32, |p: Pair| {
         let mut d = Vec::new();
-        let mut file = read_file(path, *kind, &mut d);
-        if let Some(f) = &mut file {
-            prepare(f, &mut d);
-        }
-        (file, d)
-    });
-    let mut files = read.into_iter();
-    let mut migrations = Vec::with_capacity(layout.pairs.len());
-    for p in layout.pairs {
-        if p.up.is_err() || p.down.is_err() {
-            continue;
-        }
-        let (Some((up, d1)), Some((down, d2))) = (files.next(), files.next()) else {
-            break;
-        };
-        diagnostics.extend(d1);
-        diagnostics.extend(d2);
-        if let (Some(up), Some(down)) = (up, down) {
-            migrations.push(Migration {
+        let up = p.up.ok().and_then(|path| read(path, FileKind::Up, &mut d));
+        let down = p
+            .down
+            .ok()
+            .and_then(|path| read(path, FileKind::Down, &mut d));
+        let migration = match (up, down) {
+            (Some(up), Some(down)) => Some(Migration {
                 version: p.version,
                 name: p.name,
                 up,
                 down,
-            });
-        }
+            }),
+            _ => None,
+        };
+        (migration, d)
+    });
+    let mut migrations = Vec::with_capacity(read_pairs.len());
+    for (m, d) in read_pairs {
+        diagnostics.extend(d);
+        migrations.extend(m);
     }
-    let mut take = |n: usize| -> Vec<SqlFile> {
-        let mut out = Vec::new();
-        for (file, d) in files.by_ref().take(n) {
+    let mut read_all = |paths: Vec<PathBuf>, kind: FileKind| -> Vec<SqlFile> {
+        let files = crate::parallel::map_owned(paths, 64, |path| {
+            let mut d = Vec::new();
+            (read(path, kind, &mut d), d)
+        });
+        let mut out = Vec::with_capacity(files.len());
+        for (f, d) in files {
             diagnostics.extend(d);
-            out.extend(file);
+            out.extend(f);
         }
         out
     };
-    let policies = take(layout.policies.len());
-    let policy_tests = take(layout.policy_tests.len());
+    let policies = read_all(policies, FileKind::Policy);
+    let policy_tests = read_all(policy_tests, FileKind::PolicyTest);
     Loaded {
         project: Project {
-            dir: layout.dir,
+            dir,
             migrations,
             policies,
             policy_tests,
@@ -375,7 +371,7 @@ pub fn load_layout(
 pub fn read_policies(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<SqlFile> {
     paths
         .iter()
-        .filter_map(|path| read_file(path, FileKind::Policy, diagnostics))
+        .filter_map(|path| read_file(path.clone(), FileKind::Policy, diagnostics))
         .collect()
 }
 
@@ -628,20 +624,20 @@ fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -
     out
 }
 
-fn read_file(path: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Option<SqlFile> {
-    let bytes = match std::fs::read(path) {
+fn read_file(path: PathBuf, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Option<SqlFile> {
+    let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => {
             diags.push(
                 Diagnostic::error("unreadable", format!("cannot read file: {e}"))
-                    .with_path(path)
+                    .with_path(&path)
                     .with_hint("check the file's permissions"),
             );
             return None;
         }
     };
     match String::from_utf8(bytes) {
-        Ok(text) => Some(SqlFile::new(path.to_path_buf(), kind, text)),
+        Ok(text) => Some(SqlFile::new(path, kind, text)),
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let bytes = e.as_bytes();
@@ -652,7 +648,7 @@ fn read_file(path: &Path, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Option
                 "not-utf8",
                 format!("the file is not valid UTF-8 (byte 0x{bad:02X})"),
             )
-            .with_path(path)
+            .with_path(&path)
             .with_hint("save the file as UTF-8 (it may have been saved as Latin-1 or Windows-1252, e.g. `iconv -f WINDOWS-1252 -t UTF-8`)");
             d.line = Some(pos.line);
             d.column = Some(pos.column);
@@ -672,7 +668,7 @@ mod tests {
         let path = dir.path().join("0001_a.sql");
         std::fs::write(&path, "-- keel:checksum sha256:00\nSELECT 1;\n").unwrap();
         let mut diags = Vec::new();
-        let mut f = read_file(&path, FileKind::Up, &mut diags).unwrap();
+        let mut f = read_file(path.clone(), FileKind::Up, &mut diags).unwrap();
         let checksum = f.actual_checksum();
         f.release();
         assert!(f.is_released() && f.text.is_empty());

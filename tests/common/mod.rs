@@ -8,3 +8,13 @@
 pub mod pg;
 
 pub use pg::{cluster, fresh_db, TestDb};
+
+/// A TCP port nothing listens on right now (for a server started by a test).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
