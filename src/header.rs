@@ -68,7 +68,8 @@ pub fn lines(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(text);
     std::iter::from_fn(move || {
         let s = rest?;
-        match s.find(['\n', '\r']) {
+        // memchr's vector search: a 100 MB body has a million lines.
+        match memchr::memchr2(b'\n', b'\r', s.as_bytes()) {
             Some(i) => {
                 let next = if s[i..].starts_with("\r\n") {
                     i + 2

@@ -13,6 +13,10 @@ use walkdir::WalkDir;
 
 pub use version::{parse_file_name, slug, NameError, Version};
 
+/// Files from this size on have their checksum computed when first asked
+/// rather than when read.
+const LARGE: usize = 1 << 20;
+
 /// What role a SQL file plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -31,8 +35,9 @@ pub struct SqlFile {
     pub header: Header,
     /// Header lines that could not be read (parsed once, with the header).
     pub header_errors: Vec<crate::header::HeaderError>,
-    /// The checksum of the body as read (computed once, with the header).
-    checksum: Checksum,
+    /// The checksum of the body as read: computed with the header, or for
+    /// a large file when first asked (see [`SqlFile::checksum_pending`]).
+    checksum: std::sync::OnceLock<Checksum>,
     /// The text was dropped by [`SqlFile::release`]; [`SqlFile::reread`]
     /// gets it back.
     released: bool,
@@ -41,7 +46,10 @@ pub struct SqlFile {
 impl SqlFile {
     pub fn new(path: PathBuf, kind: FileKind, text: String) -> SqlFile {
         let (header, header_errors) = Header::parse(&text);
-        let checksum = Checksum::of_body(&text[header.body_start..]);
+        let checksum = std::sync::OnceLock::new();
+        if text.len() < LARGE {
+            let _ = checksum.set(Checksum::of_body(&text[header.body_start..]));
+        }
         SqlFile {
             path,
             kind,
@@ -65,7 +73,13 @@ impl SqlFile {
 
     /// The checksum of the body as it was read.
     pub fn actual_checksum(&self) -> Checksum {
-        self.checksum
+        *self.checksum.get_or_init(|| Checksum::of_body(self.body()))
+    }
+
+    /// True for a large file whose checksum is not computed yet: checking
+    /// it computes the checksum on another core while splitting it.
+    pub fn checksum_pending(&self) -> bool {
+        self.checksum.get().is_none()
     }
 
     /// Drops the text and keeps what planning a run needs (path, header,
@@ -73,6 +87,7 @@ impl SqlFile {
     /// does not grow with the number of migrations. Call only once the
     /// header's problems have been reported.
     pub fn release(&mut self) {
+        self.actual_checksum();
         self.text = String::new();
         // A run still asks for the transaction mode and irreversibility;
         // the checksum and message lines were checked and are not needed.
@@ -104,7 +119,7 @@ impl SqlFile {
                 Diagnostic::error("unreadable", "cannot read file").with_path(&self.path)
             })));
         };
-        if now.checksum != self.checksum {
+        if now.actual_checksum() != self.actual_checksum() {
             return Err(Box::new(
                 Diagnostic::error(
                     "changed-during-run",
@@ -681,6 +696,28 @@ mod tests {
         assert_eq!(f.reread().unwrap_err().code, "changed-during-run");
         std::fs::remove_file(&path).unwrap();
         assert_eq!(f.reread().unwrap_err().code, "unreadable");
+    }
+
+    #[test]
+    fn a_large_file_gets_its_checksum_when_first_asked() {
+        let body = "INSERT INTO t VALUES (1);   \n".repeat(LARGE / 20);
+        let f = SqlFile::new(PathBuf::from("big.sql"), FileKind::Up, body.clone());
+        assert!(f.checksum_pending());
+        let checked = crate::sql::validate::check_file(&f, Default::default());
+        assert!(!f.checksum_pending());
+        // Only the header is missing; every statement parsed.
+        assert!(
+            checked
+                .diagnostics
+                .iter()
+                .all(|d| d.code == "missing-checksum"),
+            "{:?}",
+            checked.diagnostics.first()
+        );
+        assert_eq!(checked.statements.len(), LARGE / 20);
+        assert_eq!(f.actual_checksum(), Checksum::of_body(&body));
+        let small = SqlFile::new(PathBuf::from("s.sql"), FileKind::Up, "SELECT 1;\n".into());
+        assert!(!small.checksum_pending());
     }
 
     #[test]

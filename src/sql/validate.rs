@@ -58,21 +58,25 @@ impl CheckedFile {
 
 /// Checks one file: header, checksum, statements, rules.
 pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
+    // Splitting and hashing a large file are both sequential: the checksum
+    // is computed on another core meanwhile.
+    let split = std::thread::scope(|s| {
+        if file.checksum_pending() {
+            s.spawn(|| file.actual_checksum());
+        }
+        split::split(&file.text).collect::<Result<Vec<_>, _>>()
+    });
     let mut out = CheckedFile::default();
     header_diagnostics(file, &mut out.diagnostics);
     let transactional = file.header.transaction() == TransactionMode::On;
-
-    let mut stmts = Vec::new();
-    for item in split::split(&file.text) {
-        match item {
-            Ok(s) => stmts.push(s),
-            Err(e) => {
-                out.diagnostics.push(split_error(file, &e));
-                // The rest of the file cannot be split reliably.
-                return out;
-            }
+    let stmts = match split {
+        Ok(stmts) => stmts,
+        Err(e) => {
+            out.diagnostics.push(split_error(file, &e));
+            // The rest of the file cannot be split reliably.
+            return out;
         }
-    }
+    };
     // Statements are independent: a large file is parsed on all cores.
     let analyses = crate::parallel::map(&stmts, 256, |stmt| {
         let text = &file.text[stmt.text.clone()];
