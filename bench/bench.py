@@ -87,7 +87,9 @@ def gen_project(path, n, width=5):
             f.write(back)
         all_up.append(body)
         all_down.append(back)
-    sh([KEEL, "--dir", os.path.join(path, "sql"), "seal"])
+    # From inside the scratch folder: never the dev database of the
+    # folder bench/run was started from.
+    sh([KEEL, "--dir", os.path.join(path, "sql"), "seal"], cwd=path)
     with open(os.path.join(path, "all_up.sql"), "w") as f:
         f.write("".join(all_up))
     with open(os.path.join(path, "all_down.sql"), "w") as f:
@@ -117,7 +119,9 @@ def gen_big(path, mb):
         f.write("".join(parts))
     with open(os.path.join(down, "0001_big.sql"), "w") as f:
         f.write("DROP TABLE big;\n")
-    sh([KEEL, "--dir", os.path.join(path, "sql"), "seal"])
+    # From inside the scratch folder: never the dev database of the
+    # folder bench/run was started from.
+    sh([KEEL, "--dir", os.path.join(path, "sql"), "seal"], cwd=path)
     return os.path.join(path, "sql"), size
 
 
@@ -330,8 +334,8 @@ def main():
         (k_big,) = hyperfine([f"{KEEL} --quiet --dir {big_sql} check --offline"], runs=3, warmup=1, shell=False)
         rows.append({
             "workload": f"W4 check --offline one {big_mb} MB file",
-            "keel": mbs(bb, k_big), "baseline": mbs(bb, bt), "ratio": bt / k_big, "target": ">= 0.85",
-            "unit": "MB/s", "note": f"{bs / k_big:.0f} statements/s (sqlparser alone {bs / bt:.0f}); one file uses one core",
+            "keel": mbs(bb, k_big), "baseline": mbs(bb, bt), "ratio": bt / k_big, "target": ">= 1.6",
+            "unit": "MB/s", "note": f"{bs / k_big:.0f} statements/s (sqlparser alone {bs / bt:.0f}); its statements are parsed on all cores",
         })
         # W5: peak RSS applying the big file.
         server.reset("bench")

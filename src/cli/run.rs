@@ -320,25 +320,31 @@ fn validate_plan(
 ) -> Result<(), Failure> {
     let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
     // Each file is read again, checked and dropped; only statements
-    // sqlparser rejected are kept, with their file, for the server's parser:
-    // memory stays small however many migrations run.
-    let results = crate::parallel::map(&files, 1, |f| {
-        let file = f.reread()?;
-        let mut c = crate::sql::validate::check_file(&file, Options { strict: false });
-        c.statements
-            .retain(|s| matches!(s.parse, crate::sql::validate::Parse::Rejected { .. }));
-        let keep = (!c.statements.is_empty()).then(|| file.into_owned());
-        Ok::<_, Box<Diagnostic>>((keep, c))
-    });
-    let mut checked = Vec::with_capacity(results.len());
+    // sqlparser rejected are kept, with their file, for the server's parser.
+    // Files go by batches, so that memory stays flat however many
+    // migrations run.
+    let mut checked = Vec::with_capacity(files.len());
     let mut kept = Vec::new();
-    for r in results {
-        match r {
-            Ok((keep, c)) => {
-                kept.extend(keep.map(|f| (checked.len(), f)));
-                checked.push(c);
+    for batch in files.chunks(256) {
+        let results = crate::parallel::map(batch, 1, |f| {
+            let file = f.reread()?;
+            let mut c = crate::sql::validate::check_file(&file, Options { strict: false });
+            c.statements
+                .retain(|s| matches!(s.parse, crate::sql::validate::Parse::Rejected { .. }));
+            // Usually nothing is left: give the space back.
+            c.statements.shrink_to_fit();
+            c.diagnostics.shrink_to_fit();
+            let keep = (!c.statements.is_empty()).then(|| file.into_owned());
+            Ok::<_, Box<Diagnostic>>((keep, c))
+        });
+        for r in results {
+            match r {
+                Ok((keep, c)) => {
+                    kept.extend(keep.map(|f| (checked.len(), f)));
+                    checked.push(c);
+                }
+                Err(d) => return Err(changed_failure(ctx, &d)),
             }
-            Err(d) => return Err(changed_failure(ctx, &d)),
         }
     }
     let kept_files: Vec<&SqlFile> = kept.iter().map(|(_, f)| f).collect();

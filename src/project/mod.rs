@@ -351,11 +351,14 @@ pub fn load_layout(
         };
         (migration, d)
     });
-    let mut migrations = Vec::with_capacity(read_pairs.len());
-    for (m, d) in read_pairs {
-        diagnostics.extend(d);
-        migrations.extend(m);
-    }
+    // Collected in place: the results' own allocation becomes the list.
+    let migrations: Vec<Migration> = read_pairs
+        .into_iter()
+        .filter_map(|(m, d)| {
+            diagnostics.extend(d);
+            m
+        })
+        .collect();
     let mut read_all = |paths: Vec<PathBuf>, kind: FileKind| -> Vec<SqlFile> {
         let files = crate::parallel::map_owned(paths, 64, |path| {
             let mut d = Vec::new();
