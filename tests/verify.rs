@@ -12,26 +12,9 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use common::{fresh_db, TestDb};
+use common::{fresh_db, TestDb, AMBIENT_ENV};
 
 const KEEL: &str = env!("CARGO_BIN_EXE_keel");
-
-/// Variables that could point keel at another database or change its output.
-const AMBIENT_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGDATABASE",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGPASSFILE",
-    "PGSERVICE",
-    "PGSSLMODE",
-    "KEEL_DIR",
-    "GITHUB_ACTIONS",
-    "NO_COLOR",
-];
 
 /// One verify at a time, so "no scratch database is left" means this test's.
 fn serial() -> MutexGuard<'static, ()> {

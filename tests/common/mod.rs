@@ -18,3 +18,22 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Variables that could point keel at some other database or change its output; every keel
+/// started by these tests runs without them.
+#[allow(dead_code)]
+pub const AMBIENT_ENV: &[&str] = &[
+    "DATABASE_URL",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSSLMODE",
+    "KEEL_DIR",
+    "GITHUB_ACTIONS",
+    "NO_COLOR",
+];
