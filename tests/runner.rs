@@ -593,6 +593,82 @@ fn editing_an_applied_file_is_drift_until_repair() {
     assert!(recorded.contains("bigint"), "{recorded}");
 }
 
+/// A DBA edits an applied up file by hand and does not seal it. `seal` refuses (the version is
+/// applied) and sends them to `repair`, so `repair` must accept the unsealed edit in one step:
+/// seal the version's files, record them, log the event; `check` then passes.
+#[test]
+fn an_unsealed_hand_edit_of_an_applied_file_is_accepted_by_repair_in_one_step() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "widgets",
+        "CREATE TABLE widgets (id int);\n",
+        "DROP TABLE widgets;\n",
+    )
+    .migration(
+        2,
+        "gadgets",
+        "CREATE TABLE gadgets (id int);\n",
+        "DROP TABLE gadgets;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+
+    // The hand edit: a comment and a changed type, checksum line left as it was.
+    let up = p.up_path(2, "gadgets");
+    let edited = fs::read_to_string(&up)
+        .unwrap()
+        .replace("(id int)", "(id bigint) -- wider ids");
+    fs::write(&up, &edited).unwrap();
+    let down_before = fs::read_to_string(p.down_path(2, "gadgets")).unwrap();
+
+    p.keel(url, &["check"]).assert_code(1);
+    p.keel(url, &["seal", "2"])
+        .assert_code(1)
+        .assert_stderr_has("keel repair 2");
+
+    let repair = p.keel(url, &["repair", "2"]);
+    repair.assert_code(0).assert_no_panic();
+    assert!(repair.all().contains("sealed"), "{repair}");
+
+    // The file is sealed now: its checksum line matches its body, nothing else changed.
+    let sealed = fs::read_to_string(&up).unwrap();
+    assert_ne!(sealed, edited, "repair rewrote the checksum line");
+    assert!(sealed.contains("(id bigint) -- wider ids"), "{sealed}");
+    assert_eq!(
+        fs::read_to_string(p.down_path(2, "gadgets")).unwrap(),
+        down_before,
+        "a down file whose checksum matched is left byte for byte"
+    );
+    p.keel(url, &["check", "--offline"]).assert_code(0);
+    p.keel(url, &["check"]).assert_code(0);
+
+    let mut c = db.connect();
+    let recorded: String = c
+        .query_one("SELECT up_sql FROM keel.versions WHERE version = 2", &[])
+        .unwrap()
+        .get(0);
+    assert!(recorded.contains("bigint"), "{recorded}");
+    let repairs: i64 = c
+        .query_one(
+            "SELECT count(*) FROM keel.events WHERE command = 'repair' AND outcome = 'ok'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(repairs, 1);
+    // The other version's files were not an excuse: an unsealed edit of version 1 still blocks.
+    let up1 = p.up_path(1, "widgets");
+    let text1 = fs::read_to_string(&up1).unwrap();
+    fs::write(&up1, text1.replace("(id int)", "(id int, x int)")).unwrap();
+    let other = p.keel(url, &["repair", "2"]);
+    other
+        .assert_code(1)
+        .assert_stderr_has(&Project::up_rel(1, "widgets"));
+}
+
 #[test]
 fn crlf_line_endings_and_trailing_blanks_are_not_drift() {
     let db = fresh_db();

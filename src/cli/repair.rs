@@ -1,9 +1,17 @@
 //! `keel repair VERSION`: accept the current files of an applied version (an
 //! intended edit), or clear a dirty mark after fixing things by hand. Logged.
+//!
+//! A DBA who edits an applied file by hand rarely reseals it, and `keel seal`
+//! refuses an applied version. So repair takes the edit as it is: the
+//! version's files may be unsealed, and repair seals them in the same step
+//! as it records them. Any other problem in the folder still refuses.
 
-use super::run::{db_failure, load_for_run, locked, RunFlags};
+use std::path::{Path, PathBuf};
+
+use super::run::{db_failure, load_accepting_edits, locked, RunFlags};
 use super::{Context, Failure};
 use crate::db::history::{self, Event, NewVersion};
+use crate::db::DbError;
 use crate::project::Version;
 
 #[derive(Debug, clap::Args)]
@@ -16,7 +24,18 @@ pub struct RepairArgs {
 }
 
 pub fn run(ctx: &Context, a: RepairArgs) -> Result<(), Failure> {
-    let (project, _) = load_for_run(ctx)?;
+    let layout = crate::project::scan(&ctx.config.dir)?;
+    let wanted = Version::parse(&a.rev);
+    // The layout moves into the load, so the version's paths are copied out.
+    let unsealed: Vec<PathBuf> = layout
+        .pairs
+        .iter()
+        .filter(|p| Some(&p.version) == wanted.as_ref())
+        .flat_map(|p| [&p.up, &p.down])
+        .filter_map(|listed| listed.as_ref().ok().cloned())
+        .collect();
+    let accept: Vec<&Path> = unsealed.iter().map(PathBuf::as_path).collect();
+    let (project, _) = load_accepting_edits(ctx, layout, &accept)?;
     let version = Version::parse(&a.rev).ok_or_else(|| {
         Failure::usage(
             format!("Can't locate revision identified by '{}'", a.rev),
@@ -57,45 +76,72 @@ pub fn run(ctx: &Context, a: RepairArgs) -> Result<(), Failure> {
         ));
     }
     let row = NewVersion::of(m, None, false);
+    // Files whose checksum line does not match their body get it rewritten
+    // (only that line), after the database accepted the row and before it
+    // commits: a failed write rolls the record back.
+    let to_seal: Vec<&crate::project::SqlFile> = [&m.up, &m.down]
+        .into_iter()
+        .filter(|f| f.header.checksum() != Some(f.actual_checksum()))
+        .collect();
     // A dirty `down` that was finished by hand means the version is gone.
     let finished_down = rec.dirty && rec.dirty_direction.as_deref() == Some("down");
     let detail = changes.join("; ");
-    let result = (|| -> Result<(), crate::db::DbError> {
-        let mut tx = session
-            .client
-            .transaction()
-            .map_err(|e| crate::db::DbError::query("starting the transaction", &e))?;
-        if finished_down {
-            history::delete(&mut tx, &schema, &[&m.version])?;
-        } else {
-            history::accept_files(&mut tx, &schema, &row)?;
-        }
-        history::log_event(
-            &mut tx,
-            &schema,
-            &Event {
-                command: "repair",
-                target: Some(&a.rev),
-                from: Some(&m.version),
-                to: Some(&m.version),
-                outcome: "ok",
-                detail: Some(if detail.is_empty() {
-                    "no change".into()
-                } else {
-                    detail.clone()
-                }),
-                ..Event::default()
-            },
-        )?;
-        tx.commit()
-            .map_err(|e| crate::db::DbError::query("committing", &e))
-    })();
-    result.map_err(db_failure)?;
+    let q = |what: &'static str| move |e: postgres::Error| db_failure(DbError::query(what, &e));
+    let mut tx = session
+        .client
+        .transaction()
+        .map_err(q("starting the transaction"))?;
+    if finished_down {
+        history::delete(&mut tx, &schema, &[&m.version]).map_err(db_failure)?;
+    } else {
+        history::accept_files(&mut tx, &schema, &row).map_err(db_failure)?;
+    }
+    let mut event_detail = changes.clone();
+    event_detail.extend(
+        to_seal
+            .iter()
+            .map(|f| format!("sealed {}", f.path.display())),
+    );
+    history::log_event(
+        &mut tx,
+        &schema,
+        &Event {
+            command: "repair",
+            target: Some(&a.rev),
+            from: Some(&m.version),
+            to: Some(&m.version),
+            outcome: "ok",
+            detail: Some(if event_detail.is_empty() {
+                "no change".into()
+            } else {
+                event_detail.join("; ")
+            }),
+            ..Event::default()
+        },
+    )
+    .map_err(db_failure)?;
+    // Files are sealed after the database took the row and before it
+    // commits: a failed write drops `tx`, which rolls the record back. A
+    // failed commit leaves sealed files whose bodies are unchanged, and
+    // running repair again records them.
+    let mut sealed = Vec::new();
+    for f in &to_seal {
+        super::seal::write_atomically(&f.path, &crate::header::seal(&f.text))?;
+        sealed.push(f.path.display().to_string());
+    }
+    tx.commit().map_err(q("committing"))?;
     session.unlock().map_err(db_failure)?;
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({"version": m.version.digits, "changes": changes}));
-    } else if changes.is_empty() {
+        r.json(
+            &serde_json::json!({"version": m.version.digits, "changes": changes, "sealed": sealed}),
+        );
+        return Ok(());
+    }
+    for p in &sealed {
+        r.line(format!("sealed {p}"));
+    }
+    if changes.is_empty() {
         r.line(format!(
             "{}: the recorded files already match; nothing to repair",
             m.id()

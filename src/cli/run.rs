@@ -113,7 +113,19 @@ fn plan_failure(e: &plan::PlanError, project: &Project) -> Failure {
 /// and every file's header and checksum. Statement checks come later, for
 /// the files a run will execute.
 pub fn load_for_run(ctx: &Context) -> Result<(Project, Declared), Failure> {
-    checked_load(ctx, crate::project::scan(&ctx.config.dir)?, false)
+    checked_load(ctx, crate::project::scan(&ctx.config.dir)?, false, &[])
+}
+
+/// [`load_for_run`] that tolerates an unsealed edit (a checksum that does not
+/// match its body, or none) in the files `unsealed`: `keel repair` seals and
+/// records them, so the edit a DBA made by hand is not a dead end. Every
+/// other problem in the folder still refuses.
+pub fn load_accepting_edits(
+    ctx: &Context,
+    layout: crate::project::Layout,
+    unsealed: &[&std::path::Path],
+) -> Result<(Project, Declared), Failure> {
+    checked_load(ctx, layout, false, unsealed)
 }
 
 /// [`load_for_run`] of a folder already listed. `lean` releases each
@@ -124,6 +136,7 @@ fn checked_load(
     ctx: &Context,
     layout: crate::project::Layout,
     lean: bool,
+    unsealed: &[&std::path::Path],
 ) -> Result<(Project, Declared), Failure> {
     let loaded = crate::project::load_layout(layout, |f, diags| {
         if lean && matches!(f.kind, FileKind::Up | FileKind::Down) {
@@ -135,13 +148,16 @@ fn checked_load(
     for f in loaded.project.files().filter(|f| !f.is_released()) {
         validate::header_diagnostics(f, &mut diags);
     }
+    diags.retain(|d| {
+        !(is_unsealed_edit(d) && d.path.as_deref().is_some_and(|p| unsealed.contains(&p)))
+    });
     // Policy files are small and always applied: validate them fully.
     let policy_files: Vec<&SqlFile> = loaded.project.policies.iter().collect();
     diags.extend(
         validation::check_parallel(&policy_files, Options::default())
             .into_iter()
             .flat_map(|c| c.diagnostics)
-            .filter(|d| d.code != "checksum-mismatch" && d.code != "missing-checksum"),
+            .filter(|d| !is_unsealed_edit(d)),
     );
     let declared = crate::policies::declared::declare(&loaded.project.policies);
     diags.extend(declared.diagnostics.iter().cloned());
@@ -153,6 +169,12 @@ fn checked_load(
         ));
     }
     Ok((loaded.project, declared))
+}
+
+/// A file edited without `keel seal`: its checksum line is missing or does
+/// not match its body.
+fn is_unsealed_edit(d: &Diagnostic) -> bool {
+    d.code == "checksum-mismatch" || d.code == "missing-checksum"
 }
 
 /// Opens a session; configuration problems are usage errors (exit 2).
@@ -552,7 +574,7 @@ fn upgrade_at_head(
         validation::check_parallel(&refs, Options::default())
             .into_iter()
             .flat_map(|c| c.diagnostics)
-            .filter(|d| d.code != "checksum-mismatch" && d.code != "missing-checksum"),
+            .filter(|d| !is_unsealed_edit(d)),
     );
     let declared = crate::policies::declared::declare(&policy_files);
     diags.extend(declared.diagnostics.iter().cloned());
@@ -601,7 +623,7 @@ fn full_run(
         Some((s, l)) => (Some(s), l),
         None => (None, crate::project::scan(&ctx.config.dir)?),
     };
-    let (project, declared) = checked_load(ctx, layout, true)?;
+    let (project, declared) = checked_load(ctx, layout, true, &[])?;
     let target = parse_target(target_text, &project)?;
     let command = match direction {
         Direction::Up => "upgrade",
