@@ -71,6 +71,36 @@ pub fn create_new_private(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The bytes of the regular file at `path` (a symbolic link is followed), read without blocking:
+/// a FIFO, socket or device is an `InvalidInput` error ("it is not a regular file") found by
+/// `fstat` on the opened descriptor, and a file over `max` bytes is an `InvalidData` error.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_nonblocking(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    let too_large = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is larger than {max} bytes"),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 /// True for the error `O_NOFOLLOW` gives on a symbolic link (`ELOOP`; `EMLINK` on FreeBSD).
 pub fn is_symlink_error(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EMLINK))

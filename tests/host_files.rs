@@ -453,3 +453,34 @@ fn seal_never_writes_through_a_planted_temp_symlink() {
         .collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// keel.toml
+// ---------------------------------------------------------------------------------------------
+
+/// `keel.toml` as a FIFO or a link to a device: an error naming it, never a hang.
+#[test]
+fn special_keel_toml_is_an_error_and_does_not_block() {
+    for make in [
+        |p: &Path| {
+            let made = std::process::Command::new("mkfifo")
+                .arg(p)
+                .status()
+                .unwrap();
+            assert!(made.success());
+        },
+        |p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap(),
+    ] {
+        let (_dir, root) = project();
+        make(&root.join("keel.toml"));
+        let out = keel_env(&root, &["check", "--offline"], &[], Duration::from_secs(20));
+        assert_eq!(out.code, Some(2), "{out:#?}");
+        assert!(
+            out.took < Duration::from_secs(10),
+            "keel took {:?}",
+            out.took
+        );
+        assert!(out.stderr.contains("keel.toml"), "{out:#?}");
+        assert!(out.stderr.contains("not a regular file"), "{out:#?}");
+    }
+}
