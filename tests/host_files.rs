@@ -248,6 +248,36 @@ fn keel_dir_owned_by_another_user_is_refused() {
     }
 }
 
+/// A data directory that came with the repository (owned by whoever cloned it, not by the
+/// server's OS user) is never started: its configuration would be the repository's.
+#[test]
+fn committed_data_dir_is_refused() {
+    if effective_uid() != 0 {
+        panic!("this test needs a server user other than keel's own and must run as root");
+    }
+    let (_dir, root) = project();
+    let _stop = StopDevDb(root.clone());
+    let keel_dir = root.join(".keel");
+    write_record(
+        &root,
+        &keel_dir.join("pgdata"),
+        &keel_dir.join("run"),
+        &keel_dir.join("server.log"),
+    );
+    fs::create_dir(keel_dir.join("pgdata")).unwrap();
+    fs::set_permissions(keel_dir.join("pgdata"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(keel_dir.join("pgdata/PG_VERSION"), "15\n").unwrap();
+    for args in [&["check"][..], &["dev-db", "start"]] {
+        let out = keel(&root, args);
+        assert_ne!(out.code, Some(0), "{args:?} succeeded: {out:#?}");
+        assert!(
+            out.stderr.contains(".keel/pgdata") && out.stderr.contains("another user (uid 0)"),
+            "{args:?}: {out:#?}"
+        );
+        assert!(!keel_dir.join("server.log").exists(), "{args:?}: {out:#?}");
+    }
+}
+
 /// `keel init` writes `.keel/.gitignore` (`*`), and never through a planted symlink.
 #[test]
 fn init_writes_keel_gitignore() {

@@ -1812,6 +1812,69 @@ mod tests {
     }
 
     #[test]
+    fn records_may_name_only_keels_own_layouts() {
+        let project = Path::new("/work/a");
+        let keel_dir = project.join(".keel");
+        let record_file = keel_dir.join("dev-db.json");
+        let inside = plan_dev_layout(project, None);
+        check_record(&inside, &record_file, &keel_dir).unwrap();
+
+        // The layout used when the server user cannot enter the project.
+        let own = own_dev_dir(project);
+        let spec = ClusterSpec::in_dir(&own, inside.port);
+        let outside = DevDbRecord {
+            socket_dir: effective_socket_dir(&spec.socket_dir, spec.port, &spec.data_dir),
+            data_dir: spec.data_dir,
+            log_file: spec.log_file,
+            ..inside.clone()
+        };
+        check_record(&outside, &record_file, &keel_dir).unwrap();
+
+        // A long project path puts the socket in its /tmp fallback.
+        let deep = PathBuf::from(format!("/{}", "d".repeat(100)));
+        let deep_record = plan_dev_layout(&deep, None);
+        assert!(deep_record
+            .socket_dir
+            .to_string_lossy()
+            .starts_with("/tmp/keel-"));
+        check_record(
+            &deep_record,
+            &deep.join(".keel/dev-db.json"),
+            &deep.join(".keel"),
+        )
+        .unwrap();
+
+        let field_of = |record: &DevDbRecord| match check_record(record, &record_file, &keel_dir) {
+            Err(ClusterError::ForeignRecordPath { field, path, .. }) => (field, path),
+            other => panic!("accepted {record:?}: {other:?}"),
+        };
+        for (field, bad) in [
+            ("data_dir", "/etc/pgdata"),
+            ("data_dir", "/work/a/.keel/../../etc/pgdata"),
+            ("data_dir", "/work/a/.keel/pgdata/x"),
+            ("data_dir", "/var/tmp/keel-dev-0000000000000000/pgdata"),
+            ("log_file", "/etc/passwd"),
+            ("log_file", "/work/a/.keel/other.log"),
+            ("socket_dir", "/tmp"),
+            ("socket_dir", "/work/a/.keel/pgdata"),
+        ] {
+            let mut record = inside.clone();
+            match field {
+                "data_dir" => record.data_dir = bad.into(),
+                "log_file" => record.log_file = bad.into(),
+                _ => record.socket_dir = bad.into(),
+            }
+            assert_eq!(field_of(&record), (field, PathBuf::from(bad)));
+        }
+        // Mixed layouts are not keel's either.
+        let mixed = DevDbRecord {
+            log_file: outside.log_file.clone(),
+            ..inside.clone()
+        };
+        assert_eq!(field_of(&mixed).0, "log_file");
+    }
+
+    #[test]
     fn log_tail_keeps_the_last_lines() {
         let tmp = tempfile::tempdir().unwrap();
         let log = tmp.path().join("log");
