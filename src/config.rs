@@ -64,6 +64,9 @@ pub enum ConfigError {
     Value { name: String, message: String },
 }
 
+/// The largest `keel.toml` keel reads; a real one is a few hundred bytes.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Command-line values that override the file.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -76,7 +79,12 @@ impl Config {
     /// and `overrides`.
     pub fn load(root: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
         let path = root.join(FILE_NAME);
-        let file = match std::fs::read_to_string(&path) {
+        // Never blocks on a FIFO nor reads a device: the file comes with the repository.
+        let text = crate::safe_fs::read_regular(&path, MAX_FILE_BYTES).and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        });
+        let file = match text {
             Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
                 path: path.clone(),
                 message: e.message().to_string(),

@@ -14,6 +14,7 @@ pub mod plan;
 pub mod policies;
 pub mod project;
 pub mod report;
+pub mod safe_fs;
 pub mod session;
 pub mod sql;
 pub mod validation;

@@ -18,7 +18,8 @@ pub enum DevDbCommand {
 
 pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
     let fail = |e: crate::db::cluster::ClusterError| {
-        Failure::failed(e.to_string(), Some("`keel dev-db` needs the PostgreSQL server package (e.g. `apt-get install postgresql`)".to_string()))
+        let (message, hint) = e.message_and_hint();
+        Failure::failed(message, Some(hint.unwrap_or_else(|| "`keel dev-db` needs the PostgreSQL server package (e.g. `apt-get install postgresql`)".to_string())))
     };
     let dev = DevDb::new(".").map_err(fail)?;
     let r = &ctx.reporter;

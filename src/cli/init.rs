@@ -177,7 +177,32 @@ fn create(created: &mut Created, dir: &Path, config: &Path, text: &str) -> Resul
     }
     created.file(config, text)?;
     created.shown.insert(0, config.to_path_buf());
-    Ok(())
+    keel_gitignore(created)
+}
+
+/// `.keel/.gitignore` (`*`), so that the local dev database `keel dev-db`
+/// keeps there is never committed. An existing `.keel` that is not a real
+/// folder (a symbolic link, a file) and an existing `.gitignore` are left
+/// alone: init never overwrites and never follows a link.
+fn keel_gitignore(created: &mut Created) -> Result<(), Failure> {
+    let keel_dir = Path::new(".keel");
+    match std::fs::symlink_metadata(keel_dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Ok(()),
+        Err(_) => created.dir(keel_dir)?,
+    }
+    let path = keel_dir.join(crate::db::cluster::KEEL_GITIGNORE);
+    match crate::db::cluster::write_keel_gitignore(keel_dir) {
+        Ok(true) => {
+            created.files.push(path);
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        Err(e) => Err(Failure::failed(
+            format!("cannot create `{}`: {e}", path.display()),
+            None,
+        )),
+    }
 }
 
 /// The commented `keel.toml`: every setting at its default, each explained.

@@ -120,15 +120,10 @@ fn refuse_applied(
 }
 
 /// Writes through a temporary file and a rename, so an interrupted seal
-/// never leaves a half-written migration.
+/// never leaves a half-written migration. The temporary file has an
+/// unpredictable name and is created new, so a planted file or symbolic link
+/// in the folder cannot redirect the write.
 pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), Failure> {
-    let tmp = path.with_extension("sql.keel-tmp");
-    let fail = |e: std::io::Error| {
-        Failure::failed(format!("cannot write `{}`: {e}", path.display()), None)
-    };
-    std::fs::write(&tmp, text).map_err(fail)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, path).map_err(fail)
+    crate::safe_fs::replace(path, text.as_bytes(), None)
+        .map_err(|e| Failure::failed(format!("cannot write `{}`: {e}", path.display()), None))
 }

@@ -155,14 +155,35 @@ pub enum ClusterError {
         owner: u32,
     },
 
-    /// A directory keel would use exists but is not safe to use (a symlink, a file, or owned by
-    /// another user in a shared place like `/tmp`).
-    #[error("refusing to use {}: {reason}\nhint: remove it, or move it out of the way", .path.display())]
-    UnsafeDir {
-        /// The directory.
+    /// A file or directory keel would use exists but is not safe to use: a symbolic link, the
+    /// wrong kind of file, or owned by another user (a repository can commit `.keel/` with
+    /// planted links; `/tmp` and `/var/tmp` are shared with every user).
+    #[error("refusing to use {}: {reason}\nhint: remove it (keel creates it afresh), or move it out of the way", .path.display())]
+    UnsafePath {
+        /// The file or directory.
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
+    },
+
+    /// `.keel/dev-db.json` names a path where keel never puts the dev cluster. Records are
+    /// committed by accident or on purpose; trusting one would let a repository choose which
+    /// directory the server is started in or which file gets the server log.
+    #[error(
+        "{} names {field} {}, which is not where keel keeps the dev database (only {} or {} are)\nhint: delete {} (nothing is started meanwhile); `keel dev-db start` writes a new one",
+        .record.display(), .path.display(), .keel_dir.display(), .own_dir.display(), .record.display()
+    )]
+    ForeignRecordPath {
+        /// The record file.
+        record: PathBuf,
+        /// The field (`data_dir`, `log_file`, `socket_dir`).
+        field: &'static str,
+        /// The path it names.
+        path: PathBuf,
+        /// The project's `.keel/`.
+        keel_dir: PathBuf,
+        /// keel's own `/var/tmp/keel-dev-<hash>/` for this project.
+        own_dir: PathBuf,
     },
 
     /// `.keel/dev-db.json` exists but cannot be read as a dev cluster record.
@@ -176,6 +197,18 @@ pub enum ClusterError {
         /// The parse error.
         source: serde_json::Error,
     },
+}
+
+impl ClusterError {
+    /// The message and, apart, the `hint:` line most variants end with, for callers that
+    /// print hints on their own line.
+    pub fn message_and_hint(&self) -> (String, Option<String>) {
+        let text = self.to_string();
+        match text.split_once("\nhint: ") {
+            Some((message, hint)) => (message.to_string(), Some(hint.to_string())),
+            None => (text, None),
+        }
+    }
 }
 
 type Result<T, E = ClusterError> = std::result::Result<T, E>;
@@ -393,26 +426,8 @@ fn server_user() -> Result<Option<OsUser>> {
         .ok_or(ClusterError::NoServerUser)
 }
 
-/// Our effective uid. std has no `geteuid()` and libc is not a dependency; Linux reports it in
-/// `/proc/self/status`, and `id -u` covers the rest.
 fn effective_uid() -> Option<u32> {
-    if let Ok(status) = fs::read_to_string("/proc/self/status") {
-        if let Some(euid) = parse_proc_euid(&status) {
-            return Some(euid);
-        }
-    }
-    let out = Command::new("id")
-        .arg("-u")
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
-}
-
-/// The effective uid from `/proc/self/status` (`Uid: real effective saved fs`).
-fn parse_proc_euid(status: &str) -> Option<u32> {
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
+    Some(crate::safe_fs::effective_uid())
 }
 
 /// Looks a user up in `/etc/passwd`, then through NSS (`getent`), then with `id`.
@@ -518,29 +533,12 @@ fn is_reachable(path: &Path, user: Option<&OsUser>) -> bool {
 ///
 /// An existing directory must be a real directory owned by us or by `owner`: some of these live
 /// in world-writable places (`/tmp`, `/var/tmp`), where another user could have planted a
-/// symlink or a directory of their own to read the cluster's socket.
+/// symlink or a directory of their own to read the cluster's socket, and `.keel/` comes with
+/// the repository. Mode and owner are changed through a descriptor opened with `O_NOFOLLOW`,
+/// so a link swapped in after the check is never followed.
 fn ensure_dir(dir: &Path, mode: u32, owner: Option<&OsUser>) -> Result<()> {
     match fs::symlink_metadata(dir) {
-        Ok(meta) => {
-            if !meta.is_dir() {
-                return Err(ClusterError::UnsafeDir {
-                    path: dir.to_path_buf(),
-                    reason: if meta.file_type().is_symlink() {
-                        "it is a symbolic link".into()
-                    } else {
-                        "it is not a directory".into()
-                    },
-                });
-            }
-            let ours =
-                Some(meta.uid()) == effective_uid() || owner.is_some_and(|o| o.uid == meta.uid());
-            if !ours {
-                return Err(ClusterError::UnsafeDir {
-                    path: dir.to_path_buf(),
-                    reason: format!("it belongs to another user (uid {})", meta.uid()),
-                });
-            }
-        }
+        Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // Missing parents get the default mode: `mode` is usually private, and a private
             // parent would lock the server user out of its own directory.
@@ -554,15 +552,89 @@ fn ensure_dir(dir: &Path, mode: u32, owner: Option<&OsUser>) -> Result<()> {
         }
         Err(e) => return Err(io_err("inspect", dir)(e)),
     }
+    let handle = open_owned(dir, Kind::Dir, &allowed_owners(owner))?;
     // Set explicitly: the umask may have narrowed the mode given at creation.
-    fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+    handle
+        .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(io_err("set permissions on", dir))?;
-    give_to(dir, owner)
+    give_handle_to(&handle, dir, owner)
 }
 
+/// What a path keel uses must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+}
+
+/// keel's own uid, and the server user's when it differs.
+fn allowed_owners(server: Option<&OsUser>) -> Vec<u32> {
+    let mut owners: Vec<u32> = effective_uid().into_iter().collect();
+    owners.extend(server.map(|u| u.uid));
+    owners
+}
+
+/// Opens `path` without following a symbolic link and checks, on the opened descriptor, that
+/// it is a `kind` owned by one of `owners`.
+fn open_owned(path: &Path, kind: Kind, owners: &[u32]) -> Result<fs::File> {
+    let unsafe_path = |reason: String| ClusterError::UnsafePath {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let opened = match kind {
+        Kind::Dir => crate::safe_fs::open_dir_nofollow(path),
+        Kind::File => crate::safe_fs::open_nofollow(path),
+    };
+    let file = match opened {
+        Ok(f) => f,
+        // With O_DIRECTORY, Linux reports a link as ENOTDIR rather than ELOOP: ask lstat.
+        Err(e)
+            if crate::safe_fs::is_symlink_error(&e)
+                || fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            return Err(unsafe_path("it is a symbolic link".into()))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+            return Err(unsafe_path("it is not a directory".into()))
+        }
+        Err(e) => return Err(io_err("open", path)(e)),
+    };
+    let meta = file.metadata().map_err(io_err("inspect", path))?;
+    if kind == Kind::File && !meta.is_file() {
+        return Err(unsafe_path("it is not a regular file".into()));
+    }
+    if !owners.contains(&meta.uid()) {
+        return Err(unsafe_path(format!(
+            "it belongs to another user (uid {})",
+            meta.uid()
+        )));
+    }
+    Ok(file)
+}
+
+/// Checks `path` like [`open_owned`] when it exists; a missing path is fine.
+fn check_owned_if_present(path: &Path, kind: Kind, owners: &[u32]) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("inspect", path)(e)),
+        Ok(_) => open_owned(path, kind, owners).map(drop),
+    }
+}
+
+/// Hands an opened file to `owner` (`fchown`: the descriptor, never a path that could have
+/// become a link meanwhile).
+fn give_handle_to(file: &fs::File, path: &Path, owner: Option<&OsUser>) -> Result<()> {
+    match owner {
+        Some(user) => std::os::unix::fs::fchown(file, Some(user.uid), Some(user.gid))
+            .map_err(io_err("change the owner of", path)),
+        None => Ok(()),
+    }
+}
+
+/// Hands `path` itself to `owner` (`lchown`: a symbolic link is changed, never its target).
 fn give_to(path: &Path, owner: Option<&OsUser>) -> Result<()> {
     match owner {
-        Some(user) => std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))
+        Some(user) => std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
             .map_err(io_err("change the owner of", path)),
         None => Ok(()),
     }
@@ -575,19 +647,13 @@ fn give_to(path: &Path, owner: Option<&OsUser>) -> Result<()> {
 /// A command for a server program, run as `run_as` when given.
 fn server_command(program: &Path, run_as: Option<&OsUser>) -> Command {
     let mut cmd = Command::new(program);
-    // The server programs read these; a caller's PGDATA or PGPORT must not redirect them.
-    for var in [
-        "PGDATA",
-        "PGPORT",
-        "PGHOST",
-        "PGHOSTADDR",
-        "PGUSER",
-        "PGDATABASE",
-        "PGOPTIONS",
-        "PGCTLTIMEOUT",
-        "PGSERVICE",
-    ] {
-        cmd.env_remove(var);
+    // The server programs read PG* variables (PGDATA, PGPORT, PGCTLTIMEOUT...), and every
+    // server process would carry the caller's PGPASSWORD, PGPASSFILE or DATABASE_URL in its
+    // environment, readable in /proc by the server's OS user: none of them is passed on.
+    for (name, _) in std::env::vars_os() {
+        if name.as_bytes().starts_with(b"PG") || name == "DATABASE_URL" {
+            cmd.env_remove(&name);
+        }
     }
     // English messages: they are shown next to keel's own, and initdb's missing-locale failure
     // is recognized by its wording.
@@ -664,7 +730,7 @@ fn indented(text: &str) -> String {
 
 /// The last lines of a file, for error messages; empty if it cannot be read.
 fn tail(path: &Path, lines: usize) -> String {
-    let Ok(mut file) = fs::File::open(path) else {
+    let Ok(mut file) = crate::safe_fs::open_nofollow(path) else {
         return String::new();
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -1090,6 +1156,8 @@ impl Cluster {
     }
 
     /// The server appends to its log as the server user, so the file must exist and be theirs.
+    /// keel creates it (new, no-follow, mode 0600) before `pg_ctl -l` opens it: pg_ctl's own
+    /// `fopen(..., "a")` would follow a planted symbolic link.
     fn prepare_log_file(&self) -> Result<()> {
         let run_as = self.run_as.as_ref();
         if let Some(dir) = self.log_file.parent() {
@@ -1098,12 +1166,17 @@ impl Cluster {
             }
             check_reachable(dir, run_as)?;
         }
-        fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_file)
-            .map_err(io_err("create the server log", &self.log_file))?;
-        give_to(&self.log_file, run_as)
+        let log = &self.log_file;
+        let file = match crate::safe_fs::create_new_private(log) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                open_owned(log, Kind::File, &allowed_owners(run_as))?;
+                crate::safe_fs::open_append_nofollow(log)
+                    .map_err(io_err("open the server log", log))?
+            }
+            Err(e) => return Err(io_err("create the server log", log)(e)),
+        };
+        give_handle_to(&file, log, run_as)
     }
 
     /// Stops the server if it is running (`pg_ctl stop -m fast`: sessions are ended, the data
@@ -1271,28 +1344,26 @@ pub struct DevDb {
 impl DevDb {
     /// The dev cluster of the project in `project_dir`. Reads `.keel/dev-db.json` if there is
     /// one; writes nothing.
+    ///
+    /// `.keel/` and the record must be keel's own (not symbolic links, owned by the user keel
+    /// runs as), and the record may only name the places keel itself puts a dev cluster
+    /// ([`ClusterError::ForeignRecordPath`]): a repository can commit any of these.
     pub fn new(project_dir: impl AsRef<Path>) -> Result<DevDb> {
         let given = project_dir.as_ref();
         let project_dir =
             fs::canonicalize(given).map_err(io_err("find the project directory", given))?;
         let keel_dir = project_dir.join(".keel");
         let record_file = keel_dir.join("dev-db.json");
-        let recorded = match fs::read_to_string(&record_file) {
-            Ok(text) => Some(
-                serde_json::from_str::<DevDbRecord>(&text).map_err(|source| {
-                    ClusterError::BadRecord {
-                        path: record_file.clone(),
-                        source,
-                    }
-                })?,
-            ),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err("read", &record_file)(e)),
-        };
+        let ours = allowed_owners(None);
+        check_owned_if_present(&keel_dir, Kind::Dir, &ours)?;
+        let recorded = read_record(&record_file, &ours)?;
         // A record written for another path came along with a moved or copied project: the
         // data directory moved with it (when it was inside), so lay the cluster out afresh.
         let record = match recorded {
-            Some(record) if record.project_dir == project_dir => record,
+            Some(record) if record.project_dir == project_dir => {
+                check_record(&record, &record_file, &keel_dir)?;
+                record
+            }
             _ => plan_dev_layout(&project_dir, server_user()?.as_ref()),
         };
         Ok(DevDb {
@@ -1346,23 +1417,48 @@ impl DevDb {
     }
 
     /// Creates the cluster if needed and starts it if stopped; does nothing when it runs.
+    ///
+    /// Every path is checked before anything is written or started: an existing one must be
+    /// of the right kind, not a symbolic link, and owned by keel's user (`.keel/`, the
+    /// record) or by it or the server's user (the data, socket and log).
     pub fn start(&self) -> Result<ClusterStatus> {
         let run_as = server_user()?;
         let run_as = run_as.as_ref();
+        let ours = allowed_owners(None);
+        let server = allowed_owners(run_as);
+        check_owned_if_present(&self.keel_dir, Kind::Dir, &ours)?;
+        check_owned_if_present(&self.record_file, Kind::File, &ours)?;
+        let base = self
+            .record
+            .data_dir
+            .parent()
+            .filter(|b| *b != self.keel_dir);
+        for (path, kind) in [
+            (base, Kind::Dir),
+            (Some(self.record.socket_dir.as_path()), Kind::Dir),
+            (Some(self.record.log_file.as_path()), Kind::File),
+        ] {
+            if let Some(path) = path {
+                check_owned_if_present(path, kind, &server)?;
+            }
+        }
+        // An initialized data directory is the server's alone (initdb ran as that user); one
+        // that came with the repository belongs to whoever cloned it.
+        let data_owner = run_as.map_or(ours.clone(), |u| vec![u.uid]);
+        if self.record.data_dir.join("PG_VERSION").exists() {
+            check_owned_if_present(&self.record.data_dir, Kind::Dir, &data_owner)?;
+        } else {
+            check_owned_if_present(&self.record.data_dir, Kind::Dir, &server)?;
+        }
+
         if !self.keel_dir.exists() {
             // 755: as root, the postgres user must enter it to reach the data, socket and log.
             ensure_dir(&self.keel_dir, 0o755, None)?;
-            let ignore = self.keel_dir.join(".gitignore");
-            fs::write(
-                &ignore,
-                "# Written by keel: the local dev database, never committed.\n*\n",
-            )
-            .map_err(io_err("write", &ignore))?;
         }
-        if let Some(base) = self.record.data_dir.parent() {
-            if base != self.keel_dir {
-                ensure_dir(base, 0o700, run_as)?;
-            }
+        write_keel_gitignore(&self.keel_dir)
+            .map_err(io_err("write", &self.keel_dir.join(KEEL_GITIGNORE)))?;
+        if let Some(base) = base {
+            ensure_dir(base, 0o700, run_as)?;
         }
         self.write_record()?;
         let cluster = self.cluster()?;
@@ -1412,17 +1508,100 @@ impl DevDb {
                 source: io::Error::new(io::ErrorKind::InvalidData, e),
             })?;
         json.push('\n');
-        if fs::read_to_string(&self.record_file).is_ok_and(|old| old == json) {
+        let ours = allowed_owners(None);
+        if read_record_text(&self.record_file, &ours)?.is_some_and(|old| old == json) {
             return Ok(());
         }
-        // Write then rename, so a crash never leaves a half-written record behind.
-        let tmp = self.record_file.with_extension("json.tmp");
-        let mut file = fs::File::create(&tmp).map_err(io_err("write", &tmp))?;
-        file.write_all(json.as_bytes())
-            .map_err(io_err("write", &tmp))?;
-        drop(file);
-        fs::rename(&tmp, &self.record_file).map_err(io_err("write", &self.record_file))
+        // A new file with an unpredictable name, renamed over the record: a crash never
+        // leaves a half-written record, and no planted `.tmp` link is ever written through.
+        crate::safe_fs::replace(
+            &self.record_file,
+            json.as_bytes(),
+            Some(crate::safe_fs::PRIVATE_FILE_MODE),
+        )
+        .map_err(io_err("write", &self.record_file))
     }
+}
+
+/// The file in `.keel/` that keeps the folder out of version control.
+pub const KEEL_GITIGNORE: &str = ".gitignore";
+
+/// Writes `<keel_dir>/.gitignore` (`*`) unless something by that name exists: never
+/// overwritten, never followed if it is a symbolic link. Returns whether it was written.
+pub fn write_keel_gitignore(keel_dir: &Path) -> io::Result<bool> {
+    let path = keel_dir.join(KEEL_GITIGNORE);
+    match crate::safe_fs::create_new_private(&path) {
+        Ok(mut file) => {
+            file.write_all(b"# Written by keel: the local dev database, never committed.\n*\n")?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The largest record keel reads; a real one is a few hundred bytes.
+const MAX_RECORD_BYTES: u64 = 64 * 1024;
+
+/// The record's text, if there is one: opened without following a link, checked to be a
+/// regular file owned by one of `owners`, read without blocking.
+fn read_record_text(path: &Path, owners: &[u32]) -> Result<Option<String>> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read", path)(e)),
+        Ok(_) => {}
+    }
+    let file = open_owned(path, Kind::File, owners)?;
+    let mut text = String::new();
+    file.take(MAX_RECORD_BYTES)
+        .read_to_string(&mut text)
+        .map_err(io_err("read", path))?;
+    Ok(Some(text))
+}
+
+fn read_record(path: &Path, owners: &[u32]) -> Result<Option<DevDbRecord>> {
+    let Some(text) = read_record_text(path, owners)? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|source| ClusterError::BadRecord {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// keel's own directory for a dev cluster the server user cannot keep inside the project.
+fn own_dev_dir(project_dir: &Path) -> PathBuf {
+    let hash = hash64(project_dir.as_os_str().as_bytes());
+    PathBuf::from(format!("/var/tmp/keel-dev-{hash:016x}"))
+}
+
+/// Accepts a record only if it describes a layout [`plan_dev_layout`] makes: everything in
+/// `.keel/` or everything in keel's own `/var/tmp/keel-dev-<hash>/`, the socket there or in
+/// its `/tmp/keel-<hash>` fallback. Exact paths, so `..` or a look-alike prefix cannot pass.
+fn check_record(record: &DevDbRecord, record_file: &Path, keel_dir: &Path) -> Result<()> {
+    let own_dir = own_dev_dir(&record.project_dir);
+    let foreign = |field: &'static str, path: &Path| ClusterError::ForeignRecordPath {
+        record: record_file.to_path_buf(),
+        field,
+        path: path.to_path_buf(),
+        keel_dir: keel_dir.to_path_buf(),
+        own_dir: own_dir.clone(),
+    };
+    let base = [keel_dir, own_dir.as_path()]
+        .into_iter()
+        .find(|base| record.data_dir == ClusterSpec::in_dir(base, record.port).data_dir)
+        .ok_or_else(|| foreign("data_dir", &record.data_dir))?;
+    let spec = ClusterSpec::in_dir(base, record.port);
+    if record.log_file != spec.log_file {
+        return Err(foreign("log_file", &record.log_file));
+    }
+    let fallback = effective_socket_dir(&spec.socket_dir, record.port, &spec.data_dir);
+    if record.socket_dir != spec.socket_dir && record.socket_dir != fallback {
+        return Err(foreign("socket_dir", &record.socket_dir));
+    }
+    Ok(())
 }
 
 /// Where a new dev cluster goes. The port comes from the project path, so it stays the same
@@ -1435,7 +1614,7 @@ fn plan_dev_layout(project_dir: &Path, run_as: Option<&OsUser>) -> DevDbRecord {
     let base = if is_reachable(project_dir, run_as) {
         project_dir.join(".keel")
     } else {
-        PathBuf::from(format!("/var/tmp/keel-dev-{hash:016x}"))
+        own_dev_dir(project_dir)
     };
     let spec = ClusterSpec::in_dir(&base, port);
     DevDbRecord {
@@ -1598,8 +1777,6 @@ mod tests {
                       postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
         assert_eq!(parse_passwd(passwd, "postgres"), Some(user(101, 104)));
         assert_eq!(parse_passwd(passwd, "nobody"), None);
-        let status = "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
-        assert_eq!(parse_proc_euid(status), Some(0));
     }
 
     #[test]
@@ -1632,6 +1809,69 @@ mod tests {
         assert_eq!(a.data_dir, Path::new("/work/a/.keel/pgdata"));
         assert_eq!(a.socket_dir, Path::new("/work/a/.keel/run"));
         assert_eq!(a.log_file, Path::new("/work/a/.keel/server.log"));
+    }
+
+    #[test]
+    fn records_may_name_only_keels_own_layouts() {
+        let project = Path::new("/work/a");
+        let keel_dir = project.join(".keel");
+        let record_file = keel_dir.join("dev-db.json");
+        let inside = plan_dev_layout(project, None);
+        check_record(&inside, &record_file, &keel_dir).unwrap();
+
+        // The layout used when the server user cannot enter the project.
+        let own = own_dev_dir(project);
+        let spec = ClusterSpec::in_dir(&own, inside.port);
+        let outside = DevDbRecord {
+            socket_dir: effective_socket_dir(&spec.socket_dir, spec.port, &spec.data_dir),
+            data_dir: spec.data_dir,
+            log_file: spec.log_file,
+            ..inside.clone()
+        };
+        check_record(&outside, &record_file, &keel_dir).unwrap();
+
+        // A long project path puts the socket in its /tmp fallback.
+        let deep = PathBuf::from(format!("/{}", "d".repeat(100)));
+        let deep_record = plan_dev_layout(&deep, None);
+        assert!(deep_record
+            .socket_dir
+            .to_string_lossy()
+            .starts_with("/tmp/keel-"));
+        check_record(
+            &deep_record,
+            &deep.join(".keel/dev-db.json"),
+            &deep.join(".keel"),
+        )
+        .unwrap();
+
+        let field_of = |record: &DevDbRecord| match check_record(record, &record_file, &keel_dir) {
+            Err(ClusterError::ForeignRecordPath { field, path, .. }) => (field, path),
+            other => panic!("accepted {record:?}: {other:?}"),
+        };
+        for (field, bad) in [
+            ("data_dir", "/etc/pgdata"),
+            ("data_dir", "/work/a/.keel/../../etc/pgdata"),
+            ("data_dir", "/work/a/.keel/pgdata/x"),
+            ("data_dir", "/var/tmp/keel-dev-0000000000000000/pgdata"),
+            ("log_file", "/etc/passwd"),
+            ("log_file", "/work/a/.keel/other.log"),
+            ("socket_dir", "/tmp"),
+            ("socket_dir", "/work/a/.keel/pgdata"),
+        ] {
+            let mut record = inside.clone();
+            match field {
+                "data_dir" => record.data_dir = bad.into(),
+                "log_file" => record.log_file = bad.into(),
+                _ => record.socket_dir = bad.into(),
+            }
+            assert_eq!(field_of(&record), (field, PathBuf::from(bad)));
+        }
+        // Mixed layouts are not keel's either.
+        let mixed = DevDbRecord {
+            log_file: outside.log_file.clone(),
+            ..inside.clone()
+        };
+        assert_eq!(field_of(&mixed).0, "log_file");
     }
 
     #[test]

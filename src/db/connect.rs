@@ -59,6 +59,9 @@ pub enum ConnectError {
     },
     #[error("cannot connect to PostgreSQL ({target}): {message}")]
     Connect { target: String, message: String },
+    /// The local dev database could not be used (nor started).
+    #[error("cannot use the local dev database (.keel): {message}")]
+    DevDb { message: String, hint: String },
 }
 
 impl ConnectError {
@@ -70,13 +73,17 @@ impl ConnectError {
                 "check the user name and password (PGPASSWORD, ~/.pgpass or the URL)".into()
             }
             ConnectError::Connect { .. } => "check that the server is running and accepts connections there".into(),
+            ConnectError::DevDb { hint, .. } => hint.clone(),
         }
     }
 
     /// Missing or malformed settings are configuration errors (exit 2); a
     /// server that cannot be reached is a failure (exit 1).
     pub fn is_configuration(&self) -> bool {
-        !matches!(self, ConnectError::Connect { .. })
+        !matches!(
+            self,
+            ConnectError::Connect { .. } | ConnectError::DevDb { .. }
+        )
     }
 }
 
@@ -187,17 +194,23 @@ impl Target {
 /// The project's dev database when `.keel/dev-db.json` exists in the current
 /// directory (started if stopped); otherwise nothing is configured.
 fn dev_db_target() -> Result<Target, ConnectError> {
-    if !std::path::Path::new(".keel/dev-db.json").exists() {
+    // lstat, not stat: a record that is a symbolic link is refused by name (in
+    // `DevDb::new`), not silently taken for "nothing configured".
+    if std::fs::symlink_metadata(".keel/dev-db.json").is_err() {
         return Err(ConnectError::NotConfigured);
     }
-    let dev = super::cluster::DevDb::new(".").map_err(|e| ConnectError::Connect {
-        target: "the local dev database (.keel)".into(),
-        message: e.to_string(),
-    })?;
-    let status = dev.start().map_err(|e| ConnectError::Connect {
-        target: "the local dev database (.keel)".into(),
-        message: e.to_string(),
-    })?;
+    let unusable = |e: super::cluster::ClusterError| {
+        let (message, hint) = e.message_and_hint();
+        ConnectError::DevDb {
+            message,
+            hint: hint.unwrap_or_else(|| {
+                "`keel dev-db status` shows where it is; set DATABASE_URL to use another database"
+                    .into()
+            }),
+        }
+    };
+    let dev = super::cluster::DevDb::new(".").map_err(unusable)?;
+    let status = dev.start().map_err(unusable)?;
     let mut config = parse(&status.url).map_err(|message| ConnectError::BadUrl {
         source_name: "the dev database record",
         message,

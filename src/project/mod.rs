@@ -17,6 +17,11 @@ pub use version::{parse_file_name, slug, NameError, Version};
 /// rather than when read.
 const LARGE: usize = 1 << 20;
 
+/// The largest SQL file keel reads (1 GiB): far above any real migration
+/// (the benchmarks apply a 100 MB one), low enough that a planted sparse or
+/// endless file is refused instead of filling memory.
+pub const MAX_FILE_SIZE: u64 = 1 << 30;
+
 /// What role a SQL file plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -282,8 +287,9 @@ pub fn scan(dir: &Path) -> Result<Layout, ProjectError> {
         source,
     })?;
     let mut diagnostics = Vec::new();
-    let ups = list_migration_folder(&dir.join("up"), &mut diagnostics);
-    let downs = list_migration_folder(&dir.join("down"), &mut diagnostics);
+    let root = Root::of(dir);
+    let ups = list_migration_folder(&dir.join("up"), &root, &mut diagnostics);
+    let downs = list_migration_folder(&dir.join("down"), &root, &mut diagnostics);
     let pairs = pair(ups, downs, &mut diagnostics);
     let (policies, policy_tests) = scan_policies(dir, &mut diagnostics);
     Ok(Layout {
@@ -300,9 +306,10 @@ pub fn scan_policies(
     dir: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let root = Root::of(dir);
     let policies_dir = dir.join("policies");
-    let policies = list_sql_folder(&policies_dir, &["tests"], diagnostics);
-    let policy_tests = list_sql_folder(&policies_dir.join("tests"), &[], diagnostics);
+    let policies = list_sql_folder(&policies_dir, &root, &["tests"], diagnostics);
+    let policy_tests = list_sql_folder(&policies_dir.join("tests"), &root, &[], diagnostics);
     (policies, policy_tests)
 }
 
@@ -397,9 +404,9 @@ pub fn read_policies(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Ve
 /// and the later one (by file name) is dropped.
 type Folder = BTreeMap<Version, (String, Listed)>;
 
-fn list_migration_folder(dir: &Path, diags: &mut Vec<Diagnostic>) -> Folder {
+fn list_migration_folder(dir: &Path, root: &Root, diags: &mut Vec<Diagnostic>) -> Folder {
     let mut out: Folder = BTreeMap::new();
-    for listed in list_folder(dir, &[], diags) {
+    for listed in list_folder(dir, root, &[], diags) {
         let (path, readable) = match &listed {
             Ok(p) => (p.clone(), true),
             Err(p) => (p.clone(), false),
@@ -512,9 +519,17 @@ fn sibling(path: &Path, folder: &str) -> PathBuf {
         .join(name)
 }
 
-fn list_sql_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+fn list_sql_folder(
+    dir: &Path,
+    root: &Root,
+    allowed_dirs: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for path in list_folder(dir, allowed_dirs, diags).into_iter().flatten() {
+    for path in list_folder(dir, root, allowed_dirs, diags)
+        .into_iter()
+        .flatten()
+    {
         if path.extension().is_some_and(|e| e == "sql") {
             out.push(path);
         } else {
@@ -553,9 +568,77 @@ fn stray(path: &Path) -> Diagnostic {
 /// unreadable (kept so that its up/down partner is not called missing).
 pub type Listed = Result<PathBuf, PathBuf>;
 
-fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<Listed> {
+/// The migrations folder as the boundary symbolic links may not cross: its
+/// canonical path, when it has one.
+struct Root(Option<PathBuf>);
+
+impl Root {
+    fn of(dir: &Path) -> Root {
+        Root(std::fs::canonicalize(dir).ok())
+    }
+
+    /// `None` when `path` resolves inside the folder, else why it may not be
+    /// read. Only called for symbolic links and the sub-folders themselves:
+    /// resolving every plain file would cost a walk of its ancestors.
+    fn refuses(&self, path: &Path) -> Option<String> {
+        let root = self.0.as_ref()?;
+        match std::fs::canonicalize(path) {
+            Ok(real) if real.starts_with(root) => None,
+            Ok(real) => Some(format!(
+                "it is a symbolic link to `{}`, outside the migrations folder",
+                real.display()
+            )),
+            Err(e) => Some(e.to_string()),
+        }
+    }
+}
+
+/// What a special file is, for an error message.
+fn special_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+fn not_regular(path: &Path, t: std::fs::FileType) -> Diagnostic {
+    Diagnostic::error(
+        "unreadable",
+        format!(
+            "cannot read this entry: it is not a regular file ({})",
+            special_kind(t)
+        ),
+    )
+    .with_path(path)
+    .with_hint("migration folders hold only regular `.sql` files; remove this entry")
+}
+
+fn list_folder(
+    dir: &Path,
+    root: &Root,
+    allowed_dirs: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Listed> {
     if !dir.exists() {
         return Vec::new();
+    }
+    // A sub-folder that is a link out of the project (`policies/tests ->
+    // /etc`) would list, and then read, another folder's files.
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        if let Some(why) = root.refuses(dir) {
+            diags.push(
+                Diagnostic::error("unreadable", format!("cannot read this folder: {why}"))
+                    .with_path(dir)
+                    .with_hint("keep migration folders inside the project"),
+            );
+            return Vec::new();
+        }
     }
     let mut out = Vec::new();
     // Links are not followed by the walk (which would stat every entry);
@@ -597,9 +680,20 @@ fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -
         if name.starts_with('.') {
             continue;
         }
-        let is_dir = if entry.file_type().is_symlink() {
+        let file_type = if entry.file_type().is_symlink() {
             match std::fs::metadata(entry.path()) {
-                Ok(m) => m.is_dir(),
+                Ok(m) => {
+                    if let Some(why) = root.refuses(entry.path()) {
+                        diags.push(
+                            Diagnostic::error("unreadable", format!("cannot read this entry: {why}"))
+                                .with_path(entry.path())
+                                .with_hint("a migration may link only to a file inside the migrations folder; copy the file in instead"),
+                        );
+                        out.push(Err(entry.into_path()));
+                        continue;
+                    }
+                    m.file_type()
+                }
                 Err(e) => {
                     let what = if e.raw_os_error() == Some(40) {
                         "it is a symbolic link loop".to_string()
@@ -618,9 +712,15 @@ fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -
                 }
             }
         } else {
-            entry.file_type().is_dir()
+            entry.file_type()
         };
-        if is_dir {
+        if !file_type.is_dir() && !file_type.is_file() {
+            // Never opened: reading a FIFO blocks, a device may never end.
+            diags.push(not_regular(entry.path(), file_type));
+            out.push(Err(entry.into_path()));
+            continue;
+        }
+        if file_type.is_dir() {
             if !allowed_dirs.contains(&name.as_ref()) {
                 diags.push(
                     Diagnostic::error(
@@ -642,14 +742,62 @@ fn list_folder(dir: &Path, allowed_dirs: &[&str], diags: &mut Vec<Diagnostic>) -
     out
 }
 
+/// Why a listed file could not be read.
+enum ReadError {
+    Io(std::io::Error),
+    /// It changed into a FIFO, socket or device since it was listed.
+    NotRegular(std::fs::FileType),
+    TooLarge(u64),
+}
+
+/// The bytes of a regular file of at most [`MAX_FILE_SIZE`]. The file is
+/// opened without blocking and checked on the opened descriptor, so what is
+/// checked is what is read, and a FIFO swapped in after listing cannot hang
+/// keel.
+fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let file = crate::safe_fs::open_nonblocking(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular(meta.file_type()));
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(ReadError::TooLarge(meta.len()));
+    }
+    // Bounded even if the file grows while it is read.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(ReadError::TooLarge(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 fn read_file(path: PathBuf, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Option<SqlFile> {
-    let bytes = match std::fs::read(&path) {
+    let bytes = match read_regular(&path) {
         Ok(b) => b,
-        Err(e) => {
+        Err(ReadError::Io(e)) => {
             diags.push(
                 Diagnostic::error("unreadable", format!("cannot read file: {e}"))
                     .with_path(&path)
                     .with_hint("check the file's permissions"),
+            );
+            return None;
+        }
+        Err(ReadError::NotRegular(t)) => {
+            diags.push(not_regular(&path, t));
+            return None;
+        }
+        Err(ReadError::TooLarge(len)) => {
+            diags.push(
+                Diagnostic::error(
+                    "unreadable",
+                    format!("the file is larger than keel's limit of 1 GiB ({len} bytes)"),
+                )
+                .with_path(&path)
+                .with_hint("split it into several migrations"),
             );
             return None;
         }
