@@ -344,7 +344,10 @@ fn transaction_control_in_a_policy_test_is_refused_before_anything_runs() {
         run.assert_code(1)
             .assert_output_has("sql/policies/tests/leak.sql:2:1")
             .assert_output_has(&format!("explicit {code} in a policy test"))
-            .assert_output_has("hint: ");
+            .assert_output_has(
+                "remove it: each test runs in one transaction that keel always rolls back",
+            )
+            .assert_output_has("no policy test was run");
     }
     // Savepoints stay inside the test's transaction: allowed, and still
     // rolled back.
@@ -360,6 +363,29 @@ fn transaction_control_in_a_policy_test_is_refused_before_anything_runs() {
     let mut c = db.connect();
     assert!(!table_exists(&mut c, "leaked"));
     assert!(!table_exists(&mut c, "ran_clean"));
+}
+
+#[test]
+fn a_policy_test_cannot_smuggle_statements_past_its_checks() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = project();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    // PostgreSQL's lexer joins the two string literals (whitespace with a
+    // newline between them), so the server sees a CREATE TABLE and a COMMIT
+    // where a splitter that misses the continuation sees one SELECT.
+    fs::write(
+        p.root().join("sql/policies/tests/smuggle.sql"),
+        "SELECT E'x'\n'\\' '; CREATE TABLE smuggled (); COMMIT; --'\n;\nSET LOCAL ROLE app_user;\n",
+    )
+    .unwrap();
+    let run = p.keel(url, &["policies", "test"]);
+    assert!(
+        !table_exists(&mut db.connect(), "smuggled"),
+        "a policy test smuggled a committed table:\n{run}"
+    );
+    run.assert_code(1)
+        .assert_output_has("sql/policies/tests/smuggle.sql:1:");
 }
 
 #[test]
