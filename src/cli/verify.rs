@@ -11,9 +11,10 @@ use crate::diagnostic::Diagnostic;
 use crate::policies::declared::Declared;
 use crate::project::{Project, SqlFile};
 use crate::session::Session;
+use crate::sql::ident::quote_ident;
 use crate::sql::validate::Options;
 use crate::validation;
-use crate::verify::scratch::Scratch;
+use crate::verify::scratch::{self, Scratch};
 use crate::verify::{snapshot, Checked, Problem, Report, Verdict, Verifier};
 use postgres::Client;
 use serde_json::{json, Value};
@@ -46,6 +47,15 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
     let mut admin = open(ctx)?;
     validate(ctx, &mut admin, project)?;
     let base = admin.target.clone();
+    let stale = scratch::drop_stale(&mut admin.client).map_err(db_failure)?;
+    if !stale.is_empty() {
+        ctx.reporter.note(format!(
+            "dropped {} scratch database{} left by an interrupted verify: {}",
+            stale.len(),
+            if stale.len() == 1 { "" } else { "s" },
+            stale.join(", ")
+        ));
+    }
     let scratch = Scratch::create(admin.client, &base).map_err(|e| {
         let hint = if e.not_allowed {
             "the database user needs the CREATEDB privilege, or pass `--scratch-url` with an empty database to use instead".to_string()
@@ -74,7 +84,8 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
             drop(client);
             result
         });
-    let name = scratch.name().to_string();
+    scratch::wait_if_interrupted();
+    let name = quote_ident(scratch.name());
     let dropped = scratch.drop_now();
     match (outcome, dropped) {
         (outcome, Ok(())) => outcome,
@@ -207,6 +218,7 @@ fn verify_on(
         }
     };
     let report = verifier.run(client, &mut on_checked);
+    scratch::wait_if_interrupted();
     let elapsed = started.elapsed();
     if r.json_output() {
         r.json(&json_report(&report, place, elapsed));
