@@ -386,6 +386,19 @@ fn a_policy_test_cannot_smuggle_statements_past_its_checks() {
     );
     run.assert_code(1)
         .assert_output_has("sql/policies/tests/smuggle.sql:1:");
+
+    // Nor can a DO block or a procedure commit: inside the test's
+    // transaction block PostgreSQL refuses it, and the test fails.
+    fs::write(
+        p.root().join("sql/policies/tests/smuggle.sql"),
+        "CREATE TABLE smuggled ();\nDO $$ BEGIN COMMIT; END $$;\nSET LOCAL ROLE app_user;\n",
+    )
+    .unwrap();
+    let run = p.keel(url, &["policies", "test"]);
+    assert!(!table_exists(&mut db.connect(), "smuggled"), "{run}");
+    run.assert_code(1)
+        .assert_stdout_has("FAIL sql/policies/tests/smuggle.sql:2:")
+        .assert_stdout_has("invalid transaction termination");
 }
 
 #[test]
