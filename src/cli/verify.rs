@@ -14,7 +14,7 @@ use crate::session::Session;
 use crate::sql::ident::quote_ident;
 use crate::sql::validate::Options;
 use crate::validation;
-use crate::verify::scratch::{self, Scratch};
+use crate::verify::scratch::{self, Interrupted, Scratch};
 use crate::verify::{snapshot, Checked, Problem, Report, Verdict, Verifier};
 use postgres::Client;
 use serde_json::{json, Value};
@@ -56,7 +56,7 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
             stale.join(", ")
         ));
     }
-    let scratch = Scratch::create(admin.client, &base).map_err(|e| {
+    let scratch = Scratch::create(admin.client, &base, report_interrupt(ctx)).map_err(|e| {
         let hint = if e.not_allowed {
             "the database user needs the CREATEDB privilege, or pass `--scratch-url` with an empty database to use instead".to_string()
         } else {
@@ -100,6 +100,25 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
             Err(failure)
         }
     }
+}
+
+/// How an interrupted verify says what became of its scratch database.
+fn report_interrupt(ctx: &Context) -> scratch::OnInterrupt {
+    let r = ctx.reporter.clone();
+    Box::new(move |what| match what {
+        Interrupted::Dropped(name) => r.error(
+            &format!("interrupted: the scratch database {name} was dropped"),
+            None,
+        ),
+        Interrupted::NothingToDrop => r.error("interrupted", None),
+        Interrupted::NotDropped { name, error } => r.error(
+            &format!("interrupted: {error}"),
+            Some(&format!(
+                "drop it by hand: DROP DATABASE {};",
+                quote_ident(name)
+            )),
+        ),
+    })
 }
 
 /// Verifies in a database the user gave, which must be empty.

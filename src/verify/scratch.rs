@@ -39,6 +39,21 @@ fn lock(admin: &Mutex<Admin>) -> MutexGuard<'_, Admin> {
     admin.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What the signal thread did, told to the caller's reporter before keel
+/// exits.
+#[derive(Debug)]
+pub enum Interrupted {
+    /// The scratch database named was dropped.
+    Dropped(String),
+    /// There was none to drop (already dropped, or never created).
+    NothingToDrop,
+    /// Dropping it failed: it is left on the server.
+    NotDropped { name: String, error: DbError },
+}
+
+/// Reports an [`Interrupted`] (the library does not print).
+pub type OnInterrupt = Box<dyn Fn(&Interrupted) + Send>;
+
 /// Set by the signal thread: the process is ending, whatever the main
 /// thread sees next (its connection to the scratch database is cut) is not
 /// worth reporting.
@@ -113,8 +128,13 @@ impl Scratch {
     /// Creates a new, empty database next to `base` (from `template0`, so
     /// nothing added to `template1` leaks in) over `admin`, a connection to
     /// the configured database, which the guard keeps to drop it. From here
-    /// on SIGINT and SIGTERM drop it before keel exits.
-    pub fn create(admin: Client, base: &Target) -> Result<Scratch, CreateError> {
+    /// on SIGINT and SIGTERM drop it and keel exits, after `on_interrupt`
+    /// has reported it.
+    pub fn create(
+        admin: Client,
+        base: &Target,
+        on_interrupt: OnInterrupt,
+    ) -> Result<Scratch, CreateError> {
         let name = fresh_name();
         let admin = Arc::new(Mutex::new(Admin {
             client: admin,
@@ -122,7 +142,7 @@ impl Scratch {
         }));
         // Best effort: without the handler a signal ends keel as before, and
         // the next verify drops the database.
-        let _ = on_signal(Arc::clone(&admin));
+        let _ = on_signal(Arc::clone(&admin), on_interrupt);
         let created = {
             // The signal thread waits for the lock: a signal during CREATE
             // DATABASE drops the database once it exists.
@@ -216,7 +236,7 @@ fn drop_database(admin: &mut Client, name: &str) -> Result<(), DbError> {
 /// signal-hook runs the real handler (async-signal-safe: it only writes to
 /// a pipe) and hands the signal to this ordinary thread, where taking a
 /// lock and talking to the server are allowed.
-fn on_signal(admin: Arc<Mutex<Admin>>) -> std::io::Result<()> {
+fn on_signal(admin: Arc<Mutex<Admin>>, on_interrupt: OnInterrupt) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let armed = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
@@ -232,17 +252,12 @@ fn on_signal(admin: Arc<Mutex<Admin>>) -> std::io::Result<()> {
                 armed.store(true, Ordering::SeqCst);
                 INTERRUPTED.store(true, Ordering::SeqCst);
                 let mut a = lock(&admin);
-                let name = a.pending.clone();
-                match (name, drop_pending(&mut a)) {
-                    (Some(name), Ok(())) => {
-                        eprintln!("error: interrupted: the scratch database {name} was dropped")
-                    }
-                    (Some(name), Err(e)) => eprintln!(
-                        "error: interrupted: {e}\nhint: drop it by hand: DROP DATABASE {};",
-                        quote_ident(&name)
-                    ),
-                    (None, _) => eprintln!("error: interrupted"),
-                }
+                let what = match (a.pending.clone(), drop_pending(&mut a)) {
+                    (Some(name), Ok(())) => Interrupted::Dropped(name),
+                    (Some(name), Err(error)) => Interrupted::NotDropped { name, error },
+                    (None, _) => Interrupted::NothingToDrop,
+                };
+                on_interrupt(&what);
                 std::process::exit(128 + sig);
             }
         })?;
