@@ -143,23 +143,17 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// The history schema is spliced into SQL, so it must be a plain identifier.
+/// The history schema is spliced into SQL, so it must be an identifier that
+/// needs no quotes: lower-case, and not a word PostgreSQL reserves.
 fn validate_identifier(name: &str, value: &str) -> Result<(), ConfigError> {
-    let ok = !value.is_empty()
-        && value.len() <= 63
-        && value
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
+    if value.len() <= 63 && crate::sql::ident::is_bare(value) {
         Ok(())
     } else {
         Err(ConfigError::Value {
             name: name.into(),
-            message: format!("`{value}` must be a lowercase identifier (a-z, 0-9, _)"),
+            message: format!(
+                "`{value}` must be a lowercase identifier (a-z, 0-9, _) that is not a reserved word"
+            ),
         })
     }
 }
@@ -193,5 +187,25 @@ mod tests {
         std::fs::write(dir.path().join(FILE_NAME), "dri = \"db\"\n").unwrap();
         let e = Config::load(dir.path(), &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("unknown field `dri`"), "{e}");
+    }
+
+    #[test]
+    fn history_schema_must_need_no_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        for (value, ok) in [
+            ("keel_history", true),
+            ("policy", true),
+            ("user", false),
+            ("select", false),
+            ("Keel", false),
+        ] {
+            std::fs::write(
+                dir.path().join(FILE_NAME),
+                format!("history_schema = \"{value}\"\n"),
+            )
+            .unwrap();
+            let loaded = Config::load(dir.path(), &Overrides::default());
+            assert_eq!(loaded.is_ok(), ok, "{value}");
+        }
     }
 }

@@ -289,3 +289,231 @@ fn matrix_shows_who_may_do_what() {
     let v: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
     assert_eq!(v["source"], "live database");
 }
+
+/// Whether `public.<name>` exists in the configured database.
+fn table_exists(c: &mut postgres::Client, name: &str) -> bool {
+    c.query_one(
+        "SELECT to_regclass($1) IS NOT NULL",
+        &[&format!("public.{name}")],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn transaction_control_in_a_policy_test_is_refused_before_anything_runs() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = project();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let tests = p.root().join("sql/policies/tests");
+    // A clean test runs first in name order: it must not run either.
+    fs::write(
+        tests.join("a_clean.sql"),
+        "CREATE TABLE ran_clean (id int);\nSET LOCAL ROLE app_user;\nSELECT 1;\n",
+    )
+    .unwrap();
+    for (stmt, code) in [
+        ("COMMIT", "COMMIT"),
+        ("END", "END"),
+        ("ROLLBACK", "ROLLBACK"),
+        ("ABORT", "ABORT"),
+        ("COMMIT AND CHAIN", "COMMIT"),
+        ("BEGIN", "BEGIN"),
+        ("START TRANSACTION", "START TRANSACTION"),
+        ("PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION"),
+        ("COMMIT PREPARED 'x'", "COMMIT"),
+    ] {
+        fs::write(
+            tests.join("leak.sql"),
+            format!(
+                "CREATE TABLE leaked (id int);\n{stmt};\nSET LOCAL ROLE app_user;\nSELECT 1;\n"
+            ),
+        )
+        .unwrap();
+        let run = p.keel(url, &["policies", "test"]);
+        let mut c = db.connect();
+        assert!(
+            !table_exists(&mut c, "leaked"),
+            "`{stmt}` in a policy test left its table behind:\n{run}"
+        );
+        assert!(
+            !table_exists(&mut c, "ran_clean"),
+            "a test ran although another was refused:\n{run}"
+        );
+        run.assert_code(1)
+            .assert_output_has("sql/policies/tests/leak.sql:2:1")
+            .assert_output_has(&format!("explicit {code} in a policy test"))
+            .assert_output_has(
+                "remove it: each test runs in one transaction that keel always rolls back",
+            )
+            .assert_output_has("no policy test was run");
+    }
+    // Savepoints stay inside the test's transaction: allowed, and still
+    // rolled back.
+    fs::write(
+        tests.join("leak.sql"),
+        "SAVEPOINT s;\nCREATE TABLE leaked (id int);\nRELEASE SAVEPOINT s;\n\
+         SAVEPOINT t;\nROLLBACK TO SAVEPOINT t;\nSET LOCAL ROLE app_user;\nSELECT 1;\n",
+    )
+    .unwrap();
+    p.keel(url, &["policies", "test"])
+        .assert_code(0)
+        .assert_stdout_has("2 passed, 0 failed");
+    let mut c = db.connect();
+    assert!(!table_exists(&mut c, "leaked"));
+    assert!(!table_exists(&mut c, "ran_clean"));
+}
+
+#[test]
+fn a_policy_test_cannot_smuggle_statements_past_its_checks() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = project();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    // PostgreSQL's lexer joins the two string literals (whitespace with a
+    // newline between them), so the server sees a CREATE TABLE and a COMMIT
+    // where a splitter that misses the continuation sees one SELECT.
+    fs::write(
+        p.root().join("sql/policies/tests/smuggle.sql"),
+        "SELECT E'x'\n'\\' '; CREATE TABLE smuggled (); COMMIT; --'\n;\nSET LOCAL ROLE app_user;\n",
+    )
+    .unwrap();
+    let run = p.keel(url, &["policies", "test"]);
+    assert!(
+        !table_exists(&mut db.connect(), "smuggled"),
+        "a policy test smuggled a committed table:\n{run}"
+    );
+    run.assert_code(1)
+        .assert_output_has("sql/policies/tests/smuggle.sql:1:");
+
+    // Nor can a DO block or a procedure commit: inside the test's
+    // transaction block PostgreSQL refuses it, and the test fails.
+    fs::write(
+        p.root().join("sql/policies/tests/smuggle.sql"),
+        "CREATE TABLE smuggled ();\nDO $$ BEGIN COMMIT; END $$;\nSET LOCAL ROLE app_user;\n",
+    )
+    .unwrap();
+    let run = p.keel(url, &["policies", "test"]);
+    assert!(!table_exists(&mut db.connect(), "smuggled"), "{run}");
+    run.assert_code(1)
+        .assert_stdout_has("FAIL sql/policies/tests/smuggle.sql:2:")
+        .assert_stdout_has("invalid transaction termination");
+}
+
+#[test]
+fn a_policy_test_that_cannot_be_split_fails_with_its_position() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = project();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let tests = p.root().join("sql/policies/tests");
+    fs::write(
+        tests.join("broken.sql"),
+        "SET LOCAL ROLE app_user;\nSELECT 1;\nSELECT 'never closed;\nSELECT 2;\n",
+    )
+    .unwrap();
+    p.keel(url, &["policies", "test"])
+        .assert_code(1)
+        .assert_output_has("sql/policies/tests/broken.sql:3:8")
+        .assert_output_has("unterminated string literal");
+    // A statement PostgreSQL refuses in a transaction block is refused
+    // offline too, as in a transactional migration.
+    fs::write(
+        tests.join("broken.sql"),
+        "SET LOCAL ROLE app_user;\nVACUUM items;\n",
+    )
+    .unwrap();
+    p.keel(url, &["policies", "test"])
+        .assert_code(1)
+        .assert_output_has("sql/policies/tests/broken.sql:2:1")
+        .assert_output_has("VACUUM cannot run inside a transaction block");
+}
+
+#[test]
+fn policies_and_tables_named_by_reserved_words() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    app_role();
+    let p = Project::new();
+    p.migration(
+        1,
+        "reserved",
+        "CREATE TABLE \"order\" (id int PRIMARY KEY);\nCREATE TABLE \"user\" (id int PRIMARY KEY);\n\
+         GRANT SELECT ON \"order\", \"user\" TO app_user;\n",
+        "DROP TABLE \"order\";\nDROP TABLE \"user\";\n",
+    );
+    let pol = p.root().join("sql/policies");
+    fs::create_dir_all(&pol).unwrap();
+    let declare = |with_policies: bool| {
+        let policies = if with_policies {
+            "CREATE POLICY \"select\" ON \"order\" FOR SELECT TO app_user USING (id > 0);\n\
+             COMMENT ON POLICY \"select\" ON \"order\" IS 'positive ids';\n\
+             CREATE POLICY \"user\" ON public.\"user\" FOR SELECT TO app_user USING (true);\n"
+        } else {
+            ""
+        };
+        fs::write(
+            pol.join("reserved.sql"),
+            format!(
+                "-- keel:requires 1\n\
+                 ALTER TABLE \"order\" ENABLE ROW LEVEL SECURITY;\n\
+                 ALTER TABLE \"order\" FORCE ROW LEVEL SECURITY;\n\
+                 ALTER TABLE public.\"user\" ENABLE ROW LEVEL SECURITY;\n{policies}"
+            ),
+        )
+        .unwrap();
+    };
+    declare(true);
+    p.seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let mut c = db.connect();
+    assert_eq!(live_policies(&mut c), ["order.select", "user.user"]);
+    p.keel(url, &["policies", "status"])
+        .assert_code(0)
+        .assert_stdout_has("public.order")
+        .assert_stdout_has("public.user");
+    p.keel(url, &["policies", "status", "--matrix"])
+        .assert_code(0);
+    // Changed in the database: restored, which drops the live one first.
+    c.batch_execute(
+        "DROP POLICY \"select\" ON \"order\"; CREATE POLICY \"select\" ON \"order\" USING (false)",
+    )
+    .unwrap();
+    p.keel(url, &["policies", "status"]).assert_code(1);
+    p.keel(url, &["policies", "apply"]).assert_code(0);
+    p.keel(url, &["policies", "status"]).assert_code(0);
+    // No longer declared: dropped.
+    declare(false);
+    p.seal();
+    p.keel(url, &["policies", "apply"]).assert_code(0);
+    assert!(live_policies(&mut c).is_empty());
+    p.keel(url, &["policies", "status"]).assert_code(0);
+    // Declared again, then the downgrade drops them before the tables go.
+    declare(true);
+    p.seal();
+    p.keel(url, &["policies", "apply"]).assert_code(0);
+    assert_eq!(live_policies(&mut c), ["order.select", "user.user"]);
+    p.keel(url, &["downgrade", "base"]).assert_code(0);
+    assert!(live_policies(&mut c).is_empty());
+    assert!(!table_exists(&mut c, "order"));
+}
+
+#[test]
+fn identifiers_are_quoted_as_the_server_quotes_them() {
+    let db = fresh_db();
+    let rows = db
+        .connect()
+        .query(
+            "SELECT w, quote_ident(w) FROM (SELECT word FROM pg_get_keywords() \
+             UNION ALL SELECT unnest(ARRAY['items', 'Items', '1x', '_x1', 'a\"b', 'café', 'x$', 'a b'])) AS k(w)",
+            &[],
+        )
+        .unwrap();
+    assert!(rows.len() > 400, "pg_get_keywords() lists every keyword");
+    for r in rows {
+        let word: String = r.get(0);
+        let server: String = r.get(1);
+        assert_eq!(keel::sql::ident::quote_ident(&word), server, "{word}");
+    }
+}

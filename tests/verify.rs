@@ -423,3 +423,127 @@ fn the_snapshot_covers_every_kind_of_object() {
     // keel's history schema is left out.
     assert!(!s.entries.keys().any(|k| k.name.starts_with("keel.")));
 }
+
+/// Waits until `done`, polling, or panics naming `what`.
+fn wait_for(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// SPEC 8: Ctrl-C (SIGINT) or SIGTERM in the middle of a migration still
+/// drops the scratch database, and keel exits at once, non-zero.
+#[test]
+fn an_interrupted_verify_drops_its_scratch_database() {
+    let _serial = serial();
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let db = fresh_db();
+        let p = Project::fixture("sleeps");
+        let mut cmd = Command::new(KEEL);
+        cmd.current_dir(p.dir.path());
+        for var in AMBIENT_ENV {
+            cmd.env_remove(var);
+        }
+        let err_path = p.dir.path().join("verify.stderr");
+        let mut child = cmd
+            .args(["--color", "never", "--database-url", db.url(), "verify"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap();
+        // The migration's pg_sleep(60) is running in the scratch database.
+        let mut watch = db.connect();
+        wait_for(
+            "the migration to start",
+            std::time::Duration::from_secs(60),
+            || {
+                let n: i64 = watch
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity
+                      WHERE datname LIKE 'keel\\_verify\\_%' AND query LIKE '%pg_sleep%'",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                n > 0
+            },
+        );
+        let sent = Instant::now();
+        let kill = Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let mut status = None;
+        wait_for("keel to exit", std::time::Duration::from_secs(30), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        let took = sent.elapsed();
+        let stderr = std::fs::read_to_string(&err_path).unwrap();
+        let left = scratch_databases(&db);
+        assert!(
+            left.is_empty(),
+            "SIG{signal}: scratch databases left behind: {left:?}\n--- stderr\n{stderr}"
+        );
+        assert_eq!(status.unwrap().code(), Some(code), "SIG{signal}\n{stderr}");
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "SIG{signal}: keel took {took:?} to stop"
+        );
+        assert!(
+            stderr.contains("error: interrupted: the scratch database keel_verify_"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("FAILED"),
+            "an interruption is no failure to report:\n{stderr}"
+        );
+        eprintln!("SIG{signal}: exited {code} {took:?} after the signal");
+    }
+}
+
+/// SPEC 8: a scratch database left by a verify that could not drop it
+/// (killed with SIGKILL) is dropped by the next verify, unless a session
+/// uses it.
+#[test]
+fn the_next_verify_drops_stale_scratch_databases_nobody_uses() {
+    let _serial = serial();
+    let db = fresh_db();
+    let mut admin = db.connect();
+    for name in ["keel_verify_x", "keel_verify_busy", "keel_verify_Odd"] {
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap();
+    }
+    let busy = common::pg::connect(&common::cluster().url("keel_verify_busy"));
+    let p = Project::fixture("good");
+    let run = p.verify(&db, &[]);
+    run.assert_code(0).assert_contains(
+        "dropped 2 scratch databases left by an interrupted verify: keel_verify_Odd, keel_verify_x",
+    );
+    assert_eq!(scratch_databases(&db), ["keel_verify_busy"]);
+    drop(busy);
+    wait_for(
+        "the session to end",
+        std::time::Duration::from_secs(10),
+        || {
+            let n: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = 'keel_verify_busy'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            n == 0
+        },
+    );
+    // Nobody uses it now: the next verify drops it.
+    p.verify(&db, &[]).assert_code(0).assert_contains(
+        "dropped 1 scratch database left by an interrupted verify: keel_verify_busy",
+    );
+    assert!(scratch_databases(&db).is_empty());
+}

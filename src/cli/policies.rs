@@ -5,7 +5,10 @@ use super::run::{
     RunFlags,
 };
 use super::{Context, Failure};
+use crate::diagnostic::Diagnostic;
 use crate::policies::status::{self, State};
+use crate::sql::validate::{CheckedFile, Options};
+use crate::validation;
 use colored::Colorize;
 
 #[derive(Debug, clap::Subcommand)]
@@ -189,11 +192,13 @@ fn test(ctx: &Context) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
     let files = &loaded.project.policy_tests;
     let mut session = open(ctx)?;
+    let checked = validate_tests(ctx, &mut session, files)?;
     let r = &ctx.reporter;
     let (mut passed, mut failed) = (0, 0);
     let mut results = Vec::new();
-    for f in files {
-        let res = crate::policies::tests::run_file(&mut session.client, f).map_err(db_failure)?;
+    for (f, c) in files.iter().zip(&checked) {
+        let res =
+            crate::policies::tests::run_file(&mut session.client, f, c).map_err(db_failure)?;
         if res.passed {
             passed += 1;
             r.line(format!(
@@ -241,4 +246,32 @@ fn test(ctx: &Context) -> Result<(), Failure> {
     } else {
         Ok(())
     }
+}
+
+/// Checks every test file as a transactional migration is checked (sqlparser,
+/// then the server's parser for what sqlparser cannot read, and the
+/// statement rules) before any of them runs: a test that would commit, or
+/// that cannot be split, fails the command with nothing run.
+fn validate_tests(
+    ctx: &Context,
+    session: &mut crate::session::Session,
+    files: &[crate::project::SqlFile],
+) -> Result<Vec<CheckedFile>, Failure> {
+    let refs: Vec<&crate::project::SqlFile> = files.iter().collect();
+    let mut checked = validation::check_parallel(&refs, Options::default());
+    session
+        .server_validate(&refs, &mut checked)
+        .map_err(db_failure)?;
+    let diags: Vec<Diagnostic> = checked
+        .iter()
+        .flat_map(|c| c.diagnostics.iter().cloned())
+        .collect();
+    if diags.iter().any(Diagnostic::is_error) {
+        ctx.reporter.diagnostics(&diags);
+        return Err(Failure::failed(
+            "no policy test was run: the test files have errors",
+            Some("`keel check` lists them".to_string()),
+        ));
+    }
+    Ok(checked)
 }

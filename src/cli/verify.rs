@@ -11,9 +11,10 @@ use crate::diagnostic::Diagnostic;
 use crate::policies::declared::Declared;
 use crate::project::{Project, SqlFile};
 use crate::session::Session;
+use crate::sql::ident::quote_ident;
 use crate::sql::validate::Options;
 use crate::validation;
-use crate::verify::scratch::Scratch;
+use crate::verify::scratch::{self, Interrupted, Scratch};
 use crate::verify::{snapshot, Checked, Problem, Report, Verdict, Verifier};
 use postgres::Client;
 use serde_json::{json, Value};
@@ -46,7 +47,16 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
     let mut admin = open(ctx)?;
     validate(ctx, &mut admin, project)?;
     let base = admin.target.clone();
-    let scratch = Scratch::create(admin.client, &base).map_err(|e| {
+    let stale = scratch::drop_stale(&mut admin.client).map_err(db_failure)?;
+    if !stale.is_empty() {
+        ctx.reporter.note(format!(
+            "dropped {} scratch database{} left by an interrupted verify: {}",
+            stale.len(),
+            if stale.len() == 1 { "" } else { "s" },
+            stale.join(", ")
+        ));
+    }
+    let scratch = Scratch::create(admin.client, &base, report_interrupt(ctx)).map_err(|e| {
         let hint = if e.not_allowed {
             "the database user needs the CREATEDB privilege, or pass `--scratch-url` with an empty database to use instead".to_string()
         } else {
@@ -74,7 +84,8 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
             drop(client);
             result
         });
-    let name = scratch.name().to_string();
+    scratch::wait_if_interrupted();
+    let name = quote_ident(scratch.name());
     let dropped = scratch.drop_now();
     match (outcome, dropped) {
         (outcome, Ok(())) => outcome,
@@ -89,6 +100,25 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
             Err(failure)
         }
     }
+}
+
+/// How an interrupted verify says what became of its scratch database.
+fn report_interrupt(ctx: &Context) -> scratch::OnInterrupt {
+    let r = ctx.reporter.clone();
+    Box::new(move |what| match what {
+        Interrupted::Dropped(name) => r.error(
+            &format!("interrupted: the scratch database {name} was dropped"),
+            None,
+        ),
+        Interrupted::NothingToDrop => r.error("interrupted", None),
+        Interrupted::NotDropped { name, error } => r.error(
+            &format!("interrupted: {error}"),
+            Some(&format!(
+                "drop it by hand: DROP DATABASE {};",
+                quote_ident(name)
+            )),
+        ),
+    })
 }
 
 /// Verifies in a database the user gave, which must be empty.
@@ -207,6 +237,7 @@ fn verify_on(
         }
     };
     let report = verifier.run(client, &mut on_checked);
+    scratch::wait_if_interrupted();
     let elapsed = started.elapsed();
     if r.json_output() {
         r.json(&json_report(&report, place, elapsed));

@@ -7,6 +7,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::header::Entry;
 use crate::project::{SqlFile, Version};
+use crate::sql::ident::quote_ident;
 use crate::sql::split::{self, words};
 use sha2::{Digest, Sha256};
 use sqlparser::ast::{
@@ -50,45 +51,7 @@ impl TableName {
     /// Parses a table name as written in SQL: `items`, `public.items`,
     /// `"Items"`, `app."My Table"` (quoted parts keep their case).
     pub fn parse(text: &str) -> Option<TableName> {
-        let mut parts = Vec::new();
-        let mut rest = text.trim();
-        while !rest.is_empty() {
-            if let Some(q) = rest.strip_prefix('"') {
-                let mut out = String::new();
-                let mut chars = q.char_indices().peekable();
-                let mut end = None;
-                while let Some((i, c)) = chars.next() {
-                    if c == '"' {
-                        if chars.peek().map(|(_, c)| *c) == Some('"') {
-                            chars.next();
-                            out.push('"');
-                        } else {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    } else {
-                        out.push(c);
-                    }
-                }
-                parts.push(out);
-                rest = &q[end?..];
-            } else {
-                let end = rest.find('.').unwrap_or(rest.len());
-                let word = rest[..end].trim();
-                if word.is_empty() || word.contains(char::is_whitespace) {
-                    return None;
-                }
-                parts.push(word.to_lowercase());
-                rest = &rest[end..];
-            }
-            rest = rest.trim_start();
-            match rest.strip_prefix('.') {
-                Some(r) => rest = r.trim_start(),
-                None if rest.is_empty() => break,
-                None => return None,
-            }
-        }
-        TableName::from_parts(parts)
+        TableName::from_parts(name_parts(text)?)
     }
 
     /// Parses `schema.name` or `name` written as bare words.
@@ -111,6 +74,57 @@ impl TableName {
     }
 }
 
+/// The dot-separated parts of a name as written in SQL, folded as
+/// PostgreSQL folds them: bare parts lower-cased, quoted parts as written
+/// (with `""` read as `"`). `None` when it is not a name.
+fn name_parts(text: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        if let Some(q) = rest.strip_prefix('"') {
+            let mut out = String::new();
+            let mut chars = q.char_indices().peekable();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                if c == '"' {
+                    if chars.peek().map(|(_, c)| *c) == Some('"') {
+                        chars.next();
+                        out.push('"');
+                    } else {
+                        end = Some(i + 1);
+                        break;
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            parts.push(out);
+            rest = &q[end?..];
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            let word = rest[..end].trim();
+            if word.is_empty() || word.contains(char::is_whitespace) {
+                return None;
+            }
+            parts.push(word.to_lowercase());
+            rest = &rest[end..];
+        }
+        rest = rest.trim_start();
+        match rest.strip_prefix('.') {
+            Some(r) => rest = r.trim_start(),
+            None if rest.is_empty() => break,
+            None => return None,
+        }
+    }
+    Some(parts)
+}
+
+/// One identifier as written in SQL (`p`, `"Select"`), folded.
+fn one_name(text: &str) -> Option<String> {
+    let mut parts = name_parts(text)?;
+    (parts.len() == 1).then(|| parts.remove(0))
+}
+
 impl fmt::Display for TableName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.schema, self.name)
@@ -123,21 +137,6 @@ pub fn fold(i: &Ident) -> String {
         i.value.clone()
     } else {
         i.value.to_lowercase()
-    }
-}
-
-/// Quotes an identifier for SQL.
-pub fn quote_ident(s: &str) -> String {
-    let plain = s
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if plain {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
     }
 }
 
@@ -482,20 +481,23 @@ fn read_policy(file: &SqlFile, sql: &str, span: Range<usize>) -> Option<PolicyDe
     // sqlparser could not read it: take the name and table from the words
     // (PostgreSQL will judge the rest when it runs).
     let ws: Vec<_> = words(sql).filter(|w| w.paren_depth == 0).collect();
-    if ws.len() < 5 || !ws[3].text.eq_ignore_ascii_case("ON") {
+    let [_create, policy, ..] = ws.as_slice() else {
         return None;
-    }
-    let table_end = ws[4..]
+    };
+    let on = ws[2..].iter().find(|w| w.text.eq_ignore_ascii_case("ON"))?;
+    let table_end = ws
         .iter()
+        .skip_while(|w| w.range.start <= on.range.start)
         .find(|w| {
             ["AS", "FOR", "TO", "USING", "WITH"]
                 .iter()
                 .any(|k| w.text.eq_ignore_ascii_case(k))
         })
         .map_or(sql.len(), |w| w.range.start);
+    let (name, table) = name_on_table(sql, policy.range.end..table_end)?;
     Some(PolicyDecl {
-        name: ws[2].text.to_lowercase(),
-        table: TableName::parse(&sql[ws[3].range.end..table_end])?,
+        name,
+        table,
         command: Command::All,
         permissive: true,
         roles: Vec::new(),
@@ -513,13 +515,32 @@ fn read_policy(file: &SqlFile, sql: &str, span: Range<usize>) -> Option<PolicyDe
 /// `COMMENT ON POLICY name ON table IS 'text'` (sqlparser lacks it).
 fn read_comment(sql: &str) -> Option<(String, TableName, String)> {
     let ws: Vec<_> = words(sql).filter(|w| w.paren_depth == 0).collect();
-    if ws.len() < 6 || !ws[4].text.eq_ignore_ascii_case("ON") {
+    let [comment, on, policy, ..] = ws.as_slice() else {
+        return None;
+    };
+    if !(comment.text.eq_ignore_ascii_case("COMMENT")
+        && on.text.eq_ignore_ascii_case("ON")
+        && policy.text.eq_ignore_ascii_case("POLICY"))
+    {
         return None;
     }
-    let is = ws[5..].iter().find(|w| w.text.eq_ignore_ascii_case("IS"))?;
-    let table = TableName::parse(&sql[ws[4].range.end..is.range.start])?;
+    let is = ws[3..].iter().find(|w| w.text.eq_ignore_ascii_case("IS"))?;
+    let (name, table) = name_on_table(sql, policy.range.end..is.range.start)?;
     let comment = crate::sql::rules::first_string_after(sql, is.range.end)?;
-    Some((ws[3].text.to_lowercase(), table, comment))
+    Some((name, table, comment))
+}
+
+/// `name ON table` in `sql[range]`, either part possibly quoted (a policy
+/// may be called `"select"`, a table `"order"`). The first bare `ON` is the
+/// separator: a bare name cannot be `ON` (a reserved word), and a quoted
+/// one is no bare word.
+fn name_on_table(sql: &str, range: Range<usize>) -> Option<(String, TableName)> {
+    let text = sql.get(range)?;
+    let on = words(text).find(|w| w.paren_depth == 0 && w.text.eq_ignore_ascii_case("ON"))?;
+    Some((
+        one_name(&text[..on.range.start])?,
+        TableName::parse(&text[on.range.end..])?,
+    ))
 }
 
 #[cfg(test)]
@@ -596,5 +617,15 @@ mod tests {
         assert_eq!(quote_ident("items"), "items");
         assert_eq!(quote_ident("Items"), "\"Items\"");
         assert_eq!(TableName::from_words("app.Items").sql(), "app.items");
+        let order = TableName::parse("\"order\"").unwrap();
+        assert_eq!(order.sql(), "public.\"order\"");
+        assert_eq!(
+            read_comment("COMMENT ON POLICY \"select\" ON public.\"order\" IS 'x'"),
+            Some(("select".into(), order.clone(), "x".into()))
+        );
+        assert_eq!(
+            read_comment("comment on policy P on \"order\" is 'it''s'"),
+            Some(("p".into(), order, "it's".into()))
+        );
     }
 }

@@ -7,10 +7,11 @@
 //! no DDL. Fail closed: a managed table is always RLS-enabled; a table whose
 //! declarations disappear keeps RLS on with no policy.
 
-use super::declared::{quote_ident, Declared, PolicyDecl, TableDecl, TableName};
+use super::declared::{Declared, PolicyDecl, TableDecl, TableName};
 use super::live::{self, LivePolicy};
 use crate::db::DbError;
 use crate::project::Version;
+use crate::sql::ident::quote_ident;
 use postgres::GenericClient;
 use std::collections::{BTreeMap, BTreeSet};
 

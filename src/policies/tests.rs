@@ -3,12 +3,19 @@
 //! nothing. A file that never switches role while connected as a superuser
 //! (or a BYPASSRLS role) cannot fail, because RLS does not apply to it:
 //! that is reported as a mistake.
+//!
+//! "Always rolled back" holds because a file runs only after it passed the
+//! checks of a transactional migration (no statement that ends or restarts
+//! the transaction, none that cannot run inside one), and because each
+//! statement is sent on its own through the extended protocol, whose Parse
+//! message the server refuses when it holds more than one statement: what
+//! runs is exactly the statements that were checked.
 
-use crate::db::run::statements;
 use crate::db::DbError;
 use crate::diagnostic::Diagnostic;
 use crate::project::SqlFile;
 use crate::sql::split::words;
+use crate::sql::validate::CheckedFile;
 use postgres::error::ErrorPosition;
 use postgres::Client;
 use std::time::{Duration, Instant};
@@ -38,10 +45,15 @@ fn switches_role(sql: &str) -> bool {
         && ws.get(role_at + 1).map(String::as_str) != Some("NONE")
 }
 
-/// Runs one test file.
-pub fn run_file(client: &mut Client, file: &SqlFile) -> Result<TestResult, DbError> {
+/// Runs one test file, whose statements `checked` lists (validated by
+/// [`crate::sql::validate::check_file`], with no errors).
+pub fn run_file(
+    client: &mut Client,
+    file: &SqlFile,
+    checked: &CheckedFile,
+) -> Result<TestResult, DbError> {
     let start = Instant::now();
-    let stmts = statements(file);
+    let stmts: Vec<_> = checked.statements.iter().map(|s| s.text.clone()).collect();
     let privileged: bool = client
         .query_one(
             "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
@@ -71,7 +83,7 @@ pub fn run_file(client: &mut Client, file: &SqlFile) -> Result<TestResult, DbErr
     let mut failure = None;
     for range in &stmts {
         let sql = &file.text[range.clone()];
-        if let Err(e) = client.batch_execute(sql) {
+        if let Err(e) = client.query_typed(sql, &[]) {
             let (message, offset) = match e.as_db_error() {
                 Some(db) => {
                     let off = match db.position() {

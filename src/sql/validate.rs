@@ -68,7 +68,9 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
     });
     let mut out = CheckedFile::default();
     header_diagnostics(file, &mut out.diagnostics);
-    let transactional = file.header.transaction() == TransactionMode::On;
+    // A policy test always runs inside the transaction keel rolls back.
+    let policy_test = file.kind == FileKind::PolicyTest;
+    let transactional = policy_test || file.header.transaction() == TransactionMode::On;
     let stmts = match split {
         Ok(stmts) => stmts,
         Err(e) => {
@@ -88,6 +90,22 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
     for (stmt, (class, parse)) in stmts.into_iter().zip(analyses) {
         let text = &file.text[stmt.text.clone()];
         match (&class, transactional) {
+            (Class::TransactionControl(what), true) if policy_test => out.diagnostics.push(
+                Diagnostic::error(
+                    "transaction-control",
+                    format!("explicit {what} in a policy test"),
+                )
+                .at(&file.path, &file.text, stmt.text.clone())
+                .with_hint("remove it: each test runs in one transaction that keel always rolls back; to undo part of a test, use `SAVEPOINT s` and `ROLLBACK TO SAVEPOINT s`"),
+            ),
+            (Class::NonTransactional(what), true) if policy_test => out.diagnostics.push(
+                Diagnostic::error(
+                    "needs-transaction-off",
+                    format!("{what} cannot run inside a transaction block"),
+                )
+                .at(&file.path, &file.text, stmt.text.clone())
+                .with_hint("remove it: a policy test runs inside a transaction that is rolled back; it belongs in a `-- keel:transaction off` migration"),
+            ),
             (Class::TransactionControl(what), true) => out.diagnostics.push(
                 Diagnostic::error(
                     "transaction-control",
@@ -454,6 +472,35 @@ mod tests {
             ["needs-transaction-off", "transaction-control"]
         );
         assert!(codes(&file(FileKind::Up, body, &["transaction off"])).is_empty());
+    }
+
+    #[test]
+    fn policy_tests_are_checked_as_transactional_migrations() {
+        let test = |body: &str| {
+            SqlFile::new(
+                PathBuf::from("sql/policies/tests/t.sql"),
+                FileKind::PolicyTest,
+                body.to_string(),
+            )
+        };
+        assert_eq!(
+            codes(&test("SELECT 1;\nCOMMIT;\nVACUUM t;\n")),
+            ["transaction-control", "needs-transaction-off"]
+        );
+        // Savepoints stay inside the test's transaction.
+        assert!(codes(&test(
+            "SAVEPOINT a;\nROLLBACK TO SAVEPOINT a;\nRELEASE a;\n"
+        ))
+        .is_empty());
+        // No header turns the rules off.
+        assert_eq!(
+            codes(&test("-- keel:transaction off\nCOMMIT;\n")),
+            ["misplaced-header-key", "transaction-control"]
+        );
+        assert_eq!(
+            codes(&test("SELECT 1;\nSELECT 'x;\n")),
+            ["unterminated-string"]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::policies::declared::quote_ident;
+use crate::sql::ident::quote_ident;
 
 pub struct UnindexedTenantColumn;
 
