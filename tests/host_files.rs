@@ -278,6 +278,114 @@ fn committed_data_dir_is_refused() {
     }
 }
 
+/// `keel ARGS` in `dir` as the unprivileged user `nobody`, for whom the dev cluster's server
+/// runs as keel's own user, so file ownership cannot tell a data directory keel created from
+/// one that came with the repository.
+fn keel_as_nobody(dir: &Path, args: &[&str]) -> Out {
+    let bin = assert_cmd::cargo::cargo_bin("keel");
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("HOME", dir)
+        .env("XDG_CACHE_HOME", dir.join(".cache"))
+        .timeout(RUN_TIMEOUT);
+    for var in common::AMBIENT_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.args(["--color", "never"]).args(args);
+    let started = Instant::now();
+    let output = cmd.output().expect("run keel through setpriv");
+    let out = Out {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        took: started.elapsed(),
+    };
+    assert!(!out.stderr.contains("panicked"), "keel panicked: {out:#?}");
+    out
+}
+
+fn chown_tree_to_nobody(root: &Path) {
+    let done = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(root)
+        .status()
+        .unwrap();
+    assert!(done.success());
+}
+
+/// Stops, as `nobody`, the dev cluster of a project when the test ends.
+struct StopAsNobody(PathBuf);
+
+impl Drop for StopAsNobody {
+    fn drop(&mut self) {
+        let _ = keel_as_nobody(&self.0, &["dev-db", "stop"]);
+    }
+}
+
+/// For a user who is also the server's user, a whole initialized `.keel/pgdata` can come with a
+/// repository (its `postgresql.conf` could run any command through `archive_command`). keel
+/// starts only the data directory it created itself: the record keeps the directory's identity
+/// (device, inode, birth time), which no copy or clone reproduces.
+#[test]
+fn a_cloned_data_dir_is_never_started_for_an_unprivileged_user() {
+    if effective_uid() != 0 {
+        panic!("this test switches to the user nobody and must run as root");
+    }
+    // The project keel set up itself: its dev database starts, stops and starts again.
+    let (_a, own) = project();
+    chown_tree_to_nobody(&own);
+    let _stop_own = StopAsNobody(own.clone());
+    let started = keel_as_nobody(&own, &["dev-db", "start"]);
+    assert_eq!(started.code, Some(0), "{started:#?}");
+    let stopped = keel_as_nobody(&own, &["dev-db", "stop"]);
+    assert_eq!(stopped.code, Some(0), "{stopped:#?}");
+    let again = keel_as_nobody(&own, &["check"]);
+    assert_eq!(
+        again.code,
+        Some(0),
+        "keel's own data directory starts again: {again:#?}"
+    );
+    keel_as_nobody(&own, &["dev-db", "stop"]);
+
+    // The same `.keel/` committed and cloned elsewhere, with a 0700 data directory (a umask
+    // of 077): new inodes, everything owned by the cloner.
+    let (_b, clone) = project();
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(own.join(".keel"))
+        .arg(clone.join(".keel"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let _ = fs::remove_file(clone.join(".keel/pgdata/postmaster.pid"));
+    fs::write(
+        clone.join(".keel/pgdata/postgresql.auto.conf"),
+        "log_min_messages = debug1\n",
+    )
+    .unwrap();
+    chown_tree_to_nobody(&clone);
+    let _stop_clone = StopAsNobody(clone.clone());
+    for args in [&["check"][..], &["dev-db", "start"]] {
+        let out = keel_as_nobody(&clone, args);
+        assert_ne!(
+            out.code,
+            Some(0),
+            "{args:?} started a cloned data directory: {out:#?}"
+        );
+        assert!(
+            out.stderr.contains(".keel/pgdata") && out.stderr.contains("not created by keel"),
+            "{args:?}: {out:#?}"
+        );
+        assert!(
+            !clone.join(".keel/pgdata/postmaster.pid").exists(),
+            "{args:?}: a server runs from the cloned data directory"
+        );
+    }
+}
+
 /// `keel init` writes `.keel/.gitignore` (`*`), and never through a planted symlink.
 #[test]
 fn init_writes_keel_gitignore() {

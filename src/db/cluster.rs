@@ -166,6 +166,19 @@ pub enum ClusterError {
         reason: String,
     },
 
+    /// An initialized data directory that keel did not create on this machine: its identity
+    /// (device, inode, birth time) is not the one the record kept when keel ran `initdb`.
+    /// A repository can commit a whole data directory, and its `postgresql.conf` can run any
+    /// command (`archive_command`) as the user who starts the server.
+    #[error(
+        "refusing to start a server from {}: it was not created by keel on this machine (it came with the repository, was copied, or predates keel recording it)\nhint: delete it (`rm -rf {}`) and run `keel dev-db start` to create a fresh one",
+        .path.display(), .path.display()
+    )]
+    ForeignDataDir {
+        /// The data directory.
+        path: PathBuf,
+    },
+
     /// `.keel/dev-db.json` names a path where keel never puts the dev cluster. Records are
     /// committed by accident or on purpose; trusting one would let a repository choose which
     /// directory the server is started in or which file gets the server log.
@@ -1325,6 +1338,9 @@ struct DevDbRecord {
     socket_dir: PathBuf,
     log_file: PathBuf,
     port: u16,
+    /// The data directory's [`dir_identity`] once keel's `initdb` created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_dir_identity: Option<String>,
 }
 
 /// The project's development cluster, `keel dev-db start|stop|status|url`.
@@ -1364,7 +1380,12 @@ impl DevDb {
                 check_record(&record, &record_file, &keel_dir)?;
                 record
             }
-            _ => plan_dev_layout(&project_dir, server_user()?.as_ref()),
+            // The identity comes along: it still proves (or disproves) that the data
+            // directory found in the new place is the one keel created.
+            other => DevDbRecord {
+                data_dir_identity: other.and_then(|r| r.data_dir_identity),
+                ..plan_dev_layout(&project_dir, server_user()?.as_ref())
+            },
         };
         Ok(DevDb {
             keel_dir,
@@ -1404,7 +1425,12 @@ impl DevDb {
     }
 
     /// The cluster, for other databases or lower-level control.
+    ///
+    /// An initialized data directory must be the one keel created ([`ClusterError::ForeignDataDir`]):
+    /// starting, stopping (`pg_ctl` signals the pid in its `postmaster.pid`) or reading the
+    /// status of any other would act on whatever a repository committed.
     pub fn cluster(&self) -> Result<Cluster> {
+        self.check_data_dir()?;
         Cluster::open(
             ServerBinaries::find()?,
             ClusterSpec {
@@ -1460,9 +1486,21 @@ impl DevDb {
         if let Some(base) = base {
             ensure_dir(base, 0o700, run_as)?;
         }
-        self.write_record()?;
+        self.write_record(&self.record)?;
         let cluster = self.cluster()?;
         cluster.init_data_dir()?;
+        // Reached with a data directory initdb has just created, or one `cluster()` accepted:
+        // from now on only this very directory is started.
+        let identity = dir_identity(
+            &fs::symlink_metadata(&self.record.data_dir)
+                .map_err(io_err("inspect", &self.record.data_dir))?,
+        );
+        if self.record.data_dir_identity.as_ref() != Some(&identity) {
+            self.write_record(&DevDbRecord {
+                data_dir_identity: Some(identity),
+                ..self.record.clone()
+            })?;
+        }
         cluster.start()?;
         cluster.status()
     }
@@ -1500,13 +1538,30 @@ impl DevDb {
         remove_file(&self.record_file)
     }
 
-    fn write_record(&self) -> Result<()> {
-        let mut json =
-            serde_json::to_string_pretty(&self.record).map_err(|e| ClusterError::Io {
-                action: "write",
-                path: self.record_file.clone(),
-                source: io::Error::new(io::ErrorKind::InvalidData, e),
-            })?;
+    /// Refuses an initialized data directory keel did not create (see [`DevDb::cluster`]).
+    fn check_data_dir(&self) -> Result<()> {
+        let path = &self.record.data_dir;
+        if fs::symlink_metadata(path.join("PG_VERSION")).is_err() {
+            // Not initialized: `start` runs initdb, which refuses a directory that is not empty.
+            return Ok(());
+        }
+        let meta = fs::symlink_metadata(path).map_err(io_err("inspect", path))?;
+        match &self.record.data_dir_identity {
+            Some(known) if *known == dir_identity(&meta) => Ok(()),
+            // A record from before identities were kept: a data directory owned by a server
+            // user other than keel's own was made by initdb running as that user, which no
+            // clone can produce. `start` records its identity.
+            None if meta.uid() != crate::safe_fs::effective_uid() => Ok(()),
+            _ => Err(ClusterError::ForeignDataDir { path: path.clone() }),
+        }
+    }
+
+    fn write_record(&self, record: &DevDbRecord) -> Result<()> {
+        let mut json = serde_json::to_string_pretty(record).map_err(|e| ClusterError::Io {
+            action: "write",
+            path: self.record_file.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidData, e),
+        })?;
         json.push('\n');
         let ours = allowed_owners(None);
         if read_record_text(&self.record_file, &ours)?.is_some_and(|old| old == json) {
@@ -1521,6 +1576,21 @@ impl DevDb {
         )
         .map_err(io_err("write", &self.record_file))
     }
+}
+
+/// What makes a directory this one and no copy of it: its device and inode, and its birth
+/// time where the file system keeps one (a clone or a copy gets a new inode; the birth time,
+/// in nanoseconds, also tells a reused inode apart and cannot be set by anyone).
+fn dir_identity(meta: &fs::Metadata) -> String {
+    let born = meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or_else(
+            || "-".to_string(),
+            |d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()),
+        );
+    format!("{}:{}:{born}", meta.dev(), meta.ino())
 }
 
 /// The file in `.keel/` that keeps the folder out of version control.
@@ -1623,6 +1693,7 @@ fn plan_dev_layout(project_dir: &Path, run_as: Option<&OsUser>) -> DevDbRecord {
         data_dir: spec.data_dir,
         log_file: spec.log_file,
         port,
+        data_dir_identity: None,
     }
 }
 
