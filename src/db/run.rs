@@ -343,9 +343,7 @@ fn run_outside_transaction(
 /// Runs one statement; a failure becomes a diagnostic at its file and line.
 fn exec(client: &mut Client, file: &SqlFile, range: Range<usize>) -> Result<(), RunError> {
     let sql = &file.text[range.clone()];
-    client
-        .batch_execute(sql)
-        .map_err(|e| statement_error(file, range, &e))
+    super::statement::run_one(client, sql).map_err(|e| statement_error(file, range, &e))
 }
 
 /// A PostgreSQL error as a diagnostic pointing into the file: SQLSTATE,
