@@ -23,6 +23,9 @@
 //! * `UESCAPE 'c'` after a `U&'...'` literal is an identifier and an ordinary
 //!   literal (`src/backend/parser/parser.c` joins them after scanning): the
 //!   escape character changes the value, never where the literal ends.
+//! * `{space}`, `{non_newline_space}`: whitespace includes `\v` (PostgreSQL
+//!   16 and later; on 15 a bare `\v` is a syntax error, so no statement a
+//!   15 server runs is cut differently).
 //! * `{dolqdelim}`, `{dolqfailed}`: `$tag$...$tag$` bodies end at the first
 //!   exact occurrence of their delimiter; `$1` is a parameter and `a$b$` an
 //!   identifier.
@@ -331,7 +334,7 @@ fn at_line_start(b: &[u8], pos: usize, floor: usize) -> bool {
     let mut i = pos;
     while i > floor {
         match b.get(i - 1) {
-            Some(b' ' | b'\t' | b'\x0c') => i -= 1,
+            Some(b' ' | b'\t' | b'\x0b' | b'\x0c') => i -= 1,
             // A lone `\r` is an old Mac line break, and PostgreSQL treats it as a newline too.
             Some(b'\n' | b'\r') => return true,
             _ => return false,
@@ -390,7 +393,9 @@ const BOM: &[u8] = "\u{feff}".as_bytes();
 
 // Character classes of scan.l, one bit each, looked up in a 256-byte table: bytes >= 0x80
 // count as letters there, so every byte of a multi-byte UTF-8 character is an identifier byte.
-const WS: u8 = 1; // {space}: [ \t\n\r\f] (PostgreSQL 15 does not count \v)
+// {space}: [ \t\n\r\f\v] since PostgreSQL 16. PostgreSQL 15 leaves out \v, but there a bare \v
+// is a syntax error anyway, so following 16 agrees with every server on what it can run.
+const WS: u8 = 1;
 const IDENT_START: u8 = 2; // [A-Za-z\200-\377_]
 const DIGIT: u8 = 4; // [0-9]
 const DOLLAR: u8 = 8;
@@ -404,7 +409,7 @@ static CLASS: [u8; 256] = {
     while i < 256 {
         let c = i as u8;
         let mut class = 0;
-        if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c') {
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c') {
             class |= WS;
         }
         if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
@@ -458,7 +463,7 @@ impl<'a> Lexer<'a> {
             };
             let next = b.get(start + 1).copied();
             let (kind, end) = match c {
-                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => {
                     self.pos = skip_class(b, start + 1, WS);
                     continue;
                 }
@@ -606,7 +611,7 @@ fn continued_literal(b: &[u8], after: usize) -> Option<usize> {
     // {horiz_whitespace}*{newline}
     loop {
         match *b.get(i)? {
-            b' ' | b'\t' | b'\x0c' => i += 1,
+            b' ' | b'\t' | b'\x0b' | b'\x0c' => i += 1,
             b'-' if b.get(i + 1) == Some(&b'-') => i = line_end(b, i + 2),
             b'\n' | b'\r' => {
                 i += 1;
@@ -618,7 +623,7 @@ fn continued_literal(b: &[u8], after: usize) -> Option<usize> {
     // {special_whitespace}*{quote}
     loop {
         match *b.get(i)? {
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => i += 1,
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => i += 1,
             b'\'' => return Some(i),
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 let end = line_end(b, i + 2);
@@ -1258,7 +1263,13 @@ mod tests {
             ["SELECT E'a'\n'\\';'", "SELECT 2"]
         );
         // Comments and blank lines may come between, a `\r` counts as a newline.
-        for sep in ["\n\n", " -- c\n", "\n-- c\n  ", "\r", " \t\x0c\r\n -- x\r"] {
+        for sep in [
+            "\n\n",
+            " -- c\n",
+            "\n-- c\n  ",
+            "\r",
+            " \t\x0b\x0c\r\n -- x\r\x0b",
+        ] {
             let src = format!("SELECT E'a'{sep}'\\';'; SELECT 2;");
             let stmt = format!("SELECT E'a'{sep}'\\';'");
             assert_eq!(texts(&src), [stmt.as_str(), "SELECT 2"], "{sep:?}");
