@@ -193,3 +193,38 @@ fn a_nul_byte_is_an_error_offline_naming_line_and_column() {
         "{run}"
     );
 }
+
+#[test]
+fn the_printed_sql_ends_a_statement_that_ends_in_a_line_comment() {
+    let db = fresh_db();
+    let p = Project::new();
+    p.migration(
+        1,
+        "two",
+        "CREATE TABLE a1 (id int) -- the first\n;\nCREATE TABLE a2 (id int);\n",
+        "DROP TABLE a2;\nDROP TABLE a1;\n",
+    )
+    .seal();
+    // The history exists, as it does wherever the script is meant to run.
+    Project::new().keel(Some(db.url()), &["upgrade"]);
+    let run = p.keel(Some(db.url()), &["upgrade", "--sql"]);
+    run.assert_code(0);
+    // The script runs in psql as keel would run it: two statements, not one.
+    let script = p.root().join("upgrade.sql");
+    fs::write(&script, &run.stdout).unwrap();
+    let psql = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(&script)
+        .arg(db.url())
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}\n{run}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    let mut c = db.connect();
+    assert!(relation_exists(&mut c, "a1"), "{run}");
+    assert!(relation_exists(&mut c, "a2"), "{run}");
+    assert_eq!(versions(&mut c), numbers(1..=1), "{run}");
+}

@@ -424,7 +424,12 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
             _ => {}
         }
         for range in statements(file) {
-            out.push_str(&file.text[range]);
+            let text = &file.text[range];
+            out.push_str(text);
+            // On the same line, the `;` would be part of a trailing `--` comment.
+            if split::ends_in_line_comment(text) {
+                out.push('\n');
+            }
             out.push_str(";\n");
         }
         match (step.direction, off) {

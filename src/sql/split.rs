@@ -283,6 +283,38 @@ impl<'a> Iterator for Words<'a> {
 
 impl FusedIterator for Words<'_> {}
 
+/// Whether one statement's `text` ends inside a `--` comment, so that a `;` written right after
+/// it would belong to the comment (a statement's text keeps its trailing comments).
+pub fn ends_in_line_comment(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut lexer = Lexer::new(b);
+    let mut i = lexer.floor;
+    loop {
+        match lexer.next_token() {
+            Ok(Some(tok)) => i = tok.end,
+            Ok(None) => break,
+            Err(_) => return false,
+        }
+    }
+    // Only whitespace and comments follow the last token.
+    loop {
+        i = skip_class(b, i, WS);
+        match (b.get(i), b.get(i + 1)) {
+            (Some(b'-'), Some(b'-')) => {
+                i = line_end(b, i + 2);
+                if i == b.len() {
+                    return true;
+                }
+            }
+            (Some(b'/'), Some(b'*')) => match block_comment_end(b, i) {
+                Ok(end) => i = end,
+                Err(_) => return false,
+            },
+            _ => return false,
+        }
+    }
+}
+
 /// psql's heuristic for `CREATE FUNCTION ... BEGIN ATOMIC ... END`: semicolons inside the body
 /// must not end the statement, and psql decides that with word counting, not a parser.
 #[derive(Default)]
@@ -1289,6 +1321,28 @@ mod tests {
                 "SELECT U&'x'\n'\\' UESCAPE '!'"
             ]
         );
+    }
+
+    #[test]
+    fn statements_ending_in_a_line_comment() {
+        for text in [
+            "SELECT 1 -- c",
+            "SELECT 1 /* a */ -- c;",
+            "SELECT 1\n-- a\n-- b",
+            "SELECT 1 --",
+        ] {
+            assert!(ends_in_line_comment(text), "{text:?}");
+        }
+        for text in [
+            "SELECT 1",
+            "SELECT '--'",
+            "SELECT 1 -- c\n",
+            "SELECT 1 -- c\n/* d */",
+            "SELECT $$ -- $$",
+            "SELECT \"--\"",
+        ] {
+            assert!(!ends_in_line_comment(text), "{text:?}");
+        }
     }
 
     #[test]
