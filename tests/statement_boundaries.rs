@@ -228,3 +228,25 @@ fn the_printed_sql_ends_a_statement_that_ends_in_a_line_comment() {
     assert!(relation_exists(&mut c, "a2"), "{run}");
     assert_eq!(versions(&mut c), numbers(1..=1), "{run}");
 }
+
+#[test]
+fn the_servers_syntax_check_reads_a_statement_ending_in_a_line_comment() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    // sqlparser does not know CREATE STATISTICS, so PostgreSQL's parser checks it, inside a
+    // wrapper whose own `;` must not land in the statement's trailing comment.
+    p.migration(
+        1,
+        "stats",
+        "CREATE TABLE child (a int, b int);\n\
+         CREATE STATISTICS child_ab (dependencies) ON a, b FROM child -- a note; with $keel0$\n;\n",
+        "DROP TABLE child;\n",
+    )
+    .seal();
+    let run = p.keel(url, &["check"]);
+    run.assert_code(0).assert_output_has("1 by PostgreSQL");
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), numbers(1..=1));
+}
