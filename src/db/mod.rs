@@ -6,6 +6,7 @@ pub mod history;
 pub mod lock;
 pub mod run;
 pub mod server_parse;
+pub mod statement;
 mod tls;
 
 /// A database-side failure with the context it happened in.

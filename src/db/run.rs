@@ -343,9 +343,7 @@ fn run_outside_transaction(
 /// Runs one statement; a failure becomes a diagnostic at its file and line.
 fn exec(client: &mut Client, file: &SqlFile, range: Range<usize>) -> Result<(), RunError> {
     let sql = &file.text[range.clone()];
-    client
-        .batch_execute(sql)
-        .map_err(|e| statement_error(file, range, &e))
+    super::statement::run_one(client, sql).map_err(|e| statement_error(file, range, &e))
 }
 
 /// A PostgreSQL error as a diagnostic pointing into the file: SQLSTATE,
@@ -426,7 +424,12 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
             _ => {}
         }
         for range in statements(file) {
-            out.push_str(&file.text[range]);
+            let text = &file.text[range];
+            out.push_str(text);
+            // On the same line, the `;` would be part of a trailing `--` comment.
+            if split::ends_in_line_comment(text) {
+                out.push('\n');
+            }
             out.push_str(";\n");
         }
         match (step.direction, off) {

@@ -152,7 +152,8 @@ fn build_batch(
         batch.push_str(&head);
         starts.push((i, chars));
         batch.push_str(sql);
-        let tail = format!(";\nEND{tag};\n");
+        // The `;` goes on a line of its own: a statement's text may end in a `--` comment.
+        let tail = format!("\n;\nEND{tag};\n");
         chars += sql.chars().count() + tail.chars().count();
         batch.push_str(&tail);
     }
@@ -160,6 +161,12 @@ fn build_batch(
 }
 
 /// A dollar-quote tag that does not occur in `sql`.
+///
+/// The statement's text is the only user text in the batch, and the server ends a dollar-quoted
+/// body at the first exact occurrence of its delimiter (scan.l's `{dolqdelim}`), so with a tag
+/// that the text does not contain, the text cannot end the body early and have the rest of
+/// itself run as SQL. The text is framed by newlines on both sides, so it cannot complete a tag
+/// together with the wrapper either.
 fn dollar_tag(sql: &str) -> String {
     let mut n = 0;
     loop {
@@ -168,5 +175,46 @@ fn dollar_tag(sql: &str) -> String {
             return tag;
         }
         n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::FileKind;
+    use crate::sql::split::split;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_statement_cannot_close_the_wrapper_body() {
+        for sql in [
+            "SELECT '$keel0$'",
+            "SELECT $keel0$ $keel1$ x $keel1$ $keel0$",
+            "SELECT 1 -- $keel0$; DROP TABLE t",
+            "SELECT $a$ $keel0$ $a$, '$keel2$'",
+            "SELECT 1 -- trailing comment",
+        ] {
+            let files: Vec<SqlFile> = [sql, "SELECT 2"]
+                .iter()
+                .map(|t| SqlFile::new(PathBuf::from("t.sql"), FileKind::Up, t.to_string()))
+                .collect();
+            let statements: Vec<(&SqlFile, Range<usize>)> =
+                files.iter().map(|f| (f, 0..f.text.len())).collect();
+            let (batch, starts) = build_batch(&statements, &[0, 1]);
+            let parts: Vec<_> = split(&batch).map(|s| &batch[s.unwrap().text]).collect();
+            // BEGIN, SET LOCAL, then one CREATE FUNCTION per statement and nothing else.
+            assert_eq!(parts.len(), 4, "{batch}");
+            assert!(
+                parts[2..].iter().all(|p| p.starts_with("CREATE FUNCTION")),
+                "{batch}"
+            );
+            let tag = dollar_tag(sql);
+            assert!(!sql.contains(&tag), "{sql}");
+            assert!(
+                parts[2].ends_with(&format!("{sql}\n;\nEND{tag}")),
+                "{batch}"
+            );
+            assert_eq!(starts.len(), 2);
+        }
     }
 }

@@ -262,23 +262,25 @@ pub fn reconcile(
                 }
                 (Some(_), _) => format!("replace policy {}", p.name),
             };
-            let mut sql = String::new();
+            // Each statement on its own: the policy's and its comment's text come from the
+            // user's file, so each goes in its own Parse (see `crate::db::statement`).
+            let mut statements = Vec::with_capacity(3);
             if current.is_some() {
-                sql.push_str(&format!("DROP POLICY {} ON {t};\n", quote_ident(&p.name)));
+                statements.push(format!("DROP POLICY {} ON {t}", quote_ident(&p.name)));
             }
-            sql.push_str(&p.sql);
-            if let Some(c) = &p.comment_sql {
-                sql.push_str(";\n");
-                sql.push_str(c);
-            }
-            client
-                .batch_execute(&sql)
-                .map_err(|e| ReconcileError::Statement {
-                    path: p.path.display().to_string(),
-                    table: decl.table.clone(),
-                    policy: p.name.clone(),
-                    message: crate::db::connect::error_text(&e),
+            statements.push(p.sql.clone());
+            statements.extend(p.comment_sql.clone());
+            for statement in &statements {
+                crate::db::statement::run_one(client, statement).map_err(|e| {
+                    ReconcileError::Statement {
+                        path: p.path.display().to_string(),
+                        table: decl.table.clone(),
+                        policy: p.name.clone(),
+                        message: crate::db::connect::error_text(&e),
+                    }
                 })?;
+            }
+            let sql = statements.join(";\n");
             record_policy(client, schema, p)?;
             changes.push(change(&decl.table, &action, sql));
         }

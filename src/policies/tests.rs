@@ -83,7 +83,7 @@ pub fn run_file(
     let mut failure = None;
     for range in &stmts {
         let sql = &file.text[range.clone()];
-        if let Err(e) = client.query_typed(sql, &[]) {
+        if let Err(e) = crate::db::statement::run_one(client, sql) {
             let (message, offset) = match e.as_db_error() {
                 Some(db) => {
                     let off = match db.position() {

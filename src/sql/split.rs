@@ -1,29 +1,55 @@
 //! Exact PostgreSQL statement splitter.
 //!
-//! keel runs a migration file one statement at a time, so it must cut the file
-//! exactly where `psql -f` would: a migration that works with psql must split
-//! the same way here, and a wrong cut would send half a function body to the
-//! server. The reference is psql 15's lexer (`src/fe_utils/psqlscan.l`), which
-//! reuses the server's flex rules and only looks for the `;` that ends a
-//! statement. This module reproduces the parts of it that decide where tokens
-//! end, in one pass over the bytes, without copying or allocating.
+//! keel runs a migration file one statement at a time, and every rule keel
+//! checks (transaction control, statements that need `transaction off`, the
+//! policy-file allow-list) looks at those statements. The cut must therefore
+//! be exactly where the server's own scanner (`src/backend/parser/scan.l`)
+//! ends tokens: if keel saw one statement where the server sees two, the
+//! second would run unchecked. This module reproduces the scan.l rules that
+//! decide where tokens end, in one pass over the bytes, without copying or
+//! allocating, assuming `standard_conforming_strings = on`:
 //!
-//! Where psql and the server's own lexer disagree, psql wins, because psql is
-//! what people test their migrations with:
+//! * `{xqstart}`, `{xestart}`, `{xbstart}`, `{xhstart}`, `{xnstart}`,
+//!   `{xusstart}`: `'...'`, `E'...'` (where `{xeescape}` and friends make a
+//!   backslash take the next byte), `B'...'`, `X'...'`, `N'...'` and
+//!   `U&'...'`; `''` is a quote inside them (in `B'...'` and `X'...'` the
+//!   server ends the literal there and starts a plain one, which ends at
+//!   the same byte).
+//! * `{quotecontinue}`: a literal followed by whitespace containing a newline
+//!   and another quote goes on, in the same mode, so an `E'...'` literal keeps
+//!   its escapes in the continued part. psql applies this rule one line at a
+//!   time and so never joins across a `\n`; the server does, and the
+//!   server's reading is what runs, so it wins here.
+//! * `UESCAPE 'c'` after a `U&'...'` literal is an identifier and an ordinary
+//!   literal (`src/backend/parser/parser.c` joins them after scanning): the
+//!   escape character changes the value, never where the literal ends.
+//! * `{space}`, `{non_newline_space}`: whitespace includes `\v` (PostgreSQL
+//!   16 and later; on 15 a bare `\v` is a syntax error, so no statement a
+//!   15 server runs is cut differently).
+//! * `{dolqdelim}`, `{dolqfailed}`: `$tag$...$tag$` bodies end at the first
+//!   exact occurrence of their delimiter; `$1` is a parameter and `a$b$` an
+//!   identifier.
+//! * `{xcstart}`/`{xcstop}`: `/* */` comments nest; `{comment}`: `--` to the
+//!   end of the line; `{operator}` is cut where `--` or `/*` begins.
+//! * `{identifier}`, `{integer_junk}` and the other `_junk` rules: where a
+//!   word or number ends, which decides whether an `E` or `U&` is a prefix.
 //!
-//! * psql lexes one `\n`-terminated line at a time, so the SQL rule that joins
-//!   `'a'` newline `'b'` into one literal only applies across a bare `\r`.
-//!   That only matters for `E'...'` strings, where it decides whether a
-//!   backslash escapes a quote.
-//! * `:name`, `:'name'`, `:"name"` and `:{?name}` are psql variable references,
-//!   so the word after the colon is not an identifier (psql leaves unknown
-//!   variables as written; keel never substitutes them).
+//! psql-only syntax has no meaning for the server, so `:name` or `:'name'`
+//! lex as the server lexes them (a `:` followed by an identifier or a
+//! literal). Two things still come from psql (`src/fe_utils/psqlscan.l`):
+//! the word counting that keeps `CREATE FUNCTION ... BEGIN ATOMIC ... END`
+//! whole (the server decides that with its grammar), and a backslash
+//! command at the start of a line, which is an error instead of being run.
+//! That includes the `\.` ending the inline data of a pg_dump-style
+//! `COPY ... FROM stdin;`, which psql reads as data rather than SQL. A
+//! backslash elsewhere outside quotes is left in the statement for the
+//! server to reject.
 //!
-//! keel is not psql: a backslash command at the start of a line is an error
-//! instead of being run. That includes the `\.` ending the inline data of a
-//! pg_dump-style `COPY ... FROM stdin;`, which psql reads as data rather than SQL.
-//! A backslash elsewhere outside quotes is left in the statement for the server
-//! to reject.
+//! Where the splitter and the server could still disagree (a future server
+//! with other lexer rules, or the `BEGIN ATOMIC` heuristic), the executor
+//! sends each statement in its own extended-protocol Parse message, which the
+//! server refuses when the text holds more than one statement
+//! (`crate::db::statement`).
 
 use std::fmt;
 use std::iter::FusedIterator;
@@ -88,9 +114,10 @@ impl fmt::Display for SplitError {
 
 impl std::error::Error for SplitError {}
 
-/// Splits `src` into statements the way psql does.
+/// Splits `src` into statements the way the server's scanner reads them.
 ///
-/// A leading UTF-8 byte order mark is treated as whitespace (psql drops it too).
+/// A leading UTF-8 byte order mark is treated as whitespace (psql drops it too, and it is
+/// never part of a statement's text).
 pub fn split(src: &str) -> Splitter<'_> {
     Splitter {
         src,
@@ -206,7 +233,7 @@ pub struct Word<'a> {
 /// The bare words of `text` (normally one statement's `text`), in order.
 ///
 /// Words are lexed exactly as the splitter lexes them, so `somE'x'` yields `somE`, while
-/// `E'x'`, `1e5` and psql's `:name` yield nothing. An unterminated quote or comment ends the
+/// `E'x'` and `1e5` yield nothing. An unterminated quote or comment ends the
 /// iteration quietly: the splitter reports those.
 pub fn words(text: &str) -> impl Iterator<Item = Word<'_>> {
     Words {
@@ -255,6 +282,38 @@ impl<'a> Iterator for Words<'a> {
 }
 
 impl FusedIterator for Words<'_> {}
+
+/// Whether one statement's `text` ends inside a `--` comment, so that a `;` written right after
+/// it would belong to the comment (a statement's text keeps its trailing comments).
+pub fn ends_in_line_comment(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut lexer = Lexer::new(b);
+    let mut i = lexer.floor;
+    loop {
+        match lexer.next_token() {
+            Ok(Some(tok)) => i = tok.end,
+            Ok(None) => break,
+            Err(_) => return false,
+        }
+    }
+    // Only whitespace and comments follow the last token.
+    loop {
+        i = skip_class(b, i, WS);
+        match (b.get(i), b.get(i + 1)) {
+            (Some(b'-'), Some(b'-')) => {
+                i = line_end(b, i + 2);
+                if i == b.len() {
+                    return true;
+                }
+            }
+            (Some(b'/'), Some(b'*')) => match block_comment_end(b, i) {
+                Ok(end) => i = end,
+                Err(_) => return false,
+            },
+            _ => return false,
+        }
+    }
+}
 
 /// psql's heuristic for `CREATE FUNCTION ... BEGIN ATOMIC ... END`: semicolons inside the body
 /// must not end the statement, and psql decides that with word counting, not a parser.
@@ -307,7 +366,7 @@ fn at_line_start(b: &[u8], pos: usize, floor: usize) -> bool {
     let mut i = pos;
     while i > floor {
         match b.get(i - 1) {
-            Some(b' ' | b'\t' | b'\x0c') => i -= 1,
+            Some(b' ' | b'\t' | b'\x0b' | b'\x0c') => i -= 1,
             // A lone `\r` is an old Mac line break, and PostgreSQL treats it as a newline too.
             Some(b'\n' | b'\r') => return true,
             _ => return false,
@@ -331,7 +390,7 @@ fn trim_end(b: &[u8], start: usize, mut end: usize) -> usize {
 /// tokens: nothing downstream needs them, and skipping them inside the lexer keeps it tight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TokKind {
-    /// psqlscan.l's `{identifier}`: a keyword or an unquoted identifier.
+    /// scan.l's `{identifier}`: a keyword or an unquoted identifier.
     Ident,
     Semicolon,
     OpenParen,
@@ -364,14 +423,16 @@ struct Lexer<'a> {
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-// Character classes of psqlscan.l, one bit each, looked up in a 256-byte table: bytes >= 0x80
+// Character classes of scan.l, one bit each, looked up in a 256-byte table: bytes >= 0x80
 // count as letters there, so every byte of a multi-byte UTF-8 character is an identifier byte.
-const WS: u8 = 1; // {space}: [ \t\n\r\f] (PostgreSQL 15 does not count \v)
+// {space}: [ \t\n\r\f\v] since PostgreSQL 16. PostgreSQL 15 leaves out \v, but there a bare \v
+// is a syntax error anyway, so following 16 agrees with every server on what it can run.
+const WS: u8 = 1;
 const IDENT_START: u8 = 2; // [A-Za-z\200-\377_]
 const DIGIT: u8 = 4; // [0-9]
 const DOLLAR: u8 = 8;
 const IDENT_CONT: u8 = IDENT_START | DIGIT | DOLLAR; // [A-Za-z\200-\377_0-9\$]
-/// `{dolq_cont}` and psql's `{variable_char}`: like an identifier, but without `$`.
+/// `{dolq_cont}`: like an identifier, but without `$`.
 const TAG_CONT: u8 = IDENT_START | DIGIT;
 
 static CLASS: [u8; 256] = {
@@ -380,7 +441,7 @@ static CLASS: [u8; 256] = {
     while i < 256 {
         let c = i as u8;
         let mut class = 0;
-        if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c') {
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c') {
             class |= WS;
         }
         if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
@@ -434,7 +495,7 @@ impl<'a> Lexer<'a> {
             };
             let next = b.get(start + 1).copied();
             let (kind, end) = match c {
-                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => {
                     self.pos = skip_class(b, start + 1, WS);
                     continue;
                 }
@@ -453,7 +514,6 @@ impl<'a> Lexer<'a> {
                 b'\'' => (TokKind::Other, string_end(b, start, start + 1, false)?),
                 b'"' => (TokKind::Other, quoted_identifier_end(b, start, start + 1)?),
                 b'$' => (TokKind::Other, dollar_end(b, start)?),
-                b':' => (TokKind::Other, colon_end(b, start)),
                 b'0'..=b'9' => (TokKind::Other, number_end(b, start)),
                 b'.' if next.is_some_and(|n| n.is_ascii_digit()) => {
                     (TokKind::Other, number_end(b, start))
@@ -571,36 +631,21 @@ fn string_end(b: &[u8], open: usize, body: usize, escapes: bool) -> Result<usize
 
 /// Where a string literal that just closed before `after` continues, if it does.
 ///
-/// SQL joins `'a'` + whitespace containing a newline + `'b'` into one literal. psql, however,
-/// feeds its lexer one `\n`-terminated line at a time, without the `\n`, so the lookahead only
-/// ever sees the rest of the current line; if the quote ended its line, the lookahead resumes at
-/// the next non-empty line (psql skips empty lines before lexing). A `\n` therefore never joins
-/// literals in psql; only a bare `\r` can. Matching psql matters for `E'...'` strings, where the
-/// continuation decides whether a backslash escapes a quote.
+/// scan.l's `{quotecontinue}`, i.e. `{whitespace_with_newline}{quote}`: after the closing quote,
+/// `({horiz_space}|{comment})*`, one `{newline}`, then `({space}+|{comment}{newline})*`, then a
+/// quote. The server's scanner enters its `xqs` state at every closing quote of `'...'`,
+/// `E'...'`, `B'...'`, `X'...'`, `N'...'` and `U&'...'` and, when this matches, goes back to the
+/// state the literal was in, so an `E'...'` literal keeps its backslash escapes in the continued
+/// part. A comment only counts before the quote when a newline ends it: `'a'` newline
+/// `-- c'` is no continuation, because the comment takes the quote.
 fn continued_literal(b: &[u8], after: usize) -> Option<usize> {
-    let line = match *b.get(after)? {
-        b'\n' => {
-            after
-                + 1
-                + b.get(after + 1..)?
-                    .iter()
-                    .take_while(|&&c| c == b'\n')
-                    .count()
-        }
-        _ => after,
-    };
-    continuation_in_line(b, line)
-}
-
-/// psqlscan.l's `{quotecontinue}`, i.e. `{whitespace_with_newline}{quote}`, matched from `i`
-/// within one line (where the only possible newline character is `\r`).
-fn continuation_in_line(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut i = after;
     // {horiz_whitespace}*{newline}
     loop {
         match *b.get(i)? {
-            b' ' | b'\t' | b'\x0c' => i += 1,
+            b' ' | b'\t' | b'\x0b' | b'\x0c' => i += 1,
             b'-' if b.get(i + 1) == Some(&b'-') => i = line_end(b, i + 2),
-            b'\r' => {
+            b'\n' | b'\r' => {
                 i += 1;
                 break;
             }
@@ -610,12 +655,11 @@ fn continuation_in_line(b: &[u8], mut i: usize) -> Option<usize> {
     // {special_whitespace}*{quote}
     loop {
         match *b.get(i)? {
-            b' ' | b'\t' | b'\r' | b'\x0c' => i += 1,
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => i += 1,
             b'\'' => return Some(i),
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                // Here a comment only counts when a newline (inside the line: `\r`) ends it.
                 let end = line_end(b, i + 2);
-                if b.get(end) != Some(&b'\r') {
+                if !matches!(b.get(end), Some(b'\n' | b'\r')) {
                     return None;
                 }
                 i = end + 1;
@@ -718,27 +762,6 @@ fn number_end(b: &[u8], start: usize) -> usize {
             }
         }
         _ => identifier_junk(b, i),
-    }
-}
-
-/// End of the token starting with `:`: psql's variable references, `::` and `:=`.
-fn colon_end(b: &[u8], start: usize) -> usize {
-    let quoted = |close: u8, name: usize| {
-        let end = skip_class(b, name, TAG_CONT);
-        if end > name && b.get(end) == Some(&close) {
-            end + 1
-        } else {
-            // Not a complete reference: only the colon is consumed.
-            start + 1
-        }
-    };
-    match b.get(start + 1) {
-        Some(b':' | b'=') => start + 2,
-        Some(&c) if is_class(c, TAG_CONT) => skip_class(b, start + 2, TAG_CONT),
-        Some(b'\'') => quoted(b'\'', start + 2),
-        Some(b'"') => quoted(b'"', start + 2),
-        Some(b'{') if b.get(start + 2) == Some(&b'?') => quoted(b'}', start + 3),
-        _ => start + 1,
     }
 }
 
@@ -1215,19 +1238,21 @@ mod tests {
     }
 
     #[test]
-    fn psql_variables_and_numbers_are_single_tokens() {
-        // `:'v'` is one psql token, so the quote after it is not a continuation or an escape.
+    fn psql_variables_lex_as_the_server_lexes_them() {
+        // The server has no variables: `:'v'` is `:` and a literal, `:x` is `:` and a word.
         assert_eq!(
             texts("SELECT :'v', :\"w\", :x, :{?y}, 1::int; SELECT 2"),
             ["SELECT :'v', :\"w\", :x, :{?y}, 1::int", "SELECT 2"]
         );
-        // `:begin` is a variable reference, not the word BEGIN.
+        // So `:E'...'` is an escape string: psql would read `:E` and a standard string whose
+        // doubled quote hides the `;`, the server ends the statement there.
         assert_eq!(
-            texts("CREATE FUNCTION f() :begin; SELECT 1;"),
-            ["CREATE FUNCTION f() :begin", "SELECT 1"]
+            texts("SELECT :E'\\'' ; COMMIT; --'"),
+            ["SELECT :E'\\''", "COMMIT"]
         );
+        assert_eq!(word_texts("SELECT :a, :begin"), ["SELECT", "a", "begin"]);
         assert_eq!(
-            word_texts("SELECT :a, 1e5x, 1.5e+3y, 1..2, .5z, 1e+ b"),
+            word_texts("SELECT 1e5x, 1.5e+3y, 1..2, .5z, 1e+ b"),
             ["SELECT", "b"]
         );
     }
@@ -1241,7 +1266,6 @@ mod tests {
             "CREATE $1x FUNCTION f() BEGIN a; END;",
             "CREATE 1e+ FUNCTION f() BEGIN a; END;",
             "CREATE 1.5e+3x FUNCTION f() BEGIN a; END;",
-            "CREATE :x FUNCTION f() BEGIN a; END;",
             "CREATE :'x' FUNCTION f() BEGIN a; END;",
             "CREATE U&FUNCTION f() BEGIN a; END;",
             "CREATE N'x' FUNCTION f() BEGIN a; END;",
@@ -1253,29 +1277,72 @@ mod tests {
             "CREATE $x FUNCTION f() BEGIN a; END;",
             "CREATE é FUNCTION f() BEGIN a; END;",
             "CREATE 1..x FUNCTION f() BEGIN a; END;",
+            "CREATE :x FUNCTION f() BEGIN a; END;",
         ] {
             assert_eq!(texts(src).len(), 2, "{src}");
         }
     }
 
     #[test]
-    fn string_continuation_follows_psql_lines() {
-        // psql lexes line by line, so after a `\n` the second quote starts a new standard
-        // string in which a backslash is an ordinary character.
+    fn string_continuation_follows_the_server() {
+        // scan.l's {quotecontinue}: the second part of an `E'...'` literal keeps its escapes.
         assert_eq!(
-            texts("SELECT E'a'\n'\\'; SELECT 2;"),
-            ["SELECT E'a'\n'\\'", "SELECT 2"]
+            texts("SELECT E'x'\n'\\' '; CREATE TABLE t2(); COMMIT; --'\n;\n"),
+            ["SELECT E'x'\n'\\' '", "CREATE TABLE t2()", "COMMIT"]
         );
-        // A bare `\r` joins the literals, so the escape applies in the second part.
         assert_eq!(
-            texts("SELECT E'a' -- c\r'\\';'; SELECT 2;"),
-            ["SELECT E'a' -- c\r'\\';'", "SELECT 2"]
+            texts("SELECT E'a'\n'\\';'; SELECT 2;"),
+            ["SELECT E'a'\n'\\';'", "SELECT 2"]
         );
-        // Also when the quote ended its line and the next non-empty line begins with `\r`.
+        // Comments and blank lines may come between, a `\r` counts as a newline.
+        for sep in [
+            "\n\n",
+            " -- c\n",
+            "\n-- c\n  ",
+            "\r",
+            " \t\x0b\x0c\r\n -- x\r\x0b",
+        ] {
+            let src = format!("SELECT E'a'{sep}'\\';'; SELECT 2;");
+            let stmt = format!("SELECT E'a'{sep}'\\';'");
+            assert_eq!(texts(&src), [stmt.as_str(), "SELECT 2"], "{sep:?}");
+        }
+        // Without a newline, or with a comment that takes the quote, the literals stay apart.
+        for sep in [" ", "\t", "/* */\n", "\n/* */"] {
+            let src = format!("SELECT E'a'{sep}'\\'; SELECT 2;");
+            let first = format!("SELECT E'a'{sep}'\\'");
+            assert_eq!(texts(&src)[0], first, "{sep:?}");
+        }
+        // Every literal kind continues, and a plain one stays plain.
         assert_eq!(
-            texts("SELECT E'a'\n\n\r'\\';'; SELECT 2;"),
-            ["SELECT E'a'\n\n\r'\\';'", "SELECT 2"]
+            texts("SELECT 'a'\n'\\'; SELECT B'1'\n'0'; SELECT U&'x'\n'\\' UESCAPE '!';"),
+            [
+                "SELECT 'a'\n'\\'",
+                "SELECT B'1'\n'0'",
+                "SELECT U&'x'\n'\\' UESCAPE '!'"
+            ]
         );
+    }
+
+    #[test]
+    fn statements_ending_in_a_line_comment() {
+        for text in [
+            "SELECT 1 -- c",
+            "SELECT 1 /* a */ -- c;",
+            "SELECT 1\n-- a\n-- b",
+            "SELECT 1 --",
+        ] {
+            assert!(ends_in_line_comment(text), "{text:?}");
+        }
+        for text in [
+            "SELECT 1",
+            "SELECT '--'",
+            "SELECT 1 -- c\n",
+            "SELECT 1 -- c\n/* d */",
+            "SELECT $$ -- $$",
+            "SELECT \"--\"",
+        ] {
+            assert!(!ends_in_line_comment(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
     });
     let mut out = CheckedFile::default();
     header_diagnostics(file, &mut out.diagnostics);
+    if let Some(d) = nul_byte(file) {
+        out.diagnostics.push(d);
+    }
     // A policy test always runs inside the transaction keel rolls back.
     let policy_test = file.kind == FileKind::PolicyTest;
     let transactional = policy_test || file.header.transaction() == TransactionMode::On;
@@ -321,6 +324,21 @@ fn rejected_diagnostic(
             .with_hint("if this is valid PostgreSQL, `keel check` with a database checks it with the server's own parser")
     };
     d.at(&file.path, &file.text, offset..end.max(offset))
+}
+
+/// The first NUL byte of a file, as an error. PostgreSQL cannot carry a NUL in a query string
+/// (the protocol's strings end at it) nor store it in text, so such a file could only fail
+/// half-way through a run; it is refused before anything runs.
+fn nul_byte(file: &SqlFile) -> Option<Diagnostic> {
+    let at = memchr::memchr(0, file.text.as_bytes())?;
+    Some(
+        Diagnostic::error(
+            "nul-byte",
+            "this file contains a NUL byte, which PostgreSQL cannot carry in a statement",
+        )
+        .at(&file.path, &file.text, at..at + 1)
+        .with_hint("remove the byte; write binary data as a bytea literal such as '\\x00'"),
+    )
 }
 
 fn split_error(file: &SqlFile, e: &split::SplitError) -> Diagnostic {
