@@ -6,7 +6,7 @@ pub mod history;
 pub mod lock;
 pub mod run;
 pub mod server_parse;
-mod tls;
+pub mod tls;
 
 /// A database-side failure with the context it happened in.
 #[derive(Debug, thiserror::Error)]
