@@ -8,9 +8,15 @@
 //! same server session. Behind a transaction-pooling proxy (pgbouncer's
 //! `pool_mode = transaction`, and the like), each transaction may run on
 //! another server connection: the lock stays on one of them, held for
-//! nobody, and the run goes on unlocked. So once the lock is taken, a second
-//! transaction checks that it runs in the same backend and that this backend
-//! holds the lock; otherwise keel refuses to go on.
+//! nobody, and the run goes on unlocked. So once the lock is taken, keel
+//! checks two things, and refuses to go on if either fails:
+//! - a second transaction runs in the same backend, which holds the lock
+//!   (a pooler that moves the connection to another server session);
+//! - a second connection cannot take the lock ([`check_excludes`]). Through
+//!   a pooler that reuses the most recently used server connection, as
+//!   pgbouncer does by default, the second connection's transaction runs in
+//!   the very session that holds the lock, where a session advisory lock is
+//!   re-entrant: it succeeds.
 
 use super::DbError;
 use postgres::Client;
@@ -174,6 +180,25 @@ impl Lock {
             .map_err(|e| DbError::query("releasing the migration lock", &e))?;
         Ok(())
     }
+}
+
+/// Whether `other`, a second connection to the same database, is kept out
+/// of the lock `key` this process holds. On PostgreSQL itself it is (another
+/// session); through a transaction pooler it may land in our own session.
+pub fn check_excludes(other: &mut Client, key: i64) -> Result<(), LockError> {
+    let could: bool = other
+        .query_one(
+            "SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END",
+            &[&key],
+        )
+        .map_err(|e| DbError::query("checking the migration lock", &e))?
+        .get(0);
+    if could {
+        return Err(LockError::NotOneSession {
+            reason: "a second connection could take the lock this one holds".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Checks, in a transaction of its own, that the lock taken in backend
