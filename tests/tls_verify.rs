@@ -162,6 +162,25 @@ const TABLE: &[Row] = &[
     row("leaf", "localhost", "sslmode=allow", NO_ENV, 0, ""),
     row("leaf", "localhost", "sslmode=prefer", NO_ENV, 0, ""),
     row("leaf", "localhost", "sslmode=require", NO_ENV, 0, ""),
+    // prefer and allow check the chain too when the root file exists; prefer
+    // then retries without TLS, which this server refuses.
+    row(
+        "leaf",
+        "localhost",
+        "sslmode=prefer",
+        HOME_OTHER,
+        1,
+        "certificate verify failed",
+    ),
+    row(
+        "leaf",
+        "localhost",
+        "sslmode=allow&sslrootcert=other.crt",
+        NO_ENV,
+        1,
+        "certificate verify failed",
+    ),
+    row("leaf", "localhost", "sslmode=prefer", HOME_CA, 0, ""),
     // require with a root certificate file checks the chain, like verify-ca.
     row(
         "leaf",

@@ -333,7 +333,10 @@ impl Target {
             SslMode::Prefer => match with_tls(&mut one, postgres::config::SslMode::Prefer) {
                 Err(Failure::Other(m)) if m.starts_with(TLS_FAILURE) => {
                     one.ssl_mode(postgres::config::SslMode::Disable);
-                    one.connect(NoTls).map_err(Failure::from)
+                    // Both failures, as libpq reports them.
+                    one.connect(NoTls).map_err(|e| {
+                        Failure::Other(format!("{m}; then without TLS: {}", error_text(&e)))
+                    })
                 }
                 other => other,
             },
@@ -681,6 +684,7 @@ fn apply_tcp_options(c: &mut Config, own: &HashMap<String, String>) -> Result<()
 mod pgpass {
     use super::PermissionsExt;
     use std::path::Path;
+    use std::sync::Mutex;
 
     /// The password of the first line matching host, port, database and
     /// user; `None` when there is none, or the file is missing, not a plain
@@ -689,22 +693,33 @@ mod pgpass {
         // stat(), as libpq: a symlink to a private file is fine.
         let meta = std::fs::metadata(path).ok()?;
         if !meta.is_file() {
-            eprintln!(
+            warn_once(format!(
                 "warning: password file \"{}\" is not a plain file",
                 path.display()
-            );
+            ));
             return None;
         }
         // libpq: S_IRWXG | S_IRWXO.
         if meta.permissions().mode() & 0o077 != 0 {
-            eprintln!(
+            warn_once(format!(
                 "warning: password file \"{}\" has group or world access; permissions should be u=rw (0600) or less",
                 path.display()
-            );
+            ));
             return None;
         }
         let text = std::fs::read(path).ok()?;
         find(&text, host, port, db, user)
+    }
+
+    /// A run may connect more than once (and to several hosts): one warning
+    /// is enough.
+    fn warn_once(message: String) {
+        static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !seen.contains(&message) {
+            eprintln!("{message}");
+            seen.push(message);
+        }
     }
 
     pub(super) fn find(
