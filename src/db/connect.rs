@@ -172,7 +172,11 @@ impl Target {
         };
         let tls = tls::Settings::new(
             mode,
-            own.get("sslrootcert").map(String::as_str),
+            // An empty value is given (no variable fills it) but means the
+            // default file, as libpq's initialize_SSL reads it.
+            own.get("sslrootcert")
+                .map(String::as_str)
+                .filter(|r| !r.is_empty()),
             home.as_deref(),
         )
         .map_err(|error| ConnectError::BadTls {
@@ -181,6 +185,7 @@ impl Target {
         })?;
         let passfile = own
             .get("passfile")
+            .filter(|p| !p.is_empty())
             .map(PathBuf::from)
             .or_else(|| home.map(|h| h.join(".pgpass")));
         Ok(Target {
@@ -901,6 +906,17 @@ mod tests {
             tls::Roots::File("/home/u/.postgresql/root.crt".into())
         );
         assert_eq!(t.passfile.as_deref(), Some(Path::new("/home/u/.pgpass")));
+        // An empty value is given, so no variable fills it, and means the
+        // default file, as in libpq.
+        let t = resolve(
+            Some("postgresql://h/db?sslrootcert=&sslmode=verify-full"),
+            &[("HOME", "/home/u"), ("PGSSLROOTCERT", "/env/root.crt")],
+        )
+        .unwrap();
+        assert_eq!(
+            t.tls.roots,
+            tls::Roots::File("/home/u/.postgresql/root.crt".into())
+        );
     }
 
     #[test]
