@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod connect;
 pub mod history;
 pub mod lock;
+mod pgpass;
 pub mod run;
 pub mod server_parse;
 pub mod tls;
