@@ -198,19 +198,7 @@ impl Target {
 
     /// `host=... port=... user=... dbname=...`, never the password.
     pub fn describe(&self) -> String {
-        let c = &self.config;
-        let host = c
-            .get_hosts()
-            .first()
-            .map(host_text)
-            .or_else(|| c.get_hostaddrs().first().map(|a| a.to_string()))
-            .unwrap_or_else(|| "localhost".into());
-        let port = c.get_ports().first().copied().unwrap_or(5432);
-        format!(
-            "host={host} port={port} user={} dbname={}",
-            c.get_user().unwrap_or("?"),
-            c.get_dbname().unwrap_or("?")
-        )
+        describe(&self.config)
     }
 
     /// Opens a connection: each host in turn, as libpq does, each with its
@@ -221,7 +209,7 @@ impl Target {
         let mut failures = Vec::new();
         for i in 0..count {
             let one = self.host_config(i);
-            let target = describe_config(&one);
+            let target = describe(&one);
             match self.connect_host(one) {
                 Ok(client) => return Ok(client),
                 Err(Failure::Tls(error)) => return Err(ConnectError::Tls { target, error }),
@@ -382,17 +370,21 @@ fn pgpass_host(one: &Config) -> String {
     }
 }
 
-fn describe_config(c: &Config) -> String {
-    Target {
-        config: c.clone(),
-        source: Source::Flag,
-        tls: tls::Settings {
-            mode: SslMode::Disable,
-            roots: tls::Roots::NoHome,
-        },
-        passfile: None,
-    }
-    .describe()
+/// `host=... port=... user=... dbname=...` of the first host, never the
+/// password.
+fn describe(c: &Config) -> String {
+    let host = c
+        .get_hosts()
+        .first()
+        .map(host_text)
+        .or_else(|| c.get_hostaddrs().first().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "host={host} port={port} user={} dbname={}",
+        c.get_user().unwrap_or("?"),
+        c.get_dbname().unwrap_or("?")
+    )
 }
 
 /// The project's dev database when `.keel/dev-db.json` exists in the current
