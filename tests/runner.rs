@@ -1479,7 +1479,9 @@ fn the_run_lock_is_held_by_the_session_running_the_migrations() {
                 "SELECT a.pid = l.pid FROM pg_stat_activity a, pg_locks l
                  WHERE a.query LIKE 'SELECT pg_sleep(2)%' AND a.datname = current_database()
                    AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                   AND l.classid::bigint = $1 AND l.objid::bigint = $2",
+                   AND l.classid::bigint = $1 AND l.objid::bigint = $2
+                   AND l.database = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())",
                 &[&hi, &lo],
             )
             .unwrap()
