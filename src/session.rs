@@ -53,6 +53,17 @@ impl Session {
         on_wait: impl FnMut(&Holder),
     ) -> Result<&Lock, SessionError> {
         let lock = Lock::acquire(&mut self.client, &self.schema, timeout, on_wait)?;
+        // A second connection must be kept out. If none can be opened (a
+        // full server), the first check in `acquire` is all there is.
+        if let Ok(mut other) = self.target.connect() {
+            let excluded =
+                crate::db::lock::check_excludes(&mut other, crate::db::lock::key(&self.schema));
+            drop(other);
+            if let Err(e) = excluded {
+                let _ = lock.release(&mut self.client);
+                return Err(e.into());
+            }
+        }
         self.lock = Some(lock);
         history::ensure(&mut self.client, &self.schema)?;
         Ok(self.lock.as_ref().expect("just set"))

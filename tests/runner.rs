@@ -1534,3 +1534,44 @@ fn a_settled_listing_is_remembered_until_an_entry_changes() {
     p.keel(url, &["upgrade"]).assert_code(0);
     assert_eq!(versions(&mut c), numbers(1..=4));
 }
+
+/// On a direct connection the run lock is held by the very session that runs the migrations
+/// (keel checks this in a second transaction, and refuses when a transaction-pooling proxy
+/// moves it to another server session).
+#[test]
+fn the_run_lock_is_held_by_the_session_running_the_migrations() {
+    let db = fresh_db();
+    let p = Project::new();
+    p.migration(1, "wait", "SELECT pg_sleep(2);\n", "SELECT 1;\n")
+        .seal();
+    let mut run = p.spawn(Some(db.url()), &["upgrade"], "upgrade");
+    let mut c = db.connect();
+    let key = keel::db::lock::key("keel");
+    let (hi, lo) = (i64::from((key >> 32) as u32), i64::from(key as u32));
+    let mut same = None;
+    wait_until("the migration runs", Duration::from_secs(30), || {
+        same = c
+            .query_opt(
+                "SELECT a.pid = l.pid FROM pg_stat_activity a, pg_locks l
+                 WHERE a.query LIKE 'SELECT pg_sleep(2)%' AND a.datname = current_database()
+                   AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.classid::bigint = $1 AND l.objid::bigint = $2
+                   AND l.database = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())",
+                &[&hi, &lo],
+            )
+            .unwrap()
+            .map(|r| r.get::<_, bool>(0));
+        same.is_some()
+    });
+    assert_eq!(
+        same,
+        Some(true),
+        "the lock holder is the migration's session"
+    );
+    let out = run
+        .wait_timeout(support::KEEL_TIMEOUT)
+        .expect("keel finishes");
+    out.assert_code(0);
+    assert!(!out.all().contains("transaction-pooling"), "{out}");
+}

@@ -195,12 +195,14 @@ fn note_dev_db(ctx: &Context, session: &Session) {
 
 pub fn session_failure(e: SessionError) -> Failure {
     match e {
-        SessionError::Connect(c) if c.is_configuration() => Failure::usage(c.to_string(), Some(c.hint())),
+        SessionError::Connect(c) if c.is_configuration() => {
+            Failure::usage(c.to_string(), Some(c.hint()))
+        }
         SessionError::Connect(c) => Failure::failed(c.to_string(), Some(c.hint())),
-        SessionError::Lock(l) => Failure::failed(
-            l.to_string(),
-            Some("another keel is running against this database; wait for it, or raise --lock-timeout".to_string()),
-        ),
+        SessionError::Lock(l) => {
+            let hint = l.hint();
+            Failure::failed(l.to_string(), hint)
+        }
         SessionError::Db(d) => {
             let hint = d.hint();
             Failure::failed(d.to_string(), hint)

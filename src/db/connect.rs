@@ -1,11 +1,18 @@
 //! Finding the database and connecting to it, like psql does:
 //! `--database-url`, then `$DATABASE_URL`, then libpq's `PG*` variables and
-//! `~/.pgpass`. Nothing here ever prints a password.
+//! `~/.pgpass`. The URL's settings always win; a `PG*` variable only fills a
+//! setting the URL left unset (libpq's `conninfo_add_defaults`). Nothing here
+//! ever prints a password.
 
-use postgres::config::{Host, SslMode};
+use super::pgpass;
+use super::tls::{self, SslMode, TlsError};
+use postgres::config::Host;
 use postgres::{Client, Config, NoTls};
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Where the connection settings came from, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,26 +25,17 @@ pub enum Source {
     DevDb,
 }
 
-/// How much of the server's certificate to check (libpq's `sslmode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verify {
-    /// `disable`, `allow`, `prefer`, `require`: encrypt (when asked) but
-    /// trust any certificate, as libpq does without a root certificate.
-    None,
-    /// `verify-ca`: the certificate chain must lead to a trusted root.
-    Ca,
-    /// `verify-full`: and the certificate must name the host.
-    Full,
-}
-
 /// Resolved connection settings.
 #[derive(Clone)]
 pub struct Target {
+    /// Every host; the password only when given (URL or `PGPASSWORD`):
+    /// a password from the password file is looked up per host at connect
+    /// time.
     pub config: Config,
     pub source: Source,
-    pub verify: Verify,
-    /// `sslrootcert`: extra trusted roots (PEM), besides the system's.
-    pub root_cert: Option<PathBuf>,
+    pub tls: tls::Settings,
+    /// The password file (`passfile`, `PGPASSFILE`, `~/.pgpass`).
+    pub passfile: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Target {
@@ -57,6 +55,13 @@ pub enum ConnectError {
         source_name: &'static str,
         message: String,
     },
+    #[error("invalid TLS settings ({source_name}): {error}")]
+    BadTls {
+        source_name: &'static str,
+        error: TlsError,
+    },
+    #[error("cannot connect to PostgreSQL ({target}): {error}")]
+    Tls { target: String, error: TlsError },
     #[error("cannot connect to PostgreSQL ({target}): {message}")]
     Connect { target: String, message: String },
     /// The local dev database could not be used (nor started).
@@ -68,9 +73,16 @@ impl ConnectError {
     pub fn hint(&self) -> String {
         match self {
             ConnectError::NotConfigured => "pass `--database-url postgresql://user@host/db`, set DATABASE_URL or the PG* variables, or start a local database with `keel dev-db start` and use `keel dev-db url`".into(),
-            ConnectError::BadUrl { .. } => "the URL looks like `postgresql://user:password@host:5432/dbname?sslmode=prefer` or `host=/run/postgresql dbname=app`".into(),
-            ConnectError::Connect { message, .. } if message.contains("password authentication failed") => {
+            ConnectError::BadUrl { .. } => "the URL looks like `postgresql://user:password@host:5432/dbname?sslmode=verify-full` or `host=/run/postgresql dbname=app`".into(),
+            ConnectError::BadTls { error, .. } | ConnectError::Tls { error, .. } => error.hint(),
+            ConnectError::Connect { message, .. } if message.contains("password authentication failed") || message.contains("password missing") => {
                 "check the user name and password (PGPASSWORD, ~/.pgpass or the URL)".into()
+            }
+            ConnectError::Connect { message, .. } if message.contains("does not match host name") => {
+                "verify-full checks that the certificate names the host you connect to: connect by a name the certificate holds (hostaddr= can give the address)".into()
+            }
+            ConnectError::Connect { message, .. } if message.contains("certificate verify failed") => {
+                "the server's certificate must be issued by a certificate in sslrootcert (default ~/.postgresql/root.crt); use sslrootcert=system for a publicly certified server".into()
             }
             ConnectError::Connect { .. } => "check that the server is running and accepts connections there".into(),
             ConnectError::DevDb { hint, .. } => hint.clone(),
@@ -82,14 +94,49 @@ impl ConnectError {
     pub fn is_configuration(&self) -> bool {
         !matches!(
             self,
-            ConnectError::Connect { .. } | ConnectError::DevDb { .. }
+            ConnectError::Connect { .. } | ConnectError::DevDb { .. } | ConnectError::Tls { .. }
         )
     }
 }
 
+/// libpq options keel reads itself: the postgres crate does not know them,
+/// or gives them other meanings (its `tcp_user_timeout` is in seconds,
+/// libpq's in milliseconds).
+const OWN_OPTIONS: &[&str] = &[
+    "sslmode",
+    "sslrootcert",
+    "passfile",
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+];
+
+/// keel's TCP defaults, so that a run whose server vanishes fails in minutes
+/// rather than after the kernel's two hours of keepalive idle time: a probe
+/// after 60 s of silence, every 10 s, and at most 120 s for sent data (or
+/// probes) to go unacknowledged (Linux `TCP_USER_TIMEOUT`, which then also
+/// ends the keepalive probing).
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVES_COUNT: u32 = 6;
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// libpq's default socket directory in Debian's build (`DEFAULT_PGSOCKET_DIR`).
+const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+
 impl Target {
     /// Resolves the settings. `flag` is `--database-url`.
     pub fn resolve(flag: Option<&str>) -> Result<Target, ConnectError> {
+        Self::resolve_with(flag, &env)
+    }
+
+    fn resolve_with(
+        flag: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Target, ConnectError> {
         let (text, source, name) = if let Some(u) = flag.filter(|u| !u.is_empty()) {
             (Some(u.to_string()), Source::Flag, "--database-url")
         } else if let Some(u) = env("DATABASE_URL") {
@@ -97,24 +144,14 @@ impl Target {
         } else {
             (None, Source::PgEnv, "PG* variables")
         };
-        let mut verify = Verify::None;
-        let mut root_cert = None;
-        let mut config = match text {
+        let bad = |message: String| ConnectError::BadUrl {
+            source_name: name,
+            message,
+        };
+        let (mut config, mut own) = match text {
             Some(t) => {
-                // libpq options the postgres crate does not parse itself.
-                let (t, mode, root) = take_tls_options(&t);
-                root_cert = root.map(PathBuf::from);
-                let mut c = parse(&t).map_err(|message| ConnectError::BadUrl {
-                    source_name: name,
-                    message,
-                })?;
-                if let Some(m) = mode {
-                    verify = apply_sslmode(&mut c, &m).map_err(|message| ConnectError::BadUrl {
-                        source_name: name,
-                        message,
-                    })?;
-                }
-                c
+                let (rest, own) = take_own_options(&t);
+                (parse(&rest).map_err(bad)?, own)
             }
             None => {
                 if !["PGHOST", "PGDATABASE", "PGPORT", "PGUSER", "PGHOSTADDR"]
@@ -123,72 +160,235 @@ impl Target {
                 {
                     return dev_db_target();
                 }
-                Config::new()
+                (Config::new(), HashMap::new())
             }
         };
-        let env_verify = apply_pg_env(&mut config).map_err(|message| ConnectError::BadUrl {
+        apply_pg_env(&mut config, &mut own, env).map_err(bad)?;
+        apply_tcp_options(&mut config, &own).map_err(bad)?;
+        let home = env("HOME").map(PathBuf::from);
+        let mode = match own.get("sslmode") {
+            Some(m) => Some(SslMode::parse(m).ok_or_else(|| {
+                bad(format!(
+                    "sslmode `{m}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                ))
+            })?),
+            None => None,
+        };
+        let tls = tls::Settings::new(
+            mode,
+            // An empty value is given (no variable fills it) but means the
+            // default file, as libpq's initialize_SSL reads it.
+            own.get("sslrootcert")
+                .map(String::as_str)
+                .filter(|r| !r.is_empty()),
+            home.as_deref(),
+        )
+        .map_err(|error| ConnectError::BadTls {
             source_name: name,
-            message,
+            error,
         })?;
-        if verify == Verify::None {
-            verify = env_verify;
-        }
-        if root_cert.is_none() {
-            root_cert = env("PGSSLROOTCERT").map(PathBuf::from);
-        }
-        config.application_name("keel");
-        if config.get_password().is_none() {
-            if let Some(p) = pgpass(&config) {
-                config.password(p);
-            }
-        }
+        let passfile = own
+            .get("passfile")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home.map(|h| h.join(".pgpass")));
         Ok(Target {
             config,
             source,
-            verify,
-            root_cert,
+            tls,
+            passfile,
         })
     }
 
     /// `host=... port=... user=... dbname=...`, never the password.
     pub fn describe(&self) -> String {
-        let c = &self.config;
-        let host = c
-            .get_hosts()
-            .first()
-            .map(host_text)
-            .unwrap_or_else(|| "localhost".into());
-        let port = c.get_ports().first().copied().unwrap_or(5432);
-        format!(
-            "host={host} port={port} user={} dbname={}",
-            c.get_user().unwrap_or("?"),
-            c.get_dbname().unwrap_or("?")
-        )
+        describe(&self.config)
     }
 
-    /// Opens a connection, with TLS unless `sslmode=disable`.
+    /// Opens a connection: each host in turn, as libpq does, each with its
+    /// own password from the password file.
     pub fn connect(&self) -> Result<Client, ConnectError> {
-        let fail = |message: String| ConnectError::Connect {
-            target: self.describe(),
-            message,
-        };
-        let plain_socket = self
-            .config
-            .get_hosts()
-            .iter()
-            .all(|h| matches!(h, Host::Unix(_)));
-        if self.config.get_ssl_mode() == SslMode::Disable || plain_socket {
-            // TLS does not apply to Unix sockets.
-            return self.config.connect(NoTls).map_err(|e| fail(error_text(&e)));
+        let c = &self.config;
+        let count = c.get_hosts().len().max(c.get_hostaddrs().len()).max(1);
+        let mut failures = Vec::new();
+        for i in 0..count {
+            let one = self.host_config(i);
+            let target = describe(&one);
+            match self.connect_host(one) {
+                Ok(client) => return Ok(client),
+                Err(Failure::Tls(error)) => return Err(ConnectError::Tls { target, error }),
+                Err(Failure::Other(message)) => failures.push((target, message)),
+            }
         }
-        // Built only here, when TLS is used: loading the system's roots is
-        // work the other connections do not need.
-        let connector =
-            super::tls::connector(self.verify, self.root_cert.as_deref()).map_err(fail)?;
-        self.config
-            .connect(connector)
-            .map_err(|e| fail(error_text(&e)))
+        let (target, message) = match failures.len() {
+            1 => failures.remove(0),
+            _ => (
+                self.describe(),
+                failures
+                    .iter()
+                    .map(|(t, m)| format!("{t}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        };
+        Err(ConnectError::Connect { target, message })
     }
+
+    /// The settings for host `i` alone (libpq pairs the i-th host, hostaddr
+    /// and port; a single port applies to every host).
+    fn host_config(&self, i: usize) -> Config {
+        let c = &self.config;
+        let mut one = Config::new();
+        if let Some(h) = c.get_hosts().get(i) {
+            match h {
+                Host::Tcp(name) => one.host(name),
+                Host::Unix(path) => one.host_path(path),
+            };
+        }
+        if let Some(a) = c.get_hostaddrs().get(i) {
+            one.hostaddr(*a);
+        }
+        let ports = c.get_ports();
+        if let Some(p) = ports.get(i).or(ports.first()) {
+            one.port(*p);
+        }
+        if let Some(u) = c.get_user() {
+            one.user(u);
+        }
+        if let Some(d) = c.get_dbname() {
+            one.dbname(d);
+        }
+        if let Some(o) = c.get_options() {
+            one.options(o);
+        }
+        if let Some(a) = c.get_application_name() {
+            one.application_name(a);
+        }
+        if let Some(t) = c.get_connect_timeout() {
+            one.connect_timeout(*t);
+        }
+        if let Some(t) = c.get_tcp_user_timeout() {
+            one.tcp_user_timeout(*t);
+        }
+        one.keepalives(c.get_keepalives())
+            .keepalives_idle(c.get_keepalives_idle());
+        if let Some(t) = c.get_keepalives_interval() {
+            one.keepalives_interval(t);
+        }
+        if let Some(n) = c.get_keepalives_retries() {
+            one.keepalives_retries(n);
+        }
+        one.target_session_attrs(c.get_target_session_attrs())
+            .channel_binding(c.get_channel_binding())
+            .ssl_negotiation(c.get_ssl_negotiation());
+        match c.get_password() {
+            Some(p) => {
+                one.password(p);
+            }
+            None => {
+                if let Some(p) = self.passfile.as_deref().and_then(|f| {
+                    pgpass::lookup(
+                        f,
+                        &pgpass_host(&one),
+                        &one.get_ports().first().copied().unwrap_or(5432).to_string(),
+                        one.get_dbname().unwrap_or_default(),
+                        one.get_user().unwrap_or_default(),
+                    )
+                }) {
+                    one.password(p);
+                }
+            }
+        }
+        one
+    }
+
+    /// One host, with libpq's sslmode rules: `allow` tries without TLS
+    /// first and with it when the server refuses; `prefer` tries TLS first
+    /// and, when the TLS handshake fails, again without (fe-connect.c,
+    /// `PQconnectPoll`).
+    fn connect_host(&self, mut one: Config) -> Result<Client, Failure> {
+        let socket = one.get_hostaddrs().is_empty()
+            && matches!(one.get_hosts().first(), Some(Host::Unix(_)));
+        let mode = self.tls.mode;
+        // TLS does not apply to Unix sockets.
+        if socket || mode == SslMode::Disable {
+            return one.connect(NoTls).map_err(Failure::from);
+        }
+        let with_tls = |one: &mut Config, ssl: postgres::config::SslMode| {
+            let connector = tls::connector(&self.tls).map_err(Failure::Tls)?;
+            one.ssl_mode(ssl);
+            one.connect(connector).map_err(Failure::from)
+        };
+        match mode {
+            SslMode::Allow => match one.connect(NoTls) {
+                Ok(c) => Ok(c),
+                Err(e) if e.as_db_error().is_some() => {
+                    with_tls(&mut one, postgres::config::SslMode::Require)
+                }
+                Err(e) => Err(Failure::from(e)),
+            },
+            SslMode::Prefer => match with_tls(&mut one, postgres::config::SslMode::Prefer) {
+                Err(Failure::Other(m)) if m.starts_with(TLS_FAILURE) => {
+                    one.ssl_mode(postgres::config::SslMode::Disable);
+                    // Both failures, as libpq reports them.
+                    one.connect(NoTls).map_err(|e| {
+                        Failure::Other(format!("{m}; then without TLS: {}", error_text(&e)))
+                    })
+                }
+                other => other,
+            },
+            _ => with_tls(&mut one, postgres::config::SslMode::Require),
+        }
+    }
+}
+
+/// How one host failed: a TLS setting that cannot work stops at once.
+enum Failure {
+    Tls(TlsError),
+    Other(String),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(e: postgres::Error) -> Failure {
+        Failure::Other(error_text(&e))
+    }
+}
+
+/// How [`error_text`] starts the message of a failed TLS handshake.
+const TLS_FAILURE: &str = "SSL error: ";
+
+/// The host name the password file is matched on (libpq's
+/// `passwordFromFile`): the host, else the hostaddr; the default socket
+/// directory, or nothing at all, is `localhost`.
+fn pgpass_host(one: &Config) -> String {
+    match one.get_hosts().first() {
+        Some(Host::Tcp(name)) if !name.is_empty() => name.clone(),
+        Some(Host::Unix(path)) if path != Path::new(DEFAULT_SOCKET_DIR) => {
+            path.display().to_string()
+        }
+        Some(Host::Unix(_)) => "localhost".into(),
+        _ => match one.get_hostaddrs().first() {
+            Some(a) => a.to_string(),
+            None => "localhost".into(),
+        },
+    }
+}
+
+/// `host=... port=... user=... dbname=...` of the first host, never the
+/// password.
+fn describe(c: &Config) -> String {
+    let host = c
+        .get_hosts()
+        .first()
+        .map(host_text)
+        .or_else(|| c.get_hostaddrs().first().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "host={host} port={port} user={} dbname={}",
+        c.get_user().unwrap_or("?"),
+        c.get_dbname().unwrap_or("?")
+    )
 }
 
 /// The project's dev database when `.keel/dev-db.json` exists in the current
@@ -219,15 +419,38 @@ fn dev_db_target() -> Result<Target, ConnectError> {
     Ok(Target {
         config,
         source: Source::DevDb,
-        verify: Verify::None,
-        root_cert: None,
+        // A Unix socket: TLS does not apply.
+        tls: tls::Settings {
+            mode: SslMode::Disable,
+            roots: tls::Roots::NoHome,
+        },
+        passfile: None,
     })
 }
 
-/// A postgres error's text without its "db error: " wrapping.
+/// A postgres error's text without its "db error: " wrapping; a failed TLS
+/// handshake in libpq's words.
 pub fn error_text(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return db.message().to_string();
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(inner) = source {
+        // tokio-rustls wraps rustls' error in an io::Error, whose source()
+        // skips it.
+        let tls = inner.downcast_ref::<rustls::Error>().or_else(|| {
+            inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|r| r.downcast_ref::<rustls::Error>())
+        });
+        if let Some(t) = tls {
+            return match tls::certificate_error(t) {
+                Some(m) => format!("{TLS_FAILURE}{m}"),
+                None => format!("{TLS_FAILURE}{t}"),
+            };
+        }
+        source = inner.source();
     }
     let mut s = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -253,27 +476,26 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Parses a URL or a `key=value` string. libpq's `verify-ca`/`verify-full`
-/// are refused with a clear message rather than silently downgraded.
-/// Takes `sslmode` and `sslrootcert` out of a URL or `key=value` string:
-/// the postgres crate knows only some sslmodes and no root certificates.
-fn take_tls_options(text: &str) -> (String, Option<String>, Option<String>) {
-    let mut mode = None;
-    let mut root = None;
+/// Takes the options in [`OWN_OPTIONS`] out of a URL or `key=value` string;
+/// the rest goes to the postgres crate's parser.
+fn take_own_options(text: &str) -> (String, HashMap<String, String>) {
+    let mut own = HashMap::new();
+    let url = text.starts_with("postgres://") || text.starts_with("postgresql://");
     let mut keep = |kv: &str| -> bool {
         match kv.split_once('=') {
-            Some(("sslmode", v)) => {
-                mode = Some(v.to_string());
-                false
-            }
-            Some(("sslrootcert", v)) => {
-                root = Some(v.to_string());
+            Some((k, v)) if OWN_OPTIONS.contains(&k) => {
+                let v = if url {
+                    percent_decode(v)
+                } else {
+                    v.trim_matches('\'').to_string()
+                };
+                own.insert(k.to_string(), v);
                 false
             }
             _ => true,
         }
     };
-    let rebuilt = if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+    let rebuilt = if url {
         match text.split_once('?') {
             None => text.to_string(),
             Some((base, query)) => {
@@ -289,7 +511,7 @@ fn take_tls_options(text: &str) -> (String, Option<String>, Option<String>) {
         let rest: Vec<&str> = text.split_whitespace().filter(|kv| keep(kv)).collect();
         rest.join(" ")
     };
-    (rebuilt, mode, root.map(|r| percent_decode(&r)))
+    (rebuilt, own)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -313,63 +535,63 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Applies libpq's `sslmode` names.
-fn apply_sslmode(c: &mut Config, mode: &str) -> Result<Verify, String> {
-    let (ssl, verify) = match mode {
-        "disable" | "allow" => (SslMode::Disable, Verify::None),
-        "prefer" => (SslMode::Prefer, Verify::None),
-        "require" => (SslMode::Require, Verify::None),
-        "verify-ca" => (SslMode::Require, Verify::Ca),
-        "verify-full" => (SslMode::Require, Verify::Full),
-        other => {
-            return Err(format!(
-                "sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
-            ))
-        }
-    };
-    c.ssl_mode(ssl);
-    Ok(verify)
-}
-
 fn parse(text: &str) -> Result<Config, String> {
     Config::from_str(text).map_err(|e| {
-        let msg = e.to_string();
         // The parser's message may quote the input, which may hold a password.
-        if msg.contains("sslmode") {
-            "unsupported sslmode (keel supports disable, prefer and require)".to_string()
-        } else {
-            msg.split(':').next().unwrap_or("malformed").to_string()
-        }
+        e.to_string()
+            .split(':')
+            .next()
+            .unwrap_or("malformed")
+            .to_string()
     })
 }
 
-/// Fills what the URL left out from the libpq variables, and the libpq
-/// defaults (the OS user name; the database named like the user).
-fn apply_pg_env(c: &mut Config) -> Result<Verify, String> {
+/// Fills what the URL left unset from the libpq variables, then libpq's
+/// defaults (the OS user name; the database named like the user; the
+/// default socket). A variable never overrides the URL.
+fn apply_pg_env(
+    c: &mut Config,
+    own: &mut HashMap<String, String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
     if c.get_hosts().is_empty() {
-        match env("PGHOST") {
-            Some(h) => {
-                for part in h.split(',') {
-                    c.host(part);
-                }
-            }
-            None => {
-                // libpq's default is the Unix socket; Debian puts it here.
-                let sock = PathBuf::from("/var/run/postgresql");
-                if sock.exists() {
-                    c.host_path(sock);
+        if let Some(h) = env("PGHOST") {
+            for part in h.split(',') {
+                if part.starts_with('/') {
+                    c.host_path(part);
                 } else {
-                    c.host("localhost");
+                    c.host(part);
                 }
             }
         }
     }
+    if c.get_hostaddrs().is_empty() {
+        if let Some(a) = env("PGHOSTADDR") {
+            for part in a.split(',') {
+                let ip = IpAddr::from_str(part.trim())
+                    .map_err(|_| format!("PGHOSTADDR `{part}` is not an IP address"))?;
+                c.hostaddr(ip);
+            }
+        }
+    }
+    if c.get_hosts().is_empty() && c.get_hostaddrs().is_empty() {
+        // libpq's default is the Unix socket; Debian puts it here.
+        let sock = PathBuf::from(DEFAULT_SOCKET_DIR);
+        if sock.exists() {
+            c.host_path(sock);
+        } else {
+            c.host("localhost");
+        }
+    }
     if c.get_ports().is_empty() {
         if let Some(p) = env("PGPORT") {
-            c.port(
-                p.parse()
-                    .map_err(|_| format!("PGPORT `{p}` is not a port number"))?,
-            );
+            for part in p.split(',') {
+                c.port(
+                    part.trim()
+                        .parse()
+                        .map_err(|_| format!("PGPORT `{p}` is not a port number"))?,
+                );
+            }
         }
     }
     if c.get_user().is_none() {
@@ -388,80 +610,99 @@ fn apply_pg_env(c: &mut Config) -> Result<Verify, String> {
             c.password(p);
         }
     }
-    match env("PGSSLMODE") {
-        Some(mode) => apply_sslmode(c, &mode),
-        None => Ok(Verify::None),
+    if c.get_application_name().is_none() {
+        // keel is the fallback_application_name, as psql is psql's.
+        let name = env("PGAPPNAME").unwrap_or_else(|| "keel".into());
+        c.application_name(&name);
     }
-}
-
-/// The password for this connection from `$PGPASSFILE` or `~/.pgpass`
-/// (`host:port:db:user:password`, `*` matches anything, `\` escapes).
-fn pgpass(c: &Config) -> Option<String> {
-    let path = env("PGPASSFILE")
-        .map(PathBuf::from)
-        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".pgpass")))?;
-    let text = std::fs::read_to_string(path).ok()?;
-    let host = c.get_hosts().first().map(|h| match h {
-        // libpq matches socket connections as "localhost".
-        Host::Unix(_) => "localhost".to_string(),
-        Host::Tcp(s) => s.clone(),
-    })?;
-    let port = c.get_ports().first().copied().unwrap_or(5432).to_string();
-    let db = c.get_dbname().unwrap_or_default();
-    let user = c.get_user().unwrap_or_default();
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let fields = split_pgpass(line);
-        if fields.len() != 5 {
-            continue;
-        }
-        let ok = |f: &str, v: &str| f == "*" || f == v;
-        if ok(&fields[0], &host)
-            && ok(&fields[1], &port)
-            && ok(&fields[2], db)
-            && ok(&fields[3], user)
-        {
-            return Some(fields[4].clone());
-        }
-    }
-    None
-}
-
-fn split_pgpass(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut chars = line.chars();
-    while let Some(ch) = chars.next() {
-        match ch {
-            '\\' => {
-                if let (Some(n), Some(f)) = (chars.next(), fields.last_mut()) {
-                    f.push(n);
-                }
-            }
-            ':' if fields.len() < 5 => fields.push(String::new()),
-            _ => {
-                if let Some(f) = fields.last_mut() {
-                    f.push(ch)
-                }
+    for (key, var) in [
+        ("sslmode", "PGSSLMODE"),
+        ("sslrootcert", "PGSSLROOTCERT"),
+        ("passfile", "PGPASSFILE"),
+        ("connect_timeout", "PGCONNECT_TIMEOUT"),
+    ] {
+        if !own.contains_key(key) {
+            if let Some(v) = env(var) {
+                own.insert(key.to_string(), v);
             }
         }
     }
-    fields
+    Ok(())
+}
+
+/// libpq's integer options: surrounding spaces allowed, nothing else
+/// (`parse_int_param` in fe-connect.c).
+fn int_option(own: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String> {
+    match own.get(key) {
+        None => Ok(None),
+        Some(v) => {
+            v.trim().parse::<i64>().map(Some).map_err(|_| {
+                format!("invalid integer value \"{v}\" for connection option \"{key}\"")
+            })
+        }
+    }
+}
+
+/// `connect_timeout` (seconds; 0 or less waits forever, less than 2 is 2,
+/// per host, as libpq), the keepalives (seconds, libpq's names) and
+/// `tcp_user_timeout` (milliseconds), with keel's defaults where unset. A
+/// value of 0 or less leaves the system's setting.
+fn apply_tcp_options(c: &mut Config, own: &HashMap<String, String>) -> Result<(), String> {
+    if let Some(t) = int_option(own, "connect_timeout")? {
+        if t > 0 {
+            c.connect_timeout(Duration::from_secs(t.max(2) as u64));
+        }
+    }
+    let keepalives = int_option(own, "keepalives")?.unwrap_or(1) != 0;
+    c.keepalives(keepalives);
+    let secs = |v: Option<i64>, default: Duration| match v {
+        None => Some(default),
+        Some(s) if s > 0 => Some(Duration::from_secs(s as u64)),
+        Some(_) => None,
+    };
+    if let Some(d) = secs(int_option(own, "keepalives_idle")?, KEEPALIVES_IDLE) {
+        c.keepalives_idle(d);
+    }
+    if let Some(d) = secs(int_option(own, "keepalives_interval")?, KEEPALIVES_INTERVAL) {
+        c.keepalives_interval(d);
+    }
+    match int_option(own, "keepalives_count")? {
+        None => {
+            c.keepalives_retries(KEEPALIVES_COUNT);
+        }
+        Some(n) if n > 0 => {
+            c.keepalives_retries(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        Some(_) => {}
+    }
+    match int_option(own, "tcp_user_timeout")? {
+        None => {
+            c.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
+        Some(ms) if ms > 0 => {
+            c.tcp_user_timeout(Duration::from_millis(ms as u64));
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn resolve(url: Option<&str>, vars: &[(&str, &str)]) -> Result<Target, ConnectError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Target::resolve_with(url, &|n| vars.get(n).cloned())
+    }
 
     #[test]
     fn describe_never_shows_the_password() {
-        let t = Target {
-            config: parse("postgresql://app:s3cret@db.example:6543/prod").unwrap(),
-            source: Source::Flag,
-            verify: Verify::None,
-            root_cert: None,
-        };
+        let t = resolve(Some("postgresql://app:s3cret@db.example:6543/prod"), &[]).unwrap();
         let d = t.describe();
         assert_eq!(d, "host=db.example port=6543 user=app dbname=prod");
         assert!(!format!("{t:?}").contains("s3cret"));
@@ -483,29 +724,162 @@ mod tests {
     }
 
     #[test]
-    fn tls_options_are_taken_out() {
-        let (rest, mode, root) = take_tls_options(
-            "postgresql://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=5",
+    fn own_options_are_taken_out() {
+        let (rest, own) = take_own_options(
+            "postgresql://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=x&tcp_user_timeout=500",
         );
-        assert_eq!(rest, "postgresql://u@h/db?connect_timeout=5");
-        assert_eq!(mode.as_deref(), Some("verify-full"));
-        assert_eq!(root.as_deref(), Some("/etc/ca.pem"));
-        let (rest, mode, _) = take_tls_options("host=h dbname=d sslmode=require");
+        assert_eq!(rest, "postgresql://u@h/db?application_name=x");
+        assert_eq!(own["sslmode"], "verify-full");
+        assert_eq!(own["sslrootcert"], "/etc/ca.pem");
+        assert_eq!(own["tcp_user_timeout"], "500");
+        let (rest, own) = take_own_options("host=h dbname=d sslmode=require keepalives_count=3");
+        assert_eq!(rest, "host=h dbname=d");
+        assert_eq!(own["sslmode"], "require");
+        assert_eq!(own["keepalives_count"], "3");
+    }
+
+    /// Every PG* variable keel reads fills only what the URL left unset.
+    #[test]
+    fn the_url_wins_over_every_pg_variable() {
+        let vars = [
+            ("PGHOST", "env-host"),
+            ("PGHOSTADDR", "10.0.0.9"),
+            ("PGPORT", "1111"),
+            ("PGUSER", "env-user"),
+            ("PGDATABASE", "env-db"),
+            ("PGPASSWORD", "env-pass"),
+            ("PGAPPNAME", "env-app"),
+            ("PGSSLMODE", "disable"),
+            ("PGSSLROOTCERT", "/env/root.crt"),
+            ("PGPASSFILE", "/env/pgpass"),
+            ("PGCONNECT_TIMEOUT", "99"),
+            ("HOME", "/home/u"),
+        ];
+        let t = resolve(
+            Some("postgresql://u:p@h:5432/db?hostaddr=10.0.0.1&application_name=a&sslmode=verify-full&sslrootcert=/ca.crt&passfile=/pw&connect_timeout=7"),
+            &vars,
+        )
+        .unwrap();
+        let c = &t.config;
+        assert_eq!(c.get_hosts(), &[Host::Tcp("h".into())]);
+        assert_eq!(c.get_hostaddrs(), &["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.get_ports(), &[5432]);
+        assert_eq!(c.get_user(), Some("u"));
+        assert_eq!(c.get_dbname(), Some("db"));
+        assert_eq!(c.get_password(), Some(&b"p"[..]));
+        assert_eq!(c.get_application_name(), Some("a"));
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(7)));
+        assert_eq!(t.tls.mode, SslMode::VerifyFull);
+        assert_eq!(t.tls.roots, tls::Roots::File("/ca.crt".into()));
+        assert_eq!(t.passfile.as_deref(), Some(Path::new("/pw")));
+
+        // With nothing in the URL, the variables fill it all.
+        let t = resolve(Some("postgresql://"), &vars).unwrap();
+        let c = &t.config;
+        assert_eq!(c.get_hosts(), &[Host::Tcp("env-host".into())]);
+        assert_eq!(c.get_hostaddrs(), &["10.0.0.9".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.get_ports(), &[1111]);
+        assert_eq!(c.get_user(), Some("env-user"));
+        assert_eq!(c.get_dbname(), Some("env-db"));
+        assert_eq!(c.get_password(), Some(&b"env-pass"[..]));
+        assert_eq!(c.get_application_name(), Some("env-app"));
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(99)));
+        assert_eq!(t.tls.mode, SslMode::Disable);
+        assert_eq!(t.tls.roots, tls::Roots::File("/env/root.crt".into()));
+        assert_eq!(t.passfile.as_deref(), Some(Path::new("/env/pgpass")));
+
+        // Without either: libpq's defaults, and keel's name.
+        let t = resolve(Some("postgresql://h/db"), &[("HOME", "/home/u")]).unwrap();
+        assert_eq!(t.config.get_application_name(), Some("keel"));
+        assert_eq!(t.tls.mode, SslMode::Prefer);
         assert_eq!(
-            (rest.as_str(), mode.as_deref()),
-            ("host=h dbname=d", Some("require"))
+            t.tls.roots,
+            tls::Roots::File("/home/u/.postgresql/root.crt".into())
         );
-        let mut c = Config::new();
-        assert_eq!(apply_sslmode(&mut c, "verify-ca"), Ok(Verify::Ca));
-        assert_eq!(c.get_ssl_mode(), SslMode::Require);
-        assert!(apply_sslmode(&mut c, "bogus").is_err());
+        assert_eq!(t.passfile.as_deref(), Some(Path::new("/home/u/.pgpass")));
+        // An empty value is given, so no variable fills it, and means the
+        // default file, as in libpq.
+        let t = resolve(
+            Some("postgresql://h/db?sslrootcert=&sslmode=verify-full"),
+            &[("HOME", "/home/u"), ("PGSSLROOTCERT", "/env/root.crt")],
+        )
+        .unwrap();
+        assert_eq!(
+            t.tls.roots,
+            tls::Roots::File("/home/u/.postgresql/root.crt".into())
+        );
     }
 
     #[test]
-    fn pgpass_lines() {
-        assert_eq!(
-            split_pgpass(r"h:5432:*:u:p\:w"),
-            ["h", "5432", "*", "u", "p:w"]
+    fn sslrootcert_system_needs_verify_full() {
+        let t = resolve(Some("postgresql://h/db?sslrootcert=system"), &[]).unwrap();
+        assert_eq!(t.tls.mode, SslMode::VerifyFull);
+        let e = resolve(
+            Some("postgresql://h/db?sslrootcert=system"),
+            &[("PGSSLMODE", "require")],
+        )
+        .unwrap_err();
+        assert!(e.is_configuration());
+        assert!(
+            e.to_string()
+                .contains("weak sslmode \"require\" may not be used with sslrootcert=system"),
+            "{e}"
         );
+    }
+
+    #[test]
+    fn timeouts_as_libpq() {
+        let c = |q: &str| resolve(Some(&format!("postgresql://h/db?{q}")), &[]).map(|t| t.config);
+        // Seconds; 1 is 2; 0 or less waits forever.
+        assert_eq!(
+            c("connect_timeout=1").unwrap().get_connect_timeout(),
+            Some(&Duration::from_secs(2))
+        );
+        assert_eq!(c("connect_timeout=0").unwrap().get_connect_timeout(), None);
+        assert_eq!(c("connect_timeout=-5").unwrap().get_connect_timeout(), None);
+        let e = c("connect_timeout=soon").unwrap_err().to_string();
+        assert!(
+            e.contains("invalid integer value \"soon\" for connection option \"connect_timeout\""),
+            "{e}"
+        );
+        // tcp_user_timeout is in milliseconds.
+        let t =
+            c("tcp_user_timeout=1500&keepalives_idle=5&keepalives_interval=2&keepalives_count=4")
+                .unwrap();
+        assert_eq!(t.get_tcp_user_timeout(), Some(&Duration::from_millis(1500)));
+        assert_eq!(t.get_keepalives_idle(), Duration::from_secs(5));
+        assert_eq!(t.get_keepalives_interval(), Some(Duration::from_secs(2)));
+        assert_eq!(t.get_keepalives_retries(), Some(4));
+        assert!(t.get_keepalives());
+        assert!(!c("keepalives=0").unwrap().get_keepalives());
+        // keel's defaults bound a dead connection.
+        let d = c("").unwrap();
+        assert_eq!(d.get_keepalives_idle(), KEEPALIVES_IDLE);
+        assert_eq!(d.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        assert_eq!(
+            c("keepalives_count=x").unwrap_err().to_string(),
+            "invalid database URL (--database-url): invalid integer value \"x\" for connection option \"keepalives_count\""
+        );
+    }
+
+    #[test]
+    fn each_host_gets_its_own_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(&file, "a:5432:*:*:pass-a\nb:6000:*:*:pass-b\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let t = resolve(
+            Some(&format!(
+                "postgresql://u@a,b:6000,c/db?passfile={}",
+                file.display()
+            )),
+            &[],
+        )
+        .unwrap();
+        let pw = |i: usize| t.host_config(i).get_password().map(|p| p.to_vec());
+        // One port per host: a's is the default 5432; c has no line.
+        assert_eq!(pw(0), Some(b"pass-a".to_vec()));
+        assert_eq!(pw(1), Some(b"pass-b".to_vec()));
+        assert_eq!(pw(2), None);
     }
 }

@@ -3,6 +3,20 @@
 //! Never `pg_advisory_lock()`: a session blocked inside it holds a snapshot,
 //! and a `CREATE INDEX CONCURRENTLY` run by the lock holder waits for every
 //! such snapshot to go away, so both would wait forever.
+//!
+//! A session lock is only a lock when every statement of the run reaches the
+//! same server session. Behind a transaction-pooling proxy (pgbouncer's
+//! `pool_mode = transaction`, and the like), each transaction may run on
+//! another server connection: the lock stays on one of them, held for
+//! nobody, and the run goes on unlocked. So once the lock is taken, keel
+//! checks two things, and refuses to go on if either fails:
+//! - a second transaction runs in the same backend, which holds the lock
+//!   (a pooler that moves the connection to another server session);
+//! - a second connection cannot take the lock ([`check_excludes`]). Through
+//!   a pooler that reuses the most recently used server connection, as
+//!   pgbouncer does by default, the second connection's transaction runs in
+//!   the very session that holds the lock, where a session advisory lock is
+//!   re-entrant: it succeeds.
 
 use super::DbError;
 use postgres::Client;
@@ -58,8 +72,45 @@ pub enum LockError {
         waited: Duration,
         holder: Option<Holder>,
     },
+    #[error("the migration lock is not a lock on this connection: {reason}; a transaction-pooling proxy (such as pgbouncer with pool_mode = transaction) runs each transaction in another server session, so a session lock protects nothing")]
+    NotOneSession { reason: String },
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl LockError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LockError::NotOneSession { .. } => Some(
+                "connect keel directly to PostgreSQL, or through a session-pooling port (pgbouncer pool_mode = session)".into(),
+            ),
+            LockError::Timeout { .. } => Some(
+                "another keel is running against this database; wait for it, or raise --lock-timeout".into(),
+            ),
+            LockError::Db(e) => e.hint(),
+        }
+    }
+}
+
+/// Whether the lock taken in backend `took_in` is held by one session: the
+/// second transaction ran in backend `checked_in`, which `holds` the lock or
+/// not.
+pub fn check_one_session(took_in: i32, checked_in: i32, holds: bool) -> Result<(), LockError> {
+    if took_in != checked_in {
+        return Err(LockError::NotOneSession {
+            reason: format!(
+                "two transactions of one connection ran in two server sessions (backend pid {took_in}, then {checked_in})"
+            ),
+        });
+    }
+    if !holds {
+        return Err(LockError::NotOneSession {
+            reason: format!(
+                "backend pid {took_in} took the lock but did not hold it in the next transaction"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A held lock; released by [`Lock::release`] or when the session ends.
@@ -86,11 +137,18 @@ impl Lock {
         let mut waited_for: Option<Holder> = None;
         let mut delay = Duration::from_millis(20);
         loop {
-            let got: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                .map_err(|e| DbError::query("taking the migration lock", &e))?
-                .get(0);
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1), pg_backend_pid()", &[&key])
+                .map_err(|e| DbError::query("taking the migration lock", &e))?;
+            let got: bool = row.get(0);
             if got {
+                let took_in: i32 = row.get(1);
+                if let Err(e) = same_session(client, key, took_in) {
+                    // Best effort: through a pooler this may reach another
+                    // session; the server drops the lock with its session.
+                    let _ = client.query_one("SELECT pg_advisory_unlock($1)", &[&key]);
+                    return Err(e);
+                }
                 return Ok(Lock {
                     key,
                     waited: start.elapsed(),
@@ -124,12 +182,51 @@ impl Lock {
     }
 }
 
+/// Whether `other`, a second connection to the same database, is kept out
+/// of the lock `key` this process holds. On PostgreSQL itself it is (another
+/// session); through a transaction pooler it may land in our own session.
+pub fn check_excludes(other: &mut Client, key: i64) -> Result<(), LockError> {
+    let could: bool = other
+        .query_one(
+            "SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END",
+            &[&key],
+        )
+        .map_err(|e| DbError::query("checking the migration lock", &e))?
+        .get(0);
+    if could {
+        return Err(LockError::NotOneSession {
+            reason: "a second connection could take the lock this one holds".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks, in a transaction of its own, that the lock taken in backend
+/// `took_in` is held by the backend this connection reaches now.
+fn same_session(client: &mut Client, key: i64, took_in: i32) -> Result<(), LockError> {
+    let (hi, lo) = halves(key);
+    let row = client
+        .query_one(
+            "SELECT pg_backend_pid(), EXISTS (
+                 SELECT 1 FROM pg_locks
+                 WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                   AND pid = pg_backend_pid()
+                   AND classid::bigint = $1 AND objid::bigint = $2)",
+            &[&hi, &lo],
+        )
+        .map_err(|e| DbError::query("checking the migration lock", &e))?;
+    check_one_session(took_in, row.get(0), row.get(1))
+}
+
+/// A bigint advisory key as `pg_locks` stores it: classid (high half) and
+/// objid (low half), with objsubid 1.
+fn halves(key: i64) -> (i64, i64) {
+    (i64::from((key >> 32) as u32), i64::from(key as u32))
+}
+
 /// The session holding the advisory lock `key`, if any.
 fn holder(client: &mut Client, key: i64) -> Result<Option<Holder>, DbError> {
-    // A bigint advisory key is stored as classid (high half) and objid (low
-    // half) with objsubid 1.
-    let hi = (key >> 32) as u32;
-    let lo = key as u32;
+    let (hi, lo) = halves(key);
     let row = client
         .query_opt(
             "SELECT a.pid, a.usename::text, a.application_name, a.client_addr::text,
@@ -139,7 +236,7 @@ fn holder(client: &mut Client, key: i64) -> Result<Option<Holder>, DbError> {
                AND l.classid::bigint = $1 AND l.objid::bigint = $2
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
              LIMIT 1",
-            &[&i64::from(hi), &i64::from(lo)],
+            &[&hi, &lo],
         )
         .map_err(|e| DbError::query("finding the lock holder", &e))?;
     Ok(row.map(|r| Holder {
@@ -149,4 +246,35 @@ fn holder(client: &mut Client, key: i64) -> Result<Option<Holder>, DbError> {
         client: r.get(3),
         since: r.get(4),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_that_changes_sessions_is_refused() {
+        assert!(check_one_session(41, 41, true).is_ok());
+        let e = check_one_session(41, 42, true).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("two server sessions (backend pid 41, then 42)"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("transaction-pooling proxy"), "{e}");
+        assert!(e
+            .hint()
+            .unwrap()
+            .contains("connect keel directly to PostgreSQL"));
+        let e = check_one_session(41, 41, false).unwrap_err();
+        assert!(e.to_string().contains("did not hold it"), "{e}");
+    }
+
+    #[test]
+    fn key_halves_round_trip() {
+        for key in [0i64, 1, -1, i64::MIN, i64::MAX, key("keel")] {
+            let (hi, lo) = halves(key);
+            assert_eq!(((hi as u64) << 32 | lo as u64) as i64, key);
+        }
+    }
 }

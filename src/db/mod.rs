@@ -4,10 +4,11 @@ pub mod cluster;
 pub mod connect;
 pub mod history;
 pub mod lock;
+mod pgpass;
 pub mod run;
 pub mod server_parse;
 pub mod statement;
-mod tls;
+pub mod tls;
 
 /// A database-side failure with the context it happened in.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,158 @@
+//! Connection settings as libpq reads them: `.pgpass` (permissions, one
+//! password per host) and settings given by URL against the `PG*` variables.
+
+mod common;
+
+use assert_cmd::Command;
+use keel::db::cluster::Cluster;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+const PASSWORD: &str = "Pgpass-Secret-4";
+
+/// A server on 127.0.0.1 that wants a password from `pw_user`.
+fn password_server() -> (Cluster, u16) {
+    let cluster = Cluster::throwaway().expect("throwaway cluster");
+    let mut c =
+        postgres::Client::connect(&cluster.connection_string("postgres"), postgres::NoTls).unwrap();
+    c.batch_execute(&format!("CREATE ROLE pw_user LOGIN PASSWORD '{PASSWORD}'"))
+        .unwrap();
+    drop(c);
+    let hba = cluster.data_dir().join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("host all pw_user 127.0.0.1/32 scram-sha-256\n{text}"),
+    )
+    .unwrap();
+    cluster.stop().unwrap();
+    let port = common::free_port();
+    cluster
+        .start_with(&[
+            ("listen_addresses", "127.0.0.1"),
+            ("port", &port.to_string()),
+        ])
+        .expect("server on 127.0.0.1 starts");
+    (cluster, port)
+}
+
+/// `keel history` with `url` and `PGPASSFILE=pgpass`: exit status and output.
+fn history(project: &Path, url: &str, pgpass: &Path) -> (Option<i32>, String) {
+    let mut cmd = Command::cargo_bin("keel").unwrap();
+    cmd.current_dir(project);
+    for v in common::AMBIENT_ENV {
+        cmd.env_remove(v);
+    }
+    let out = cmd
+        .env("PGPASSFILE", pgpass)
+        .args(["--color", "never", "--database-url", url, "history"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains(PASSWORD), "password printed: {text}");
+    (out.status.code(), text)
+}
+
+fn write_pgpass(path: &Path, text: &str, mode: u32) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn pgpass_is_read_as_libpq_reads_it() {
+    let (_cluster, port) = password_server();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
+    let pgpass = project.path().join("pgpass");
+    let url = format!("postgresql://pw_user@127.0.0.1:{port}/postgres");
+
+    // The first matching line wins; `*` and `\:` as libpq.
+    write_pgpass(
+        &pgpass,
+        &format!(
+            "# comment\n127.0.0.1:{port}:other_db:pw_user:wrong\n\
+             127.0.0.1:*:*:pw_user:{PASSWORD}\n*:*:*:*:wrong-too\n"
+        ),
+        0o600,
+    );
+    let (code, out) = history(project.path(), &url, &pgpass);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Group- or world-readable: ignored, with libpq's warning.
+    write_pgpass(&pgpass, &format!("*:*:*:pw_user:{PASSWORD}\n"), 0o640);
+    let (code, out) = history(project.path(), &url, &pgpass);
+    assert_eq!(code, Some(1), "an open password file is ignored: {out}");
+    assert!(
+        out.contains(&format!(
+            "warning: password file \"{}\" has group or world access; permissions should be u=rw (0600) or less",
+            pgpass.display()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_hosts_password_is_never_sent_to_another_host() {
+    let (_cluster, port) = password_server();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
+    let pgpass = project.path().join("pgpass");
+    // The first host refuses connections, so keel goes on to the second.
+    let dead = common::free_port();
+    let url = format!("postgresql://pw_user@127.0.0.2:{dead},127.0.0.1:{port}/postgres");
+
+    // Only the first host has a password: the second host gets none.
+    write_pgpass(&pgpass, &format!("127.0.0.2:*:*:*:{PASSWORD}\n"), 0o600);
+    let (code, out) = history(project.path(), &url, &pgpass);
+    assert_eq!(
+        code,
+        Some(1),
+        "127.0.0.2's password was sent to 127.0.0.1: {out}"
+    );
+
+    // Each host its own line.
+    write_pgpass(
+        &pgpass,
+        &format!("127.0.0.2:*:*:*:not-this-one\n127.0.0.1:{port}:*:*:{PASSWORD}\n"),
+        0o600,
+    );
+    let (code, out) = history(project.path(), &url, &pgpass);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn url_settings_win_over_pg_variables() {
+    let (_cluster, port) = password_server();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
+    let pgpass = project.path().join("pgpass");
+    write_pgpass(&pgpass, "*:*:*:*:wrong\n", 0o600);
+    // The server has no TLS: only the URL's sslmode=disable connects.
+    let url = format!(
+        "postgresql://pw_user:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable&connect_timeout=10"
+    );
+    let mut cmd = Command::cargo_bin("keel").unwrap();
+    cmd.current_dir(project.path());
+    for v in common::AMBIENT_ENV {
+        cmd.env_remove(v);
+    }
+    // PG* variables keel reads, each pointing somewhere else.
+    let out = cmd
+        .env("PGHOST", "/nonexistent")
+        .env("PGPORT", "1")
+        .env("PGUSER", "nobody")
+        .env("PGDATABASE", "nothing")
+        .env("PGPASSWORD", "wrong")
+        .env("PGPASSFILE", &pgpass)
+        .env("PGCONNECT_TIMEOUT", "2")
+        .env("PGSSLMODE", "require")
+        .env("PGSSLROOTCERT", "/nonexistent/root.crt")
+        .args(["--color", "never", "--database-url", &url, "history"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+}
