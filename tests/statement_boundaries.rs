@@ -250,3 +250,35 @@ fn the_servers_syntax_check_reads_a_statement_ending_in_a_line_comment() {
     let mut c = db.connect();
     assert_eq!(versions(&mut c), numbers(1..=1));
 }
+
+/// Each statement's rows come back in binary and are dropped. A `SELECT` of a type that has no
+/// binary output (`aclitem`) therefore fails; the error says why and how to write it instead.
+#[test]
+fn a_select_of_a_type_without_binary_output_fails_with_a_hint() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "acl",
+        "CREATE TABLE kept (id int);\nSELECT relacl FROM pg_class WHERE relname = 'pg_class';\n",
+        "DROP TABLE kept;\n",
+    )
+    .seal();
+    let run = p.keel(url, &["upgrade"]);
+    run.assert_code(1)
+        .assert_stderr_has("no binary output function available for type aclitem")
+        .assert_stderr_has("::text");
+    let mut c = db.connect();
+    assert!(!relation_exists(&mut c, "kept"), "{run}");
+
+    p.migration(
+        1,
+        "acl",
+        "CREATE TABLE kept (id int);\nSELECT relacl::text FROM pg_class WHERE relname = 'pg_class';\n",
+        "DROP TABLE kept;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=1));
+}
