@@ -29,6 +29,8 @@ pub struct Session {
     pub client: Client,
     pub target: Target,
     pub schema: String,
+    /// Where the connection was dialled.
+    endpoint: crate::db::connect::Endpoint,
     lock: Option<Lock>,
 }
 
@@ -36,9 +38,10 @@ impl Session {
     /// Connects (no lock, nothing written).
     pub fn open(database_url: Option<&str>, schema: &str) -> Result<Session, SessionError> {
         let target = Target::resolve(database_url)?;
-        let client = target.connect()?;
+        let (client, endpoint) = target.connect_to()?;
         Ok(Session {
             client,
+            endpoint,
             target,
             schema: schema.to_string(),
             lock: None,
@@ -52,10 +55,19 @@ impl Session {
         timeout: Duration,
         on_wait: impl FnMut(&Holder),
     ) -> Result<&Lock, SessionError> {
-        let lock = Lock::acquire(&mut self.client, &self.schema, timeout, on_wait)?;
-        // A second connection must be kept out. If none can be opened (a
-        // full server), the first check in `acquire` is all there is.
-        if let Ok(mut other) = self.target.connect() {
+        let lock = Lock::acquire(
+            &mut self.client,
+            &self.schema,
+            Some(&self.endpoint),
+            timeout,
+            on_wait,
+        )?;
+        // Unless the server's end of the connection is where keel dialled (no
+        // proxy in between), a second connection must be kept out. If none
+        // can be opened (a full server), the check in `acquire` is all there
+        // is.
+        let other = (!lock.direct).then(|| self.target.connect().ok()).flatten();
+        if let Some(mut other) = other {
             let excluded =
                 crate::db::lock::check_excludes(&mut other, crate::db::lock::key(&self.schema));
             drop(other);

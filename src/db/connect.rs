@@ -45,6 +45,98 @@ impl std::fmt::Debug for Target {
     }
 }
 
+/// Where a connection was dialled: a Unix socket (its directory and the
+/// port in its name), or a TCP host (by address, or by name) and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Unix { dir: PathBuf, port: u16 },
+    Tcp { host: TcpHost, port: u16 },
+}
+
+/// A TCP host as given: an address (`hostaddr`, or a numeric host) or a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpHost {
+    Addr(std::net::IpAddr),
+    Name(String),
+}
+
+impl Endpoint {
+    /// The endpoint of a one-host configuration (see `Target::host_config`).
+    fn of(one: &Config) -> Endpoint {
+        let port = one.get_ports().first().copied().unwrap_or(5432);
+        if let Some(addr) = one.get_hostaddrs().first() {
+            return Endpoint::Tcp {
+                host: TcpHost::Addr(*addr),
+                port,
+            };
+        }
+        match one.get_hosts().first() {
+            Some(Host::Unix(dir)) => Endpoint::Unix {
+                dir: dir.clone(),
+                port,
+            },
+            Some(Host::Tcp(name)) => Endpoint::Tcp {
+                host: name
+                    .parse()
+                    .map_or_else(|_| TcpHost::Name(name.clone()), TcpHost::Addr),
+                port,
+            },
+            // libpq's default: the socket directory PostgreSQL was built with.
+            None => Endpoint::Unix {
+                dir: PathBuf::from("/var/run/postgresql"),
+                port,
+            },
+        }
+    }
+
+    /// Whether the server's own end of the connection, as it reports it, is
+    /// the place this endpoint dialled: then no proxy stands in between.
+    /// `server_addr`/`server_port` are `inet_server_addr()`/`inet_server_port()`
+    /// (NULL over a Unix socket); `port` and `socket_dirs` are the server's
+    /// `port` and `unix_socket_directories` settings. Only a certain answer
+    /// is `true`: a name that resolves elsewhere, a NAT or a container's port
+    /// mapping all say `false`, and the caller checks another way.
+    pub fn is_server_end(
+        &self,
+        server_addr: Option<std::net::IpAddr>,
+        server_port: Option<i32>,
+        port: i32,
+        socket_dirs: &str,
+    ) -> bool {
+        match self {
+            Endpoint::Unix { dir, port: ours } => {
+                server_addr.is_none()
+                    && i32::from(*ours) == port
+                    && socket_dirs
+                        .split(',')
+                        .map(str::trim)
+                        .any(|d| !d.is_empty() && Path::new(d) == dir.as_path())
+            }
+            Endpoint::Tcp { host, port: ours } => {
+                let Some(addr) = server_addr else {
+                    return false;
+                };
+                if server_port != Some(i32::from(*ours)) {
+                    return false;
+                }
+                match host {
+                    TcpHost::Addr(a) => *a == addr,
+                    TcpHost::Name(name) => {
+                        use std::net::ToSocketAddrs;
+                        // Every address the name has must be the server's:
+                        // a name shared by a proxy and the server proves nothing.
+                        let resolved: Vec<std::net::IpAddr> = (name.as_str(), *ours)
+                            .to_socket_addrs()
+                            .map(|it| it.map(|sa| sa.ip()).collect())
+                            .unwrap_or_default();
+                        !resolved.is_empty() && resolved.iter().all(|a| *a == addr)
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Why no connection could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -208,14 +300,20 @@ impl Target {
     /// Opens a connection: each host in turn, as libpq does, each with its
     /// own password from the password file.
     pub fn connect(&self) -> Result<Client, ConnectError> {
+        self.connect_to().map(|(client, _)| client)
+    }
+
+    /// [`Target::connect`], saying which host of the list answered.
+    pub fn connect_to(&self) -> Result<(Client, Endpoint), ConnectError> {
         let c = &self.config;
         let count = c.get_hosts().len().max(c.get_hostaddrs().len()).max(1);
         let mut failures = Vec::new();
         for i in 0..count {
             let one = self.host_config(i);
             let target = describe(&one);
+            let endpoint = Endpoint::of(&one);
             match self.connect_host(one) {
-                Ok(client) => return Ok(client),
+                Ok(client) => return Ok((client, endpoint)),
                 Err(Failure::Tls(error)) => return Err(ConnectError::Tls { target, error }),
                 Err(Failure::Other(message)) => failures.push((target, message)),
             }
@@ -690,6 +788,54 @@ fn apply_tcp_options(c: &mut Config, own: &HashMap<String, String>) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a server whose own end of the connection is the place dialled
+    /// proves there is no proxy; anything else falls back to the second
+    /// connection check.
+    #[test]
+    fn the_server_end_proves_a_direct_connection_only_when_certain() {
+        let unix = Endpoint::Unix {
+            dir: PathBuf::from("/run/pg"),
+            port: 5432,
+        };
+        assert!(unix.is_server_end(None, None, 5432, "/run/pg, /tmp"));
+        assert!(
+            !unix.is_server_end(None, None, 6432, "/run/pg"),
+            "another port"
+        );
+        assert!(
+            !unix.is_server_end(None, None, 5432, "/tmp"),
+            "another directory"
+        );
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(
+            !unix.is_server_end(Some(lo), Some(5432), 5432, "/run/pg"),
+            "the server was reached over TCP: a proxy on our socket"
+        );
+        let tcp = Endpoint::Tcp {
+            host: TcpHost::Addr(lo),
+            port: 6432,
+        };
+        assert!(tcp.is_server_end(Some(lo), Some(6432), 6432, ""));
+        assert!(
+            !tcp.is_server_end(Some(lo), Some(5432), 5432, ""),
+            "a proxy on 6432 in front of a server on 5432"
+        );
+        assert!(
+            !tcp.is_server_end(None, None, 6432, "/tmp"),
+            "the server was reached over a socket"
+        );
+        let other: IpAddr = "10.0.0.5".parse().unwrap();
+        assert!(
+            !tcp.is_server_end(Some(other), Some(6432), 6432, ""),
+            "NAT or another host"
+        );
+        let named = Endpoint::Tcp {
+            host: TcpHost::Name("127.0.0.1".into()),
+            port: 6432,
+        };
+        assert!(named.is_server_end(Some(lo), Some(6432), 6432, ""));
+    }
     use std::os::unix::fs::PermissionsExt;
 
     fn resolve(url: Option<&str>, vars: &[(&str, &str)]) -> Result<Target, ConnectError> {

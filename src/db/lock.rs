@@ -18,6 +18,7 @@
 //!   the very session that holds the lock, where a session advisory lock is
 //!   re-entrant: it succeeds.
 
+use super::connect::Endpoint;
 use super::DbError;
 use postgres::Client;
 use std::time::{Duration, Instant};
@@ -121,14 +122,22 @@ pub struct Lock {
     pub waited: Duration,
     /// Who held it while we waited, if anyone did.
     pub waited_for: Option<Holder>,
+    /// The server's end of the connection is the address keel dialled, so
+    /// no proxy can share the session holding the lock with anyone else.
+    pub direct: bool,
 }
 
 impl Lock {
     /// Polls `pg_try_advisory_lock` until it succeeds or `timeout` passes.
     /// `on_wait` is called once with the holder when waiting starts.
+    ///
+    /// `dialled` is where the connection was made; when the server's own end
+    /// of it is that very place, no proxy stands in between and
+    /// [`Lock::direct`] is set.
     pub fn acquire(
         client: &mut Client,
         schema: &str,
+        dialled: Option<&Endpoint>,
         timeout: Duration,
         mut on_wait: impl FnMut(&Holder),
     ) -> Result<Lock, LockError> {
@@ -143,16 +152,20 @@ impl Lock {
             let got: bool = row.get(0);
             if got {
                 let took_in: i32 = row.get(1);
-                if let Err(e) = same_session(client, key, took_in) {
-                    // Best effort: through a pooler this may reach another
-                    // session; the server drops the lock with its session.
-                    let _ = client.query_one("SELECT pg_advisory_unlock($1)", &[&key]);
-                    return Err(e);
-                }
+                let direct = match same_session(client, key, took_in, dialled) {
+                    Ok(direct) => direct,
+                    Err(e) => {
+                        // Best effort: through a pooler this may reach another
+                        // session; the server drops the lock with its session.
+                        let _ = client.query_one("SELECT pg_advisory_unlock($1)", &[&key]);
+                        return Err(e);
+                    }
+                };
                 return Ok(Lock {
                     key,
                     waited: start.elapsed(),
                     waited_for,
+                    direct,
                 });
             }
             if waited_for.is_none() {
@@ -202,8 +215,15 @@ pub fn check_excludes(other: &mut Client, key: i64) -> Result<(), LockError> {
 }
 
 /// Checks, in a transaction of its own, that the lock taken in backend
-/// `took_in` is held by the backend this connection reaches now.
-fn same_session(client: &mut Client, key: i64, took_in: i32) -> Result<(), LockError> {
+/// `took_in` is held by the backend this connection reaches now. In the same
+/// round trip, reads the server's end of the connection: whether it is the
+/// place `dialled` (see [`Endpoint::is_server_end`]).
+fn same_session(
+    client: &mut Client,
+    key: i64,
+    took_in: i32,
+    dialled: Option<&Endpoint>,
+) -> Result<bool, LockError> {
     let (hi, lo) = halves(key);
     let row = client
         .query_one(
@@ -211,11 +231,17 @@ fn same_session(client: &mut Client, key: i64, took_in: i32) -> Result<(), LockE
                  SELECT 1 FROM pg_locks
                  WHERE locktype = 'advisory' AND granted AND objsubid = 1
                    AND pid = pg_backend_pid()
-                   AND classid::bigint = $1 AND objid::bigint = $2)",
+                   AND classid::bigint = $1 AND objid::bigint = $2),
+                 host(inet_server_addr()), inet_server_port(),
+                 current_setting('port')::int, current_setting('unix_socket_directories')",
             &[&hi, &lo],
         )
         .map_err(|e| DbError::query("checking the migration lock", &e))?;
-    check_one_session(took_in, row.get(0), row.get(1))
+    check_one_session(took_in, row.get(0), row.get(1))?;
+    let server_addr = row
+        .get::<_, Option<String>>(2)
+        .and_then(|a| a.parse::<std::net::IpAddr>().ok());
+    Ok(dialled.is_some_and(|d| d.is_server_end(server_addr, row.get(3), row.get(4), row.get(5))))
 }
 
 /// A bigint advisory key as `pg_locks` stores it: classid (high half) and
