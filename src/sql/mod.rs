@@ -1,5 +1,6 @@
 //! SQL text: the exact PostgreSQL statement splitter and sqlparser validation.
 
+pub mod parse;
 pub mod rules;
 pub mod split;
 pub mod validate;

@@ -7,13 +7,12 @@
 //! warning (`unvalidated`); with a database, [`ServerParser`] asks
 //! PostgreSQL's own parser and turns the answer into a pass or an error.
 
+use super::parse::{self, ParseError};
 use super::rules::{self, Class};
 use super::split::{self, SplitErrorKind};
 use crate::diagnostic::{Diagnostic, Position};
 use crate::header::{Entry, HeaderErrorKind, TransactionMode};
 use crate::project::{FileKind, SqlFile};
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::{Parser, ParserError};
 use std::ops::Range;
 
 /// How strict a check is.
@@ -30,6 +29,12 @@ pub enum Parse {
     /// sqlparser rejected it; `offset` is the file byte offset it pointed at.
     Rejected {
         message: String,
+        offset: usize,
+    },
+    /// Nested deeper than keel reads ([`parse::MAX_DEPTH`]); `offset` is
+    /// where the limit was crossed. An error, online too: see
+    /// [`too_deep_diagnostic`].
+    TooDeep {
         offset: usize,
     },
 }
@@ -118,6 +123,10 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
                 options,
             ));
         }
+        if let Parse::TooDeep { offset } = parse {
+            out.diagnostics
+                .push(too_deep_diagnostic(file, offset, stmt.text.end));
+        }
         out.statements.push(Statement {
             text: stmt.text,
             class,
@@ -164,13 +173,13 @@ fn is_comment_on_policy(sql: &str) -> bool {
 /// Parses the statement at `range` of `text` with sqlparser.
 fn parse_statement(text: &str, range: Range<usize>) -> Parse {
     let sql = &text[range.clone()];
-    match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+    match parse::statements(sql) {
         Ok(_) => Parse::Valid,
-        Err(e) => {
-            let raw = match e {
-                ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
-                ParserError::RecursionLimitExceeded => "statement nests too deeply".to_string(),
-            };
+        Err(ParseError::TooDeep { line, column }) => Parse::TooDeep {
+            offset: Position::offset_of(text, range.start, line, column)
+                .clamp(range.start, range.end),
+        },
+        Err(ParseError::Syntax(raw)) => {
             let (message, offset) = match locate(&raw) {
                 Some((msg, line, col)) => (msg, Position::offset_of(text, range.start, line, col)),
                 None => (raw, range.start),
@@ -303,6 +312,30 @@ fn rejected_diagnostic(
             .with_hint("if this is valid PostgreSQL, `keel check` with a database checks it with the server's own parser")
     };
     d.at(&file.path, &file.text, offset..end.max(offset))
+}
+
+/// A statement nested deeper than keel reads is an error, offline and
+/// online alike, and is not handed to the server's parser as other
+/// statements sqlparser rejects are. keel would run a statement it could
+/// not check (no statement rule, no lint), and the server's raw parser,
+/// which PL/pgSQL runs, accepts such chains that PostgreSQL's analysis then
+/// refuses when the migration runs ("stack depth limit exceeded"); an error
+/// here, at the statement, is the earlier and clearer of the two.
+fn too_deep_diagnostic(file: &SqlFile, offset: usize, stmt_end: usize) -> Diagnostic {
+    let end = file.text[offset..stmt_end]
+        .chars()
+        .next()
+        .map_or(offset, |c| offset + c.len_utf8());
+    Diagnostic::error(
+        "too-deep",
+        format!(
+            "statement nested too deeply: more than {} levels of operators, parentheses or calls (or {} of subqueries, CASE or prefix operators)",
+            parse::MAX_DEPTH,
+            parse::MAX_RECURSION
+        ),
+    )
+    .at(&file.path, &file.text, offset..end)
+    .with_hint("split the expression: compute parts in separate statements, a CTE or a function, or use IN (...) or ANY(ARRAY[...]) instead of a long chain of OR")
 }
 
 fn split_error(file: &SqlFile, e: &split::SplitError) -> Diagnostic {
