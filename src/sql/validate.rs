@@ -10,7 +10,7 @@
 use super::parse::{self, ParseError};
 use super::rules::{self, Class};
 use super::split::{self, SplitErrorKind};
-use crate::diagnostic::{Diagnostic, Position};
+use crate::diagnostic::{Diagnostic, Position, Source};
 use crate::header::{Entry, HeaderErrorKind, TransactionMode};
 use crate::project::{FileKind, SqlFile};
 use std::ops::Range;
@@ -46,6 +46,9 @@ pub struct Statement {
     pub text: Range<usize>,
     pub class: Class,
     pub parse: Parse,
+    /// The index in [`CheckedFile::diagnostics`] of the statement's
+    /// `unvalidated` warning, for the server's verdict to replace.
+    pub unvalidated: Option<usize>,
 }
 
 /// The result of checking one file.
@@ -72,12 +75,14 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
         split::split(&file.text).collect::<Result<Vec<_>, _>>()
     });
     let mut out = CheckedFile::default();
+    // Every diagnostic of the file is placed through one line index.
+    let source = Source::new(&file.path, &file.text);
     header_diagnostics(file, &mut out.diagnostics);
     let transactional = file.header.transaction() == TransactionMode::On;
     let stmts = match split {
         Ok(stmts) => stmts,
         Err(e) => {
-            out.diagnostics.push(split_error(file, &e));
+            out.diagnostics.push(split_error(&source, &e));
             // The rest of the file cannot be split reliably.
             return out;
         }
@@ -98,7 +103,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
                     "transaction-control",
                     format!("explicit {what} in a transactional migration"),
                 )
-                .at(&file.path, &file.text, stmt.text.clone())
+                .located(&source, stmt.text.clone())
                 .with_hint("remove it: keel owns the transaction (by default a whole run is one transaction); add `-- keel:transaction off` to manage transactions yourself"),
             ),
             (Class::NonTransactional(what), true) => out.diagnostics.push(
@@ -106,7 +111,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
                     "needs-transaction-off",
                     format!("{what} cannot run inside a transaction block"),
                 )
-                .at(&file.path, &file.text, stmt.text.clone())
+                .located(&source, stmt.text.clone())
                 .with_hint("add `-- keel:transaction off` to this file's header; keel then runs its statements one by one, outside a transaction"),
             ),
             _ => {}
@@ -114,9 +119,11 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
         // keel reads COMMENT ON POLICY in policy files itself (sqlparser
         // lacks it); PostgreSQL checks it when the policy stage runs.
         let own_syntax = file.kind == FileKind::Policy && is_comment_on_policy(text);
+        let mut unvalidated = None;
         if let (Parse::Rejected { message, offset }, false) = (&parse, own_syntax) {
+            unvalidated = Some(out.diagnostics.len());
             out.diagnostics.push(rejected_diagnostic(
-                file,
+                &source,
                 stmt.text.clone(),
                 message,
                 *offset,
@@ -125,12 +132,13 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
         }
         if let Parse::TooDeep { offset } = parse {
             out.diagnostics
-                .push(too_deep_diagnostic(file, offset, stmt.text.end));
+                .push(too_deep_diagnostic(&source, offset, stmt.text.end));
         }
         out.statements.push(Statement {
             text: stmt.text,
             class,
             parse,
+            unvalidated,
         });
     }
 
@@ -146,7 +154,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
                     "irreversible-not-empty",
                     "a down file marked `-- keel:irreversible` must have an empty body",
                 )
-                .at(&file.path, &file.text, out.statements[0].text.clone())
+                .located(&source, out.statements[0].text.clone())
                 .with_hint("remove the statements, or remove `-- keel:irreversible` if this does undo the migration"),
             )
         }
@@ -265,13 +273,14 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn rejected_diagnostic(
-    file: &SqlFile,
+    source: &Source,
     stmt: Range<usize>,
     message: &str,
     offset: usize,
     options: Options,
 ) -> Diagnostic {
-    let sql = &file.text[stmt.clone()];
+    let text = source.text;
+    let sql = &text[stmt.clone()];
     if let Some(first) = split::words(sql).next() {
         let starts_with_word = sql[..first.range.start].trim().is_empty();
         if starts_with_word && !COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(first.text)) {
@@ -283,12 +292,12 @@ fn rejected_diagnostic(
                     first.text
                 ),
             )
-            .at(&file.path, &file.text, span)
+            .located(source, span)
             .with_hint("check the spelling of the statement's first word");
         }
     }
     let end = offset
-        + file.text[offset..stmt.end]
+        + text[offset..stmt.end]
             .find(char::is_whitespace)
             .unwrap_or(stmt.end - offset);
     let construct: Vec<String> = split::words(sql)
@@ -311,7 +320,7 @@ fn rejected_diagnostic(
         Diagnostic::warning("unvalidated", message)
             .with_hint("if this is valid PostgreSQL, `keel check` with a database checks it with the server's own parser")
     };
-    d.at(&file.path, &file.text, offset..end.max(offset))
+    d.located(source, offset..end.max(offset))
 }
 
 /// A statement nested deeper than keel reads is an error, offline and
@@ -321,8 +330,8 @@ fn rejected_diagnostic(
 /// which PL/pgSQL runs, accepts such chains that PostgreSQL's analysis then
 /// refuses when the migration runs ("stack depth limit exceeded"); an error
 /// here, at the statement, is the earlier and clearer of the two.
-fn too_deep_diagnostic(file: &SqlFile, offset: usize, stmt_end: usize) -> Diagnostic {
-    let end = file.text[offset..stmt_end]
+fn too_deep_diagnostic(source: &Source, offset: usize, stmt_end: usize) -> Diagnostic {
+    let end = source.text[offset..stmt_end]
         .chars()
         .next()
         .map_or(offset, |c| offset + c.len_utf8());
@@ -334,11 +343,11 @@ fn too_deep_diagnostic(file: &SqlFile, offset: usize, stmt_end: usize) -> Diagno
             parse::MAX_RECURSION
         ),
     )
-    .at(&file.path, &file.text, offset..end)
+    .located(source, offset..end)
     .with_hint("split the expression: compute parts in separate statements, a CTE or a function, or use IN (...) or ANY(ARRAY[...]) instead of a long chain of OR")
 }
 
-fn split_error(file: &SqlFile, e: &split::SplitError) -> Diagnostic {
+fn split_error(source: &Source, e: &split::SplitError) -> Diagnostic {
     let (code, message, hint, len) = match e.kind {
         SplitErrorKind::UnterminatedString => (
             "unterminated-string",
@@ -372,9 +381,9 @@ fn split_error(file: &SqlFile, e: &split::SplitError) -> Diagnostic {
             1,
         ),
     };
-    let end = (e.offset + len).min(file.text.len());
+    let end = (e.offset + len).min(source.text.len());
     Diagnostic::error(code, message)
-        .at(&file.path, &file.text, e.offset..end)
+        .located(source, e.offset..end)
         .with_hint(hint)
 }
 
