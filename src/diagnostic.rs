@@ -421,4 +421,72 @@ mod tests {
         assert_eq!(&text[off..], "x");
         assert_eq!(Position::offset_of(text, base, 9, 1), text.len());
     }
+
+    #[test]
+    fn the_line_index_agrees_with_a_scan() {
+        let long = format!("{}é{}", "x".repeat(5000), "y".repeat(9000));
+        for text in [
+            "",
+            "a",
+            "ab\r\ncé f\rx\n",
+            "\u{feff}SELECT 1;\r\n\r\n\rz",
+            "\n\n\r\r\n",
+            long.as_str(),
+        ] {
+            let index = LineIndex::new(text);
+            for offset in 0..=text.len() + 2 {
+                assert_eq!(
+                    index.position(text, offset),
+                    Position::of(text, offset),
+                    "{text:?} at {offset}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_line_index_agrees_with_a_scan_on_any_text(
+            text in "[a\r\né€\u{feff} ]{0,300}",
+            offsets in proptest::collection::vec(0usize..320, 1..20),
+        ) {
+            let index = LineIndex::new(&text);
+            for offset in offsets {
+                proptest::prop_assert_eq!(index.position(&text, offset), Position::of(&text, offset));
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_line_gives_a_window_around_the_span() {
+        let line = format!("{}é BAD {}", "a".repeat(10_000_000), "b".repeat(1000));
+        let text = format!("-- header\n{line}\nnext\n");
+        let at = text.find("BAD").unwrap();
+        let d = Diagnostic::error("x", "m").at(Path::new("f.sql"), &text, at..at + 3);
+        assert_eq!((d.line, d.column), (Some(2), Some(10_000_003)));
+        let s = d.snippet.unwrap();
+        assert!(s.cut);
+        assert!(s.line_text.chars().count() <= 2 * SNIPPET_CONTEXT + 2);
+        assert!(s.line_text.starts_with('…') && s.line_text.ends_with('…'));
+        assert_eq!(&s.line_text[s.span.clone()], "BAD");
+        // The caret keeps its place: the characters before it in the window.
+        assert_eq!(
+            s.line_text[..s.span.start].chars().count(),
+            SNIPPET_CONTEXT + 1
+        );
+        // Through the index: the same diagnostic.
+        let source = Source::new(Path::new("f.sql"), &text);
+        let e = Diagnostic::error("x", "m").located(&source, at..at + 3);
+        assert_eq!(
+            e,
+            Diagnostic::error("x", "m").at(Path::new("f.sql"), &text, at..at + 3)
+        );
+        // A short line is kept whole, and a span is cut at the line's end.
+        let d = Diagnostic::error("x", "m").at(Path::new("f.sql"), "SELECT 1;\nx", 7..100);
+        let s = d.snippet.unwrap();
+        assert_eq!(
+            (s.line_text.as_str(), s.span, s.cut),
+            ("SELECT 1;", 7..9, false)
+        );
+    }
 }

@@ -193,3 +193,88 @@ fn a_catalog_policy_too_deep_is_a_lint_error() {
         &out.stderr[..out.stderr.len().min(3000)]
     );
 }
+
+/// The largest peak resident memory, in MiB, of the children this test process has waited
+/// for (keel runs started by the tests).
+fn children_peak_rss_mib() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid rusage for getrusage to fill.
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    usage.ru_maxrss / 1024
+}
+
+/// 500 statements sqlparser rejects on one line of 2 MB: each diagnostic keeps a window of
+/// the line, not a copy of it (that was 1 GB), and says the line's own column.
+#[test]
+fn a_long_line_with_many_diagnostics_costs_bounded_memory() {
+    let statement = format!(
+        "CREATE TABLE t (a int,, b int); /* {} */ ",
+        "x".repeat(4000)
+    );
+    let p = Project::with_up(&format!("{}\n", statement.repeat(500)));
+    let out = p.keel(&["check", "--offline"], None);
+    assert_eq!(out.code, 0, "{}", &out.stderr[..out.stderr.len().min(2000)]);
+    assert_eq!(out.stderr.matches("warning[unvalidated]").count(), 500);
+    // The last one: its column counts the whole line before it.
+    let column = 499 * statement.len() + 23;
+    let at = format!(" --> sql/up/0001_deep.sql:{BODY_LINE}:{column}\n");
+    assert!(out.stderr.contains(&at), "no {at} in the output");
+    assert!(out.stderr.contains("\n2 | …xxx"), "a window of the line");
+    // The output is bounded too: no line of it holds the 2 MB line.
+    assert!(out.stderr.lines().all(|l| l.len() < 1000));
+    let peak = children_peak_rss_mib();
+    assert!(peak < 300, "peak RSS {peak} MiB");
+}
+
+/// Many statements only the server's parser can judge: each error lands on its line, and
+/// the statements sent to the server stay linear in their number (one batch of everything
+/// left per error was quadratic: 2,000 errors took minutes).
+#[test]
+fn server_validation_of_many_errors_is_linear() {
+    use keel::db::server_parse::{self, Verdict, BATCH};
+    use keel::project::{FileKind, SqlFile};
+
+    let db = common::fresh_db();
+    let n = 1_000;
+    let body: String = (0..n)
+        .map(|i| {
+            format!("CREATE TABLE t{i} (a int,, b int);\nDO $$ BEGIN END $$ LANGUAGE plpgsql;\n")
+        })
+        .collect();
+    let file = SqlFile::new("sql/up/0001_x.sql".into(), FileKind::Up, body);
+    let mut ranges = Vec::new();
+    let mut at = 0;
+    for line in file.text.split_inclusive('\n') {
+        ranges.push((&file, at..at + line.trim_end().len() - 1));
+        at += line.len();
+    }
+    let mut client = db.connect();
+    let (verdicts, sent) = server_parse::check_counting(&mut client, &ranges).expect("check");
+    assert!(sent <= n * BATCH, "{sent} statements sent for {n} errors");
+    for (i, v) in verdicts.iter().enumerate() {
+        match (i % 2, v) {
+            (0, Verdict::Rejected(d)) => assert_eq!(
+                (d.line, d.column),
+                (Some(i + 1), Some(23 + (i / 2).to_string().len()))
+            ),
+            (1, Verdict::Accepted) => {}
+            _ => panic!("statement {i}: {v:?}"),
+        }
+    }
+
+    // The same through `keel check`, online.
+    let p = Project::with_up(&file.text);
+    let out = p.keel(&["--database-url", db.url(), "check"], None);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stderr.matches("error[syntax-error]").count(), n);
+    assert!(out
+        .stderr
+        .contains(&format!("sql/up/0001_deep.sql:{}:26", 2 * n)));
+    assert!(
+        !out.stderr.contains("unvalidated"),
+        "every warning replaced"
+    );
+}
