@@ -104,7 +104,7 @@ fn check_depth(tokens: &[TokenWithSpan]) -> Result<(), ParseError> {
             }
             Token::Comma => depth = lists.last().copied().unwrap_or(0),
             Token::Word(w) => {
-                if INFIX_KEYWORDS.contains(&w.keyword) {
+                if is_infix_keyword(w.keyword) {
                     depth += 1;
                 }
             }
@@ -122,28 +122,31 @@ fn check_depth(tokens: &[TokenWithSpan]) -> Result<(), ParseError> {
 }
 
 /// Keywords sqlparser reads as infix (or set) operators, in a loop.
-const INFIX_KEYWORDS: &[Keyword] = &[
-    Keyword::AND,
-    Keyword::OR,
-    Keyword::XOR,
-    Keyword::NOT,
-    Keyword::IS,
-    Keyword::IN,
-    Keyword::BETWEEN,
-    Keyword::LIKE,
-    Keyword::ILIKE,
-    Keyword::SIMILAR,
-    Keyword::COLLATE,
-    Keyword::AT,
-    Keyword::OVERLAPS,
-    Keyword::OPERATOR,
-    Keyword::UNION,
-    Keyword::INTERSECT,
-    Keyword::EXCEPT,
-    // Not infix, but nested without a parenthesis, and sqlparser's
-    // backtracking hides its recursion limit inside one.
-    Keyword::CASE,
-];
+fn is_infix_keyword(k: Keyword) -> bool {
+    matches!(
+        k,
+        Keyword::AND
+            | Keyword::OR
+            | Keyword::XOR
+            | Keyword::NOT
+            | Keyword::IS
+            | Keyword::IN
+            | Keyword::BETWEEN
+            | Keyword::LIKE
+            | Keyword::ILIKE
+            | Keyword::SIMILAR
+            | Keyword::COLLATE
+            | Keyword::AT
+            | Keyword::OVERLAPS
+            | Keyword::OPERATOR
+            | Keyword::UNION
+            | Keyword::INTERSECT
+            | Keyword::EXCEPT
+            // Not infix, but nested without a parenthesis, and sqlparser's
+            // backtracking hides its recursion limit inside one.
+            | Keyword::CASE
+    )
+}
 
 fn is_operand_or_space(t: &Token) -> bool {
     matches!(
