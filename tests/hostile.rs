@@ -94,6 +94,36 @@ fn a_left_deep_chain_of_100000_terms_is_an_error_not_a_crash() {
     assert_too_deep(&up, BODY_LINE, 7 + 2 * 10_001);
 }
 
+/// Online too it is an error, not a statement for the server's parser; `upgrade` applies
+/// nothing.
+#[test]
+fn a_too_deep_statement_is_an_error_online_and_nothing_runs() {
+    let db = common::fresh_db();
+    let p = Project::with_up(&format!(
+        "CREATE TABLE before_it (a int);\nSELECT {};\n",
+        vec!["1"; 100_000].join("+")
+    ));
+    for args in [&["check"][..], &["upgrade"]] {
+        let mut all = vec!["--database-url", db.url()];
+        all.extend_from_slice(args);
+        let out = p.keel(&all, None);
+        assert_eq!(out.code, 1, "{args:?}");
+        assert!(
+            out.stderr.contains("error[too-deep]")
+                && out
+                    .stderr
+                    .contains(&format!("sql/up/0001_deep.sql:{}:", BODY_LINE + 1)),
+            "{args:?}: {}",
+            &out.stderr[..out.stderr.len().min(2000)]
+        );
+    }
+    let mut client = db.connect();
+    let row = client
+        .query_one("SELECT to_regclass('public.before_it') IS NULL", &[])
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "nothing was applied");
+}
+
 #[test]
 fn deep_parentheses_calls_case_and_or_chains_are_errors_not_crashes() {
     let n = 100_000;
