@@ -4,7 +4,8 @@
 Every figure is a ratio against a baseline measured in the same run on the
 same server, because these machines are noisy. Workloads are generated
 deterministically. Options: --quick (smaller sizes, fewer runs), --peers
-(not available: see the note printed).
+(not available: see the note printed), --only=W9 (only the rows whose name
+starts with W9: the others are not measured).
 """
 
 import json
@@ -20,6 +21,7 @@ KEEL = os.path.join(ROOT, "target/release/keel")
 BASELINE = os.path.join(ROOT, "target/release/examples/sqlparser_baseline")
 QUICK = "--quick" in sys.argv
 PEERS = "--peers" in sys.argv
+ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
 
 
 def sh(cmd, **kw):
@@ -125,6 +127,42 @@ def gen_big(path, mb):
     return os.path.join(path, "sql"), size
 
 
+def gen_rejected(path, n):
+    """One migration of n statements sqlparser rejects (and PostgreSQL too):
+    n diagnostics in one file."""
+    up = os.path.join(path, "sql/up")
+    down = os.path.join(path, "sql/down")
+    os.makedirs(up)
+    os.makedirs(down)
+    with open(os.path.join(up, "0001_rejected.sql"), "w") as f:
+        f.write("".join(f"CREATE TABLE t{i} (a int,, b int);\n" for i in range(n)))
+    with open(os.path.join(down, "0001_rejected.sql"), "w") as f:
+        f.write("SELECT 1;\n")
+    sh([KEEL, "--dir", os.path.join(path, "sql"), "seal"], cwd=path)
+    return os.path.join(path, "sql")
+
+
+def run_diagnostics(server, work, runs, row):
+    """W9: the cost of a diagnostic does not grow with their number (a file
+    of 40,000 once took minutes and gigabytes: positions were recomputed
+    from the start of the file for each)."""
+    sizes = (1000, 10000)
+    url = server.url("bench")
+    for mode, flags in (("offline", "check --offline"), ("online", f"--database-url '{url}' check")):
+        per = {}
+        for n in sizes:
+            sql = gen_rejected(os.path.join(work, f"rejected_{mode}_{n}"), n)
+            # Rendered (not --quiet): printing is part of a diagnostic's cost.
+            # keel exits 1 (the file has errors): hyperfine must not stop.
+            (t,) = hyperfine([f"{KEEL} --dir {sql} {flags} >/dev/null 2>&1 || true"], runs=runs, warmup=1)
+            per[n] = t / n
+        row(
+            f"W9 check {mode}: per diagnostic, {sizes[1]} / {sizes[0]}",
+            per[sizes[1]] * 1e6, per[sizes[0]] * 1e6, "<= 1.3", unit="us",
+            note=f"microseconds per diagnostic in a file of {sizes[1]} and of {sizes[0]} (process start included): linear when about 1",
+        )
+
+
 def hyperfine(cmds, runs, warmup=1, prepare=None, shell=True, env=None):
     """Median seconds of each command."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
@@ -197,6 +235,11 @@ def main():
 
     server = Server(work)
     try:
+        if ONLY:
+            if "W9".startswith(ONLY):
+                server.reset("bench")
+                run_diagnostics(server, work, runs, row)
+            return report(rows, results, write=False)
         env_base = dict(os.environ)
         env_base.pop("DATABASE_URL", None)
         projects = {}
@@ -351,12 +394,17 @@ def main():
             "keel": rss[top], "baseline": rss[sizes[0]], "ratio": rss[top] / rss[sizes[0]], "target": "flat",
             "unit": "MiB", "note": ", ".join(f"{v:.1f}" for v in rss.values()),
         })
+        server.reset("bench")
+        run_diagnostics(server, work, runs, row)
         if PEERS:
             run_peers(server, work, n_main, keel_times, runs, rows)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+    report(rows, results)
 
+
+def report(rows, results, write=True):
     print()
     print(f"{'workload':<46} {'keel':>10} {'baseline':>10} {'ratio':>7}  target")
     for r in rows:
@@ -376,6 +424,9 @@ def main():
         print(f"{r['workload']:<46} {fmt(r['keel']):>10} {fmt(r['baseline']):>10} {r['ratio']:>7.2f}  {t}{mark}")
         if r["note"]:
             print(f"{'':<46} {r['note']}")
+    if not write:
+        # A partial run (--only) leaves the full results in place.
+        return
     with open(os.path.join(ROOT, "bench/results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print("\nwritten bench/results.json")

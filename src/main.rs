@@ -3,7 +3,10 @@ use keel::cli::{self, Cli, Failure};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let (reporter, result) = cli::run(Cli::parse());
+    // On a thread whose stack keel chooses: the SQL it reads may nest deeply
+    // (see `keel::parallel::STACK_SIZE`).
+    let cli = Cli::parse();
+    let (reporter, result) = keel::parallel::with_large_stack(|| cli::run(cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Reported) => ExitCode::from(1),

@@ -6,6 +6,14 @@
 
 use std::sync::{Mutex, PoisonError};
 
+/// The stack of every thread keel starts to read SQL, and of the thread
+/// `main` runs on. A statement's tree may be [`crate::sql::parse::MAX_DEPTH`]
+/// levels deep, and dropping, visiting or printing it recurses once per
+/// level (a few hundred bytes each, more in a debug build); sqlparser's own
+/// recursion adds to it. Only the pages a thread touches are ever resident,
+/// so a large reservation costs nothing for ordinary SQL.
+pub const STACK_SIZE: usize = 256 * 1024 * 1024;
+
 /// `items.iter().map(f).collect()`, computed on all cores when there is
 /// enough work to be worth a thread.
 pub fn map<T: Sync, R: Send>(
@@ -37,13 +45,16 @@ pub fn map_owned<T: Send, R: Send>(
     let work = Mutex::new(slots.chunks_mut(chunk).zip(inputs.chunks_mut(chunk)));
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| loop {
-                let next = work.lock().unwrap_or_else(PoisonError::into_inner).next();
-                let Some((out, ins)) = next else { break };
-                for (slot, item) in out.iter_mut().zip(ins) {
-                    *slot = item.take().map(&f);
-                }
-            });
+            std::thread::Builder::new()
+                .stack_size(STACK_SIZE)
+                .spawn_scoped(s, || loop {
+                    let next = work.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some((out, ins)) = next else { break };
+                    for (slot, item) in out.iter_mut().zip(ins) {
+                        *slot = item.take().map(&f);
+                    }
+                })
+                .expect("cannot start a thread");
         }
     });
     drop(inputs);
@@ -51,6 +62,21 @@ pub fn map_owned<T: Send, R: Send>(
         .into_iter()
         .map(|r| r.expect("every item was mapped"))
         .collect()
+}
+
+/// Runs `f` on a new thread with a [`STACK_SIZE`] stack and returns its
+/// result: for `main`, whose own stack is whatever `ulimit -s` says.
+pub fn with_large_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| {
+        let thread = std::thread::Builder::new()
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(s, f)
+            .expect("cannot start a thread");
+        match thread.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// The number of cores, asked once: on Linux the answer reads cgroup files,

@@ -134,12 +134,13 @@ impl Session {
         checked: &mut [CheckedFile],
     ) -> Result<usize, DbError> {
         let mut items: Vec<(&SqlFile, Range<usize>)> = Vec::new();
-        let mut origin: Vec<(usize, usize)> = Vec::new();
+        // Per item: its file, and the index of its `unvalidated` warning.
+        let mut origin: Vec<(usize, Option<usize>)> = Vec::new();
         for (fi, (file, c)) in files.iter().zip(checked.iter()).enumerate() {
             for s in &c.statements {
-                if let Parse::Rejected { offset, .. } = &s.parse {
+                if let Parse::Rejected { .. } = &s.parse {
                     items.push((file, s.text.clone()));
-                    origin.push((fi, *offset));
+                    origin.push((fi, s.unvalidated));
                 }
             }
         }
@@ -148,25 +149,30 @@ impl Session {
         }
         let verdicts = server_parse::check(&mut self.client, &items)?;
         let mut accepted = 0;
-        for ((fi, offset), verdict) in origin.into_iter().zip(verdicts) {
-            let c = &mut checked[fi];
-            let is_warning_here = |d: &Diagnostic| {
-                d.code == "unvalidated" && d.snippet.is_some() && {
-                    let pos = crate::diagnostic::Position::of(&files[fi].text, offset);
-                    d.line == Some(pos.line) && d.column == Some(pos.column)
-                }
-            };
+        // The warnings the verdicts settle, removed in one pass per file
+        // (not one pass per verdict: a file may have thousands).
+        let mut settled: Vec<Vec<bool>> = checked
+            .iter()
+            .map(|c| vec![false; c.diagnostics.len()])
+            .collect();
+        let mut found: Vec<Vec<Diagnostic>> = vec![Vec::new(); checked.len()];
+        for ((fi, warning), verdict) in origin.into_iter().zip(verdicts) {
             match verdict {
-                Verdict::Accepted => {
-                    accepted += 1;
-                    c.diagnostics.retain(|d| !is_warning_here(d));
-                }
-                Verdict::Rejected(diag) => {
-                    c.diagnostics.retain(|d| !is_warning_here(d));
-                    c.diagnostics.push(diag);
-                }
-                Verdict::Unchecked => {}
+                Verdict::Accepted => accepted += 1,
+                Verdict::Rejected(diag) => found[fi].push(diag),
+                Verdict::Unchecked => continue,
             }
+            if let Some(w) = warning {
+                settled[fi][w] = true;
+            }
+        }
+        for ((c, settled), found) in checked.iter_mut().zip(settled).zip(found) {
+            let mut i = 0;
+            c.diagnostics.retain(|_| {
+                i += 1;
+                !settled[i - 1]
+            });
+            c.diagnostics.extend(found);
         }
         Ok(accepted)
     }

@@ -9,7 +9,7 @@
 //! statements after it.
 
 use super::DbError;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Source};
 use crate::project::SqlFile;
 use crate::sql::split::words;
 use postgres::error::ErrorPosition;
@@ -48,11 +48,26 @@ fn checkable(sql: &str) -> bool {
     !words(sql).any(|w| w.text.eq_ignore_ascii_case("ATOMIC"))
 }
 
+/// At most this many statements go in one round trip. The server stops at
+/// the first error of a batch and the statements after it are sent again;
+/// with a bound, a file of n syntax errors costs n round trips of at most
+/// this many statements, where one unbounded batch cost n round trips of
+/// everything left (quadratic: 2,000 errors took minutes).
+pub const BATCH: usize = 64;
+
 /// Checks `statements` (file and byte range of the statement text).
 pub fn check(
     client: &mut Client,
     statements: &[(&SqlFile, Range<usize>)],
 ) -> Result<Vec<Verdict>, DbError> {
+    Ok(check_counting(client, statements)?.0)
+}
+
+/// [`check`], and how many statements were sent to the server in all.
+pub fn check_counting(
+    client: &mut Client,
+    statements: &[(&SqlFile, Range<usize>)],
+) -> Result<(Vec<Verdict>, usize), DbError> {
     let mut verdicts: Vec<Verdict> = statements
         .iter()
         .map(|(f, r)| {
@@ -63,67 +78,81 @@ pub fn check(
             }
         })
         .collect();
-    let mut todo: Vec<usize> = (0..statements.len())
+    let todo: Vec<usize> = (0..statements.len())
         .filter(|&i| matches!(verdicts[i], Verdict::Accepted))
         .collect();
-    while !todo.is_empty() {
-        let (batch, starts) = build_batch(statements, &todo);
-        match client.batch_execute(&batch) {
+    // The statements come file by file: one line index per file places
+    // all of its errors.
+    let mut source: Option<Source<'_>> = None;
+    let mut sent = 0;
+    let mut next = 0;
+    while next < todo.len() {
+        let window = &todo[next..(next + BATCH).min(todo.len())];
+        let (batch, starts) = build_batch(statements, window);
+        sent += window.len();
+        let result = client.batch_execute(&batch);
+        rollback(client)?;
+        let e = match result {
             Ok(()) => {
-                rollback(client)?;
-                break;
+                next += window.len();
+                continue;
             }
-            Err(e) => {
-                rollback(client)?;
-                let Some(db) = e.as_db_error() else {
-                    return Err(DbError::query(
-                        "checking statements with the server's parser",
-                        &e,
-                    ));
-                };
-                // Which statement failed: the one whose body holds the error
-                // position; without a position, the first (nothing before it
-                // failed, since the batch stops at the first error).
-                let pos = match db.position() {
-                    Some(ErrorPosition::Original(p)) => Some(*p as usize),
-                    _ => None,
-                };
-                let k = match pos {
-                    Some(p) => starts.iter().rposition(|(_, s)| *s < p).unwrap_or(0),
-                    None => 0,
-                };
-                let (idx, start_char) = starts[k];
-                let (file, range) = &statements[idx];
-                let sql = &file.text[range.clone()];
-                let offset_in_stmt = pos
-                    .and_then(|p| p.checked_sub(start_char + 1))
-                    .and_then(|c| sql.char_indices().nth(c).map(|(b, _)| b))
-                    .unwrap_or(0);
-                if db.code().code() == "42601" || pos.is_some() {
-                    let at = range.start + offset_in_stmt;
-                    let end = at
-                        + sql[offset_in_stmt..]
-                            .find(char::is_whitespace)
-                            .unwrap_or(sql.len() - offset_in_stmt);
-                    verdicts[idx] = Verdict::Rejected(
-                        Diagnostic::error(
-                            "syntax-error",
-                            format!("{} (PostgreSQL's parser)", db.message()),
-                        )
-                        .at(&file.path, &file.text, at..end.max(at))
-                        .with_hint("fix the statement; PostgreSQL itself rejects it"),
-                    );
-                } else {
-                    // Not a syntax error (e.g. an unknown PL/pgSQL construct):
-                    // leave it as unvalidated rather than block the run.
-                    verdicts[idx] = Verdict::Unchecked;
-                }
-                todo = todo.into_iter().skip_while(|&i| i != idx).skip(1).collect();
-                // Everything before the failing one in this batch passed.
+            Err(e) => e,
+        };
+        let Some(db) = e.as_db_error() else {
+            return Err(DbError::query(
+                "checking statements with the server's parser",
+                &e,
+            ));
+        };
+        // Which statement failed: the one whose body holds the error
+        // position; without a position, the first (nothing before it
+        // failed, since the batch stops at the first error).
+        let pos = match db.position() {
+            Some(ErrorPosition::Original(p)) => Some(*p as usize),
+            _ => None,
+        };
+        let k = match pos {
+            Some(p) => starts.iter().rposition(|(_, s)| *s < p).unwrap_or(0),
+            None => 0,
+        };
+        let (idx, start_char) = starts[k];
+        let (file, range) = &statements[idx];
+        let sql = &file.text[range.clone()];
+        let offset_in_stmt = pos
+            .and_then(|p| p.checked_sub(start_char + 1))
+            .and_then(|c| sql.char_indices().nth(c).map(|(b, _)| b))
+            .unwrap_or(0);
+        if db.code().code() == "42601" || pos.is_some() {
+            let at = range.start + offset_in_stmt;
+            let end = at
+                + sql[offset_in_stmt..]
+                    .find(char::is_whitespace)
+                    .unwrap_or(sql.len() - offset_in_stmt);
+            let same_file = source
+                .as_ref()
+                .is_some_and(|s| std::ptr::eq(s.text, file.text.as_str()));
+            if !same_file {
+                source = Some(Source::new(&file.path, &file.text));
             }
+            let source = source.as_ref().expect("set above");
+            verdicts[idx] = Verdict::Rejected(
+                Diagnostic::error(
+                    "syntax-error",
+                    format!("{} (PostgreSQL's parser)", db.message()),
+                )
+                .located(source, at..end.max(at))
+                .with_hint("fix the statement; PostgreSQL itself rejects it"),
+            );
+        } else {
+            // Not a syntax error (e.g. an unknown PL/pgSQL construct):
+            // leave it as unvalidated rather than block the run.
+            verdicts[idx] = Verdict::Unchecked;
         }
+        // Everything before the failing one in this batch passed.
+        next += k + 1;
     }
-    Ok(verdicts)
+    Ok((verdicts, sent))
 }
 
 fn rollback(client: &mut Client) -> Result<(), DbError> {

@@ -14,8 +14,6 @@ use sqlparser::ast::{
     AlterTableOperation, CreatePolicyCommand, CreatePolicyType, Expr, Ident, ObjectName, Owner,
     Statement,
 };
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
@@ -325,7 +323,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
         };
         match first_two {
             (Some("ALTER"), Some("TABLE")) => {
-                let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok();
+                let parsed = crate::sql::parse::statements(sql).ok();
                 let alter = parsed.as_ref().and_then(|s| match s.as_slice() {
                     [Statement::AlterTable(a)] => Some(a),
                     _ => None,
@@ -440,7 +438,7 @@ fn not_allowed(file: &SqlFile, span: Range<usize>) -> Diagnostic {
 }
 
 fn read_policy(file: &SqlFile, sql: &str, span: Range<usize>) -> Option<PolicyDecl> {
-    let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok();
+    let parsed = crate::sql::parse::statements(sql).ok();
     if let Some([Statement::CreatePolicy(p)]) = parsed.as_deref() {
         return Some(PolicyDecl {
             name: fold(&p.name),

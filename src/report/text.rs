@@ -28,14 +28,21 @@ pub fn render_diagnostic(d: &Diagnostic, color: bool) -> String {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let mut message = level.title(&title).id(d.code);
+    // A window cut out of a long line: annotate-snippets would count the
+    // column in the window, so the location line is written here instead.
+    let own_origin = match (&d.snippet, &location) {
+        (Some(s), Some(loc)) if s.cut => Some(loc.clone()),
+        _ => None,
+    };
     if let (Some(snippet), Some(line)) = (&d.snippet, d.line) {
-        message = message.snippet(
-            Snippet::source(&snippet.line_text)
-                .line_start(line)
-                .origin(&path)
-                .fold(false)
-                .annotation(level.span(snippet.span.clone())),
-        );
+        let mut source = Snippet::source(&snippet.line_text)
+            .line_start(line)
+            .fold(false)
+            .annotation(level.span(snippet.span.clone()));
+        if own_origin.is_none() {
+            source = source.origin(&path);
+        }
+        message = message.snippet(source);
     }
     for note in &d.notes {
         message = message.footer(Level::Note.title(note));
@@ -44,7 +51,19 @@ pub fn render_diagnostic(d: &Diagnostic, color: bool) -> String {
     if !hint.is_empty() {
         message = message.footer(Level::Help.title(hint));
     }
-    let out = renderer.render(message).to_string();
+    let mut out = renderer.render(message).to_string();
+    if let (Some(loc), Some(line)) = (own_origin, d.line) {
+        // As annotate-snippets writes it: `-->` after a gutter as wide as
+        // the line number, on the line after the title.
+        let arrow = if color {
+            "-->".bright_blue().bold().to_string()
+        } else {
+            "-->".to_string()
+        };
+        let gutter = " ".repeat(line.to_string().len());
+        let at = out.find('\n').map_or(out.len(), |i| i + 1);
+        out.insert_str(at, &format!("{gutter}{arrow} {loc}\n"));
+    }
     out
 }
 

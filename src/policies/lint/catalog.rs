@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::db::DbError;
 use crate::policies::declared::{Declared, TableName};
 use crate::policies::live;
+use crate::sql::parse::ParseError;
 use postgres::GenericClient;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -71,16 +72,20 @@ pub fn read(
             .map(|lp| {
                 let using = lp.qual.as_deref().map(expr::parse);
                 let with_check = lp.with_check.as_deref().map(expr::parse);
-                let parsed = !matches!(using, Some(None)) && !matches!(with_check, Some(None));
+                let parsed = !matches!(using, Some(Err(_))) && !matches!(with_check, Some(Err(_)));
+                let too_deep = [&using, &with_check]
+                    .iter()
+                    .any(|e| matches!(e, Some(Err(ParseError::TooDeep { .. }))));
                 let mut p = Policy {
                     name: lp.name.clone(),
                     table: name.clone(),
                     command: lp.command,
                     permissive: lp.permissive,
                     roles: lp.roles.clone(),
-                    using: using.flatten(),
-                    with_check: with_check.flatten(),
+                    using: using.and_then(Result::ok),
+                    with_check: with_check.and_then(Result::ok),
                     parsed,
+                    too_deep,
                     reads: BTreeSet::new(),
                     has_subquery: false,
                     site: known

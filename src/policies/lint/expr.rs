@@ -5,18 +5,13 @@
 
 use crate::policies::declared::TableName;
 use sqlparser::ast::{DataType, Expr, ObjectName, Query, TableFactor, Value, Visit, Visitor};
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
-use sqlparser::tokenizer::Token;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-/// Parses one expression, as `pg_get_expr` prints it. `None` when sqlparser
-/// cannot read all of it.
-pub fn parse(text: &str) -> Option<Expr> {
-    let mut parser = Parser::new(&PostgreSqlDialect {}).try_with_sql(text).ok()?;
-    let expr = parser.parse_expr().ok()?;
-    (parser.peek_token().token == Token::EOF).then_some(expr)
+/// Parses one expression, as `pg_get_expr` prints it, bounded in depth as
+/// every statement keel reads.
+pub fn parse(text: &str) -> Result<Expr, crate::sql::parse::ParseError> {
+    crate::sql::parse::expression(text)
 }
 
 pub use crate::policies::declared::fold;
@@ -164,7 +159,7 @@ mod tests {
     use super::*;
 
     fn e(text: &str) -> Expr {
-        parse(text).unwrap_or_else(|| panic!("cannot parse {text}"))
+        parse(text).unwrap_or_else(|e| panic!("cannot parse {text}: {e}"))
     }
 
     fn names(set: BTreeSet<TableName>) -> Vec<String> {
@@ -218,6 +213,15 @@ mod tests {
 
     #[test]
     fn parse_refuses_trailing_text() {
-        assert!(parse("a = 1 b").is_none());
+        assert!(parse("a = 1 b").is_err());
+    }
+
+    #[test]
+    fn a_catalog_expression_too_deep_is_refused_not_a_crash() {
+        let huge = vec!["tenant_id = 1"; 100_000].join(" OR ");
+        assert!(matches!(
+            parse(&huge),
+            Err(crate::sql::parse::ParseError::TooDeep { .. })
+        ));
     }
 }

@@ -88,7 +88,10 @@ pub fn files_model(project: &Project, declared: &Declared, config: &Config) -> M
 
 /// The static lint: the files only, no database.
 pub fn lint_static(project: &Project, declared: &Declared, config: &Config) -> Vec<Diagnostic> {
-    check(&files_model(project, declared, config), config)
+    let model = files_model(project, declared, config);
+    let mut out = check(&model, config);
+    out.extend(too_deep(&model));
+    out
 }
 
 /// The live lint: the rules over the database's catalog. Findings point at
@@ -104,8 +107,35 @@ pub fn lint_live(
     let live = catalog::read(client, &files, declared, config)?;
     Ok(check(&live, config)
         .into_iter()
+        .chain(too_deep(&live))
         .map(|d| d.with_note("found in the database's catalog"))
         .collect())
+}
+
+/// Policies whose expressions nest deeper than keel reads (see
+/// [`crate::sql::parse`]): no rule can look at them, which is an error
+/// rather than a silent pass.
+fn too_deep(model: &Model) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for t in model.tables.values() {
+        for p in t.policies.iter().filter(|p| p.too_deep) {
+            let d = Diagnostic::error(
+                "policy-too-deep",
+                format!(
+                    "policy {} on {}: its expression nests deeper than keel reads ({} levels)",
+                    p.name,
+                    p.table,
+                    crate::sql::parse::MAX_DEPTH
+                ),
+            )
+            .with_hint("no lint rule could check it: rewrite the policy with a shallower expression (IN (...), ANY(ARRAY[...]) or a function)");
+            out.push(match &p.site {
+                Some(s) => d.at(&s.path, &s.text, s.span.clone()),
+                None => d,
+            });
+        }
+    }
+    out
 }
 
 /// Static and live findings together: a live finding the files already

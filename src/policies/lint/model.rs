@@ -15,8 +15,6 @@ use sqlparser::ast::{
     ColumnOption, CreateTableOptions, Expr, FunctionSecurity, FunctionSetValue, ObjectName,
     ObjectType, RenameTableNameKind, ResetConfig, SqlOption, Statement, TableConstraint, Value,
 };
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::PathBuf;
@@ -102,6 +100,9 @@ pub struct Policy {
     /// False when the expressions could not be read: rules that look at
     /// them skip the policy.
     pub parsed: bool,
+    /// An expression nests deeper than keel reads (see
+    /// [`crate::sql::parse::MAX_DEPTH`]): reported as an error of its own.
+    pub too_deep: bool,
     /// The tables its expressions read through subqueries.
     pub reads: BTreeSet<TableName>,
     /// Its expressions hold a subquery (PostgreSQL then expands the
@@ -138,6 +139,11 @@ impl Policy {
             using: p.using.clone(),
             with_check: p.with_check.clone(),
             parsed: p.parsed,
+            too_deep: !p.parsed
+                && matches!(
+                    crate::sql::parse::statements(&p.sql),
+                    Err(crate::sql::parse::ParseError::TooDeep { .. })
+                ),
             reads: BTreeSet::new(),
             has_subquery: false,
             site: Some(Site {
@@ -220,7 +226,7 @@ impl Draft {
                 text: text.clone(),
                 span: stmt.text.clone(),
             };
-            match Parser::parse_sql(&PostgreSqlDialect {}, sql).as_deref() {
+            match crate::sql::parse::statements(sql).as_deref() {
                 Ok([s]) => self.apply(s, site),
                 // sqlparser does not read everything PostgreSQL does; a
                 // SECURITY DEFINER function must not slip through because
