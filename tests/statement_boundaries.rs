@@ -109,6 +109,14 @@ fn the_executor_sends_one_statement_and_the_server_refuses_two() {
     assert!(keel::db::statement::run_one(&mut c, "CREATE TABLE a3 (); COMMIT").is_err());
     c.batch_execute("ROLLBACK").unwrap();
     assert!(!relation_exists(&mut c, "a3"), "nothing of it ran");
+    // Without a `;` the server's grammar cannot see two statements: such a text (sent as one
+    // simple query) is one statement or a syntax error, and nothing of it runs.
+    let err = keel::db::statement::run_one(&mut c, "CREATE TABLE a4 () CREATE TABLE a5 ()")
+        .expect_err("no separator: a syntax error");
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42601"));
+    assert!(!relation_exists(&mut c, "a4"), "nothing of it ran");
+    keel::db::statement::run_one(&mut c, "CREATE TABLE a6 (note text DEFAULT 'x')").unwrap();
+    assert!(relation_exists(&mut c, "a6"));
 }
 
 #[test]
@@ -251,8 +259,9 @@ fn the_servers_syntax_check_reads_a_statement_ending_in_a_line_comment() {
     assert_eq!(versions(&mut c), numbers(1..=1));
 }
 
-/// Each statement's rows come back in binary and are dropped. A `SELECT` of a type that has no
-/// binary output (`aclitem`) therefore fails; the error says why and how to write it instead.
+/// A statement with a `;` inside goes through the extended protocol, whose rows come back in
+/// binary (and are dropped). A `SELECT` of a type without binary output (`aclitem`) there fails
+/// with a hint; without a `;` it is a simple query and works.
 #[test]
 fn a_select_of_a_type_without_binary_output_fails_with_a_hint() {
     let db = fresh_db();
@@ -261,7 +270,7 @@ fn a_select_of_a_type_without_binary_output_fails_with_a_hint() {
     p.migration(
         1,
         "acl",
-        "CREATE TABLE kept (id int);\nSELECT relacl FROM pg_class WHERE relname = 'pg_class';\n",
+        "CREATE TABLE kept (id int);\nSELECT relacl, ';' FROM pg_class WHERE relname = 'pg_class';\n",
         "DROP TABLE kept;\n",
     )
     .seal();
@@ -275,7 +284,7 @@ fn a_select_of_a_type_without_binary_output_fails_with_a_hint() {
     p.migration(
         1,
         "acl",
-        "CREATE TABLE kept (id int);\nSELECT relacl::text FROM pg_class WHERE relname = 'pg_class';\n",
+        "CREATE TABLE kept (id int);\nSELECT relacl::text, ';' FROM pg_class WHERE relname = 'pg_class';\nSELECT relacl FROM pg_class WHERE relname = 'pg_class';\n",
         "DROP TABLE kept;\n",
     )
     .seal();

@@ -385,9 +385,9 @@ pub fn statement_error(file: &SqlFile, range: Range<usize>, e: &postgres::Error)
         .message()
         .starts_with("no binary output function available")
     {
-        // keel sends each statement through the extended protocol (one statement per Parse,
-        // see db/statement.rs), whose result rows come back in binary; a few types have no
-        // binary form.
+        // keel sends a statement with a `;` inside through the extended protocol (one
+        // statement per Parse, see db/statement.rs), whose result rows come back in binary; a
+        // few types have no binary form.
         d = d.with_hint(
             "keel discards a statement's rows but receives them in binary, which this type lacks: \
              select the column as text (`SELECT col::text ...`), or call the function inside \
