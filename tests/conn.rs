@@ -18,21 +18,8 @@ fn password_server() -> (Cluster, u16) {
     c.batch_execute(&format!("CREATE ROLE pw_user LOGIN PASSWORD '{PASSWORD}'"))
         .unwrap();
     drop(c);
-    let hba = cluster.data_dir().join("pg_hba.conf");
-    let text = std::fs::read_to_string(&hba).unwrap();
-    std::fs::write(
-        &hba,
-        format!("host all pw_user 127.0.0.1/32 scram-sha-256\n{text}"),
-    )
-    .unwrap();
-    cluster.stop().unwrap();
-    let port = common::free_port();
-    cluster
-        .start_with(&[
-            ("listen_addresses", "127.0.0.1"),
-            ("port", &port.to_string()),
-        ])
-        .expect("server on 127.0.0.1 starts");
+    common::hba_first(&cluster, "host all pw_user 127.0.0.1/32 scram-sha-256");
+    let port = common::restart_on_loopback(&cluster, &[]);
     (cluster, port)
 }
 

@@ -60,21 +60,8 @@ fn a_vanished_server_fails_a_run_in_bounded_time() {
     ip(&["link", "set", "lo", "up"]);
 
     let cluster = Cluster::throwaway().expect("throwaway cluster");
-    let hba = cluster.data_dir().join("pg_hba.conf");
-    let text = std::fs::read_to_string(&hba).unwrap();
-    std::fs::write(
-        &hba,
-        format!("host all postgres 127.0.0.1/32 trust\n{text}"),
-    )
-    .unwrap();
-    cluster.stop().unwrap();
-    let port = common::free_port();
-    cluster
-        .start_with(&[
-            ("listen_addresses", "127.0.0.1"),
-            ("port", &port.to_string()),
-        ])
-        .expect("server on 127.0.0.1 starts");
+    common::hba_first(&cluster, "host all postgres 127.0.0.1/32 trust");
+    let port = common::restart_on_loopback(&cluster, &[]);
 
     let project = Project::new();
     project

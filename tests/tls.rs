@@ -62,26 +62,16 @@ fn tls_modes_against_a_server_that_requires_tls() {
         postgres::Client::connect(&cluster.connection_string("postgres"), postgres::NoTls).unwrap();
     c.batch_execute("CREATE ROLE tls_user LOGIN PASSWORD 'Tls-Secret-9'")
         .unwrap();
-    let hba = data.join("pg_hba.conf");
-    // First match wins: this line goes before the cluster's own rules.
-    let text = std::fs::read_to_string(&hba).unwrap();
-    std::fs::write(
-        &hba,
-        format!("hostssl all tls_user 127.0.0.1/32 scram-sha-256\n{text}"),
-    )
-    .unwrap();
     drop(c);
-    cluster.stop().unwrap();
-    let port = common::free_port();
-    cluster
-        .start_with(&[
-            ("listen_addresses", "127.0.0.1"),
-            ("port", &port.to_string()),
+    common::hba_first(&cluster, "hostssl all tls_user 127.0.0.1/32 scram-sha-256");
+    let port = common::restart_on_loopback(
+        &cluster,
+        &[
             ("ssl", "on"),
             ("ssl_cert_file", crt.to_str().unwrap()),
             ("ssl_key_file", key.to_str().unwrap()),
-        ])
-        .expect("server with TLS starts");
+        ],
+    );
 
     let project = tempfile::tempdir().unwrap();
     let run = |url: &str| {

@@ -510,13 +510,7 @@ fn sslmode_by_certificate_table_follows_libpq() {
     c.batch_execute("CREATE ROLE tls_user LOGIN PASSWORD 'Tls-Secret-9'")
         .unwrap();
     drop(c);
-    let hba = data.join("pg_hba.conf");
-    let text = std::fs::read_to_string(&hba).unwrap();
-    std::fs::write(
-        &hba,
-        format!("hostssl all tls_user 127.0.0.1/32 scram-sha-256\n{text}"),
-    )
-    .unwrap();
+    common::hba_first(&cluster, "hostssl all tls_user 127.0.0.1/32 scram-sha-256");
     let port = common::free_port().to_string();
     let project = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(project.path().join("sql/up")).unwrap();

@@ -19,6 +19,31 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Puts `line` first in the cluster's `pg_hba.conf` (the first matching line wins). Takes
+/// effect at the next start.
+pub fn hba_first(cluster: &keel::db::cluster::Cluster, line: &str) {
+    let hba = cluster.data_dir().join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, format!("{line}\n{text}")).unwrap();
+}
+
+/// Restarts the cluster listening on 127.0.0.1 at a free port, with `settings` besides;
+/// returns the port.
+pub fn restart_on_loopback(cluster: &keel::db::cluster::Cluster, settings: &[(&str, &str)]) -> u16 {
+    cluster.stop().unwrap();
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut all = vec![
+        ("listen_addresses", "127.0.0.1"),
+        ("port", port_text.as_str()),
+    ];
+    all.extend_from_slice(settings);
+    cluster
+        .start_with(&all)
+        .expect("server on 127.0.0.1 starts");
+    port
+}
+
 /// Variables that could point keel at some other database or change its output; every keel
 /// started by these tests runs without them.
 #[allow(dead_code)]
