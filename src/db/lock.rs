@@ -146,21 +146,36 @@ impl Lock {
         let mut waited_for: Option<Holder> = None;
         let mut delay = Duration::from_millis(20);
         loop {
+            // The server's end of the connection comes in the same round trip: on a direct
+            // connection (the common case) taking the lock then costs nothing more.
             let row = client
-                .query_one("SELECT pg_try_advisory_lock($1), pg_backend_pid()", &[&key])
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1), pg_backend_pid(),
+                            host(inet_server_addr()), inet_server_port(),
+                            current_setting('port')::int,
+                            current_setting('unix_socket_directories')",
+                    &[&key],
+                )
                 .map_err(|e| DbError::query("taking the migration lock", &e))?;
             let got: bool = row.get(0);
             if got {
-                let took_in: i32 = row.get(1);
-                let direct = match same_session(client, key, took_in, dialled) {
-                    Ok(direct) => direct,
-                    Err(e) => {
+                let server_addr = row
+                    .get::<_, Option<String>>(2)
+                    .and_then(|a| a.parse::<std::net::IpAddr>().ok());
+                let direct = dialled.is_some_and(|d| {
+                    d.is_server_end(server_addr, row.get(3), row.get(4), row.get(5))
+                });
+                // Nothing stands between keel and this server, so the session that took the
+                // lock is the connection's only session. Otherwise a proxy may hand the next
+                // transaction to another session: check that it still holds the lock.
+                if !direct {
+                    if let Err(e) = same_session(client, key, row.get(1)) {
                         // Best effort: through a pooler this may reach another
                         // session; the server drops the lock with its session.
                         let _ = client.query_one("SELECT pg_advisory_unlock($1)", &[&key]);
                         return Err(e);
                     }
-                };
+                }
                 return Ok(Lock {
                     key,
                     waited: start.elapsed(),
@@ -215,15 +230,8 @@ pub fn check_excludes(other: &mut Client, key: i64) -> Result<(), LockError> {
 }
 
 /// Checks, in a transaction of its own, that the lock taken in backend
-/// `took_in` is held by the backend this connection reaches now. In the same
-/// round trip, reads the server's end of the connection: whether it is the
-/// place `dialled` (see [`Endpoint::is_server_end`]).
-fn same_session(
-    client: &mut Client,
-    key: i64,
-    took_in: i32,
-    dialled: Option<&Endpoint>,
-) -> Result<bool, LockError> {
+/// `took_in` is held by the backend this connection reaches now.
+fn same_session(client: &mut Client, key: i64, took_in: i32) -> Result<(), LockError> {
     let (hi, lo) = halves(key);
     let row = client
         .query_one(
@@ -231,17 +239,11 @@ fn same_session(
                  SELECT 1 FROM pg_locks
                  WHERE locktype = 'advisory' AND granted AND objsubid = 1
                    AND pid = pg_backend_pid()
-                   AND classid::bigint = $1 AND objid::bigint = $2),
-                 host(inet_server_addr()), inet_server_port(),
-                 current_setting('port')::int, current_setting('unix_socket_directories')",
+                   AND classid::bigint = $1 AND objid::bigint = $2)",
             &[&hi, &lo],
         )
         .map_err(|e| DbError::query("checking the migration lock", &e))?;
-    check_one_session(took_in, row.get(0), row.get(1))?;
-    let server_addr = row
-        .get::<_, Option<String>>(2)
-        .and_then(|a| a.parse::<std::net::IpAddr>().ok());
-    Ok(dialled.is_some_and(|d| d.is_server_end(server_addr, row.get(3), row.get(4), row.get(5))))
+    check_one_session(took_in, row.get(0), row.get(1))
 }
 
 /// A bigint advisory key as `pg_locks` stores it: classid (high half) and
