@@ -11,6 +11,7 @@ mod support;
 
 use keel::db::cluster::Cluster;
 use std::os::unix::fs::{chown, MetadataExt};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::Project;
@@ -62,9 +63,12 @@ fn start_pgbouncer(cluster: &Cluster, dir: &std::path::Path, port: u16) -> Pgbou
     for p in [dir.to_path_buf(), ini, dir.join("users.txt")] {
         chown(&p, Some(owner.uid()), Some(owner.gid())).unwrap();
     }
-    let child = Command::new("runuser")
-        .args(["-u", "postgres", "--", "pgbouncer"])
+    // Started as the server's user directly, not through `runuser`, which would fork: killing
+    // it would leave pgbouncer running after the test.
+    let child = Command::new("pgbouncer")
         .arg(dir.join("pgbouncer.ini"))
+        .uid(owner.uid())
+        .gid(owner.gid())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
