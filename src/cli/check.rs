@@ -1,7 +1,7 @@
 //! `keel check`: everything that can be wrong with the files (and, online,
 //! with the database's history).
 
-use super::run::{db_failure, open};
+use super::shared::{db_failure, open};
 use super::{Context, Failure};
 use crate::diagnostic;
 use crate::sql::validate::Options;

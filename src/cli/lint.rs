@@ -5,7 +5,7 @@
 //! so in a note and runs the static rules only. Exit status 1 when any
 //! finding is an error.
 
-use super::run::{db_failure, session_failure};
+use super::shared::{db_failure, session_failure};
 use super::{Context, Failure};
 use crate::db::connect::ConnectError;
 use crate::diagnostic;

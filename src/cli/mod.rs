@@ -11,9 +11,11 @@ mod lint;
 mod policies;
 mod repair;
 mod revision;
-pub mod run;
 mod seal;
+pub mod shared;
+pub mod stamp;
 mod status;
+pub mod upgrade;
 mod verify;
 
 use crate::config::{Config, ConfigError, Overrides};
@@ -69,15 +71,15 @@ pub enum Command {
     /// Show one migration with its SQL
     Show(inspect::ShowArgs),
     /// Apply migrations up to TARGET (default: head)
-    Upgrade(run::UpgradeArgs),
+    Upgrade(upgrade::UpgradeArgs),
     /// Revert migrations down to TARGET (-1, -N, a version, base)
-    Downgrade(run::DowngradeArgs),
+    Downgrade(upgrade::DowngradeArgs),
     /// The database's version, and whether it is at head
     Current,
     /// Every version, applied or pending
     History(status::HistoryArgs),
     /// Record TARGET as applied without running SQL (adopt an existing database)
-    Stamp(run::StampArgs),
+    Stamp(stamp::StampArgs),
     /// Accept the current files of an applied version, or clear a dirty mark
     Repair(repair::RepairArgs),
     /// Prove every migration reversible on a scratch database
@@ -186,11 +188,11 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         Command::Check(a) => check::run(&ctx, a),
         Command::Heads => inspect::heads(&ctx),
         Command::Show(a) => inspect::show(&ctx, a),
-        Command::Upgrade(a) => run::upgrade(&ctx, a),
-        Command::Downgrade(a) => run::downgrade(&ctx, a),
+        Command::Upgrade(a) => upgrade::upgrade(&ctx, a),
+        Command::Downgrade(a) => upgrade::downgrade(&ctx, a),
         Command::Current => status::current(&ctx),
         Command::History(a) => status::history(&ctx, a),
-        Command::Stamp(a) => run::stamp(&ctx, a),
+        Command::Stamp(a) => stamp::stamp(&ctx, a),
         Command::Repair(a) => repair::run(&ctx, a),
         Command::DevDb(c) => dev_db::run(&ctx, c),
         Command::Completions(a) => completions::completions(&ctx, a),

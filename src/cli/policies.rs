@@ -1,9 +1,6 @@
 //! `keel policies apply|status|test`: the RLS stage on its own.
 
-use super::run::{
-    db_failure, load_for_run, locked, open, policies_only, refuse_dirty, report_policy_changes,
-    RunFlags,
-};
+use super::shared::{db_failure, load_for_run, open, report_policy_changes, Render, RunFlags};
 use super::{Context, Failure};
 use crate::diagnostic::Diagnostic;
 use crate::policies::status::{self, State};
@@ -45,7 +42,7 @@ pub struct StatusArgs {
 fn matrix(ctx: &Context) -> Result<(), Failure> {
     use crate::policies::matrix::{grids, render, Coverage};
     let (project, declared) = load_for_run(ctx)?;
-    let (coverage, source) = match super::run::open_optional(ctx)? {
+    let (coverage, source) = match super::shared::open_optional(ctx)? {
         Some(mut session) => {
             let applied = session.applied(false, &project).map_err(db_failure)?;
             let at = crate::plan::current(&applied);
@@ -82,22 +79,12 @@ fn matrix(ctx: &Context) -> Result<(), Failure> {
 }
 
 fn apply(ctx: &Context, flags: &RunFlags) -> Result<(), Failure> {
-    let (project, declared) = load_for_run(ctx)?;
-    let mut session = locked(ctx, flags)?;
-    let applied = session.applied(false, &project).map_err(db_failure)?;
-    refuse_dirty(&applied, &project)?;
-    let at = crate::plan::current(&applied);
-    let waited = session.lock_wait();
-    let changes = policies_only(
-        ctx,
-        &mut session,
-        &declared,
-        at.as_ref(),
-        "policies",
-        "apply",
-        &waited,
-    )?;
-    session.unlock().map_err(db_failure)?;
+    let req = crate::migrate::PoliciesRequest {
+        config: ctx.config.clone(),
+        database_url: ctx.database_url.clone(),
+        lock_timeout: flags.lock_timeout(),
+    };
+    let changes = crate::migrate::apply_policies(&req, &mut Render::new(ctx))?;
     let r = &ctx.reporter;
     if r.json_output() {
         r.json(&serde_json::json!({ "changes": changes }));
@@ -206,7 +193,7 @@ fn test(ctx: &Context) -> Result<(), Failure> {
                 "PASS".green(),
                 f.path.display(),
                 res.statements,
-                super::run::human(res.elapsed)
+                super::shared::human(res.elapsed)
             ));
         } else {
             failed += 1;

@@ -85,7 +85,7 @@ fn refuse_applied(
     if versions.is_empty() {
         return Ok(());
     }
-    let mut session = match super::run::open_optional(ctx) {
+    let mut session = match super::shared::open_optional(ctx) {
         Ok(Some(s)) => s,
         Ok(None) => return Ok(()),
         Err(Failure::Usage { message, hint }) => return Err(Failure::Usage { message, hint }),
@@ -97,7 +97,7 @@ fn refuse_applied(
     };
     let applied = session
         .applied(false, project)
-        .map_err(super::run::db_failure)?;
+        .map_err(super::shared::db_failure)?;
     let hit: Vec<String> = versions
         .iter()
         .filter(|m| applied.iter().any(|a| a.version == m.version))

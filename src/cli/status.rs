@@ -1,6 +1,6 @@
 //! `keel current` and `keel history`: where the database is.
 
-use super::run::{db_failure, open};
+use super::shared::{db_failure, open};
 use super::{Context, Failure};
 use crate::db::history::AppliedVersion;
 use crate::project::Version;
@@ -118,7 +118,7 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
         }
     };
     // History works without a database too: then everything is "unknown".
-    let applied: Option<Vec<AppliedVersion>> = match super::run::open_optional(ctx)? {
+    let applied: Option<Vec<AppliedVersion>> = match super::shared::open_optional(ctx)? {
         Some(mut s) => Some(s.applied(false, &project).map_err(db_failure)?),
         None => None,
     };

@@ -4,7 +4,7 @@
 //! dropped (or given with `--scratch-url`: then it must be empty, and it is
 //! left as verification leaves it).
 
-use super::run::{db_failure, human, load_for_run, open, session_failure};
+use super::shared::{db_failure, human, load_for_run, open, session_failure};
 use super::{Context, Failure};
 use crate::db::run::RunError;
 use crate::diagnostic::Diagnostic;

@@ -1,0 +1,162 @@
+//! What the commands that talk to a database share: the sink that renders a
+//! run's events, error mapping, and session helpers bound to the command
+//! line's settings.
+
+use super::{Context, Failure};
+use crate::migrate::{self, Event, Sink};
+use crate::plan::Direction;
+use crate::policies::declared::Declared;
+use crate::policies::reconcile::Change as PolicyChange;
+use crate::project::Project;
+use crate::session::{Session, SessionError};
+use std::time::Duration;
+
+/// Flags of every command that takes the run lock.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunFlags {
+    /// Seconds to wait for another runner's lock [default: 60, or keel.toml]
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
+    /// Treat statements no parser could validate as errors
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl RunFlags {
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        self.lock_timeout.map(Duration::from_secs)
+    }
+}
+
+impl From<migrate::Error> for Failure {
+    fn from(e: migrate::Error) -> Self {
+        match e {
+            migrate::Error::Usage { message, hint } => Failure::Usage { message, hint },
+            migrate::Error::Failed { message, hint } => Failure::Failed { message, hint },
+            migrate::Error::Reported => Failure::Reported,
+        }
+    }
+}
+
+/// Renders a run's events: diagnostics, lock waits, and a line per finished
+/// step, with a live spinner on a terminal while a step takes longer than a
+/// second.
+pub struct Render<'c> {
+    ctx: &'c Context,
+    spinner: Option<crate::report::spinner::Spinner>,
+}
+
+impl<'c> Render<'c> {
+    pub fn new(ctx: &'c Context) -> Render<'c> {
+        Render { ctx, spinner: None }
+    }
+}
+
+impl Drop for Render<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.spinner.take() {
+            s.stop();
+        }
+    }
+}
+
+impl Sink for Render<'_> {
+    fn event(&mut self, event: Event<'_>) {
+        // Whatever comes next replaces a spinner's line.
+        if let Some(s) = self.spinner.take() {
+            s.stop();
+        }
+        let r = &self.ctx.reporter;
+        match event {
+            Event::UsingDevDb => {
+                r.note("using the local dev database (.keel); set DATABASE_URL to use another")
+            }
+            Event::WaitingForLock(holder) => {
+                r.note(format!("waiting for the migration lock held by {holder}"))
+            }
+            Event::Diagnostics(diags) => r.diagnostics(diags),
+            Event::StepStarted(step) => {
+                if !r.quiet && !r.json_output() {
+                    let verb = match step.direction {
+                        Direction::Up => "applying",
+                        Direction::Down => "reverting",
+                    };
+                    self.spinner = Some(crate::report::spinner::Spinner::start(format!(
+                        "{verb} {}",
+                        step.migration.id()
+                    )));
+                }
+            }
+            Event::StepDone(step, elapsed) => {
+                let verb = match step.direction {
+                    Direction::Up => "applied",
+                    Direction::Down => "reverted",
+                };
+                if r.json_output() {
+                    if !r.quiet {
+                        r.json(&serde_json::json!({
+                            "event": verb,
+                            "version": step.migration.version.digits,
+                            "name": step.migration.name,
+                            "ms": elapsed.as_secs_f64() * 1000.0,
+                        }));
+                    }
+                } else {
+                    r.note(format!(
+                        "  {verb} {}  {}",
+                        step.migration.id(),
+                        human(elapsed)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// `12 ms`, `1.3 s`.
+pub fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// One line per policy change, on stderr.
+pub fn report_policy_changes(ctx: &Context, changes: &[PolicyChange]) {
+    for c in changes {
+        ctx.reporter
+            .note(format!("  policy: {} on {}", c.action, c.table));
+    }
+}
+
+/// Loads the project and checks what must hold before any run.
+pub fn load_for_run(ctx: &Context) -> Result<(Project, Declared), Failure> {
+    Ok(migrate::load(&ctx.config, &mut Render::new(ctx))?)
+}
+
+/// Opens a session; configuration problems are usage errors (exit 2).
+pub fn open(ctx: &Context) -> Result<Session, Failure> {
+    Ok(migrate::open(
+        &ctx.config,
+        ctx.database_url.as_deref(),
+        &mut Render::new(ctx),
+    )?)
+}
+
+/// Opens a session when a database is configured; `None` when none is.
+pub fn open_optional(ctx: &Context) -> Result<Option<Session>, Failure> {
+    Ok(migrate::open_optional(
+        &ctx.config,
+        ctx.database_url.as_deref(),
+        &mut Render::new(ctx),
+    )?)
+}
+
+pub fn session_failure(e: SessionError) -> Failure {
+    migrate::Error::from(e).into()
+}
+
+pub fn db_failure(e: crate::db::DbError) -> Failure {
+    migrate::Error::from(e).into()
+}

@@ -1,0 +1,101 @@
+//! What refuses a run before anything executes: a dirty database, or an
+//! applied file changed in substance since it ran.
+
+use super::{Error, Event, Sink};
+use crate::db::history::AppliedVersion;
+use crate::db::run;
+use crate::diagnostic::Diagnostic;
+use crate::drift::{self, Change};
+use crate::project::{Migration, Project};
+use crate::session::Session;
+
+/// Refuses to run on a dirty database, naming the statement it stopped at.
+pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(), Error> {
+    let Some(d) = applied.iter().find(|a| a.dirty) else {
+        return Ok(());
+    };
+    let file = project.find(&d.version).and_then(|m| {
+        let f = if d.dirty_direction.as_deref() == Some("down") {
+            &m.down
+        } else {
+            &m.up
+        };
+        f.reread().ok()
+    });
+    let location = match (file, d.dirty_statement) {
+        (Some(f), Some(n)) if n > 0 => {
+            let stmts = run::statements(&f);
+            let line = stmts
+                .get(n as usize - 1)
+                .map(|r| crate::diagnostic::Position::of(&f.text, r.start).line);
+            format!(
+                "; it stopped at statement {n}{}",
+                line.map(|l| format!(" ({}:{l})", f.path.display()))
+                    .unwrap_or_default()
+            )
+        }
+        _ => String::new(),
+    };
+    Err(Error::failed(
+        format!(
+            "the database is dirty: {}_{} ({}, outside a transaction) did not finish{location}",
+            d.version,
+            d.name,
+            d.dirty_direction.as_deref().unwrap_or("up"),
+        ),
+        Some(format!(
+            "look at what that statement left behind and finish or undo it by hand, then run `keel repair {}`",
+            d.version.number
+        )),
+    ))
+}
+
+/// Refuses to run when an applied file was changed in substance since it
+/// ran (cosmetic edits pass).
+pub(super) fn refuse_drift(
+    session: &mut Session,
+    project: &Project,
+    applied: &[AppliedVersion],
+    sink: &mut dyn Sink,
+) -> Result<(), Error> {
+    let changed: Vec<&Migration> = applied
+        .iter()
+        .filter_map(|a| {
+            project
+                .find(&a.version)
+                .filter(|m| m.up.actual_checksum().to_string() != a.up_checksum)
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let recorded = session.applied(true, project)?;
+    for m in changed {
+        let Some(a) = recorded.iter().find(|a| a.version == m.version) else {
+            continue;
+        };
+        let up = m.up.reread().map_err(|d| changed_during_run(&d, sink))?;
+        if let Change::Semantic { .. } =
+            drift::classify(&a.up_sql, up.body(), &m.up.path.display().to_string())
+        {
+            return Err(Error::failed(
+                format!(
+                    "applied migration `{}` was changed after it ran",
+                    m.up.path.display()
+                ),
+                Some(format!(
+                    "`keel check` shows the difference; restore the file, or accept the edit with `keel repair {}`",
+                    m.version.number
+                )),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A migration file that could not be read again after it was checked, or
+/// was edited in between.
+pub(super) fn changed_during_run(d: &Diagnostic, sink: &mut dyn Sink) -> Error {
+    sink.event(Event::Diagnostics(std::slice::from_ref(d)));
+    Error::failed("nothing was applied", None)
+}

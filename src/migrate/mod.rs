@@ -1,0 +1,426 @@
+//! A run, end to end, as a library: load the project, connect, take the
+//! lock, refuse a dirty or drifted database, validate (sqlparser, then the
+//! server's parser, then strictness), plan, execute, apply the policy stage,
+//! write history and the event, unlock.
+//!
+//! A caller builds a [`Request`], passes a [`Sink`] that receives each
+//! [`Event`] as it happens, and gets a [`Report`] or an [`Error`]. Nothing
+//! here prints: the CLI renders events and reports, and other callers (many
+//! databases at once, a retry loop) can start runs the same way.
+
+mod connect;
+mod guard;
+mod load;
+mod policies;
+mod repair;
+mod stamp;
+mod validate;
+
+pub use connect::{locked, open, open_optional};
+pub use guard::refuse_dirty;
+pub use load::{load, load_accepting_edits};
+pub use policies::{apply_policies, policies_only, PoliciesRequest};
+pub use repair::{repair, RepairReport, RepairRequest};
+pub use stamp::{stamp, StampReport, StampRequest};
+pub use validate::validate_plan;
+
+use crate::config::Config;
+use crate::db::history::AppliedVersion;
+use crate::db::lock::Holder;
+use crate::db::run::{self, Progress, RunError, Settings};
+use crate::diagnostic::Diagnostic;
+use crate::plan::{self, Direction, Plan, Step, Target};
+use crate::policies::reconcile::Change as PolicyChange;
+use crate::policies::stage::Stage;
+use crate::project::{Project, SqlFile, Version};
+use crate::session::Session;
+use crate::sql::validate::Options;
+use crate::validation;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The migrations folder, history schema and lock timeout.
+    pub config: Config,
+    /// `None`: the `PG*` variables, or the project's dev database.
+    pub database_url: Option<String>,
+    pub direction: Direction,
+    /// `head`, `base`, a version, `+N` or `-N`, as the user wrote it.
+    pub target: String,
+    /// Commit after each migration instead of once for the whole run.
+    pub per_migration: bool,
+    /// Statements no parser could validate are errors.
+    pub strict: bool,
+}
+
+/// Something a run reports while it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// No database was configured: the project's dev database is used.
+    UsingDevDb,
+    /// Another runner holds the lock; the run waits for it.
+    WaitingForLock(&'a Holder),
+    /// Problems found in the files (warnings, or errors that stop the run).
+    Diagnostics(&'a [Diagnostic]),
+    StepStarted(&'a Step<'a>),
+    StepDone(&'a Step<'a>, Duration),
+}
+
+/// Receives a run's events, in order.
+pub trait Sink {
+    fn event(&mut self, event: Event<'_>);
+}
+
+/// A sink that drops every event.
+impl Sink for () {
+    fn event(&mut self, _event: Event<'_>) {}
+}
+
+/// What a finished run did.
+#[derive(Debug)]
+pub struct Report {
+    pub direction: Direction,
+    pub from: Option<Version>,
+    pub to: Option<Version>,
+    /// Migrations applied or reverted.
+    pub steps: usize,
+    /// How long the steps took; `None` when there was nothing to run.
+    pub elapsed: Option<Duration>,
+    pub policy_changes: Vec<PolicyChange>,
+}
+
+/// Why a run did not succeed. Nothing was applied unless the message says
+/// otherwise.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad arguments or configuration.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+    /// The work failed.
+    #[error("{message}")]
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+    /// The problems went to the sink as [`Event::Diagnostics`].
+    #[error("the files have errors")]
+    Reported,
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>, hint: impl Into<Option<String>>) -> Error {
+        Error::Usage {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>, hint: impl Into<Option<String>>) -> Error {
+        Error::Failed {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+impl From<crate::project::ProjectError> for Error {
+    fn from(e: crate::project::ProjectError) -> Self {
+        let hint = e.hint().to_string();
+        Error::usage(e.to_string(), Some(hint))
+    }
+}
+
+impl From<crate::db::DbError> for Error {
+    fn from(e: crate::db::DbError) -> Self {
+        crate::session::SessionError::Db(e).into()
+    }
+}
+
+impl From<crate::session::SessionError> for Error {
+    fn from(e: crate::session::SessionError) -> Self {
+        use crate::session::SessionError;
+        match e {
+            SessionError::Connect(c) if c.is_configuration() => {
+                Error::usage(c.to_string(), Some(c.hint()))
+            }
+            SessionError::Connect(c) => Error::failed(c.to_string(), Some(c.hint())),
+            SessionError::Lock(l) => {
+                let hint = l.hint();
+                Error::failed(l.to_string(), hint)
+            }
+            SessionError::Db(d) => {
+                let hint = d.hint();
+                Error::failed(d.to_string(), hint)
+            }
+        }
+    }
+}
+
+/// `upgrade` or `downgrade`, as the event log and messages name it.
+pub fn command(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "upgrade",
+        Direction::Down => "downgrade",
+    }
+}
+
+/// `0003`, or `base` for no version.
+pub fn version_text(v: Option<&Version>) -> String {
+    v.map_or_else(|| "base".to_string(), |v| v.to_string())
+}
+
+/// Moves the database to the request's target.
+pub fn run(req: &Request, sink: &mut dyn Sink) -> Result<Report, Error> {
+    // A database already at head needs only the names on disk and one
+    // summary row, not every file: `upgrade` then only reconciles the
+    // policies.
+    if req.direction == Direction::Up && req.target == "head" {
+        use crate::project::listing_cache::{self, DiskVersions, Listing};
+        let listing = listing_cache::list(&req.config.dir)?;
+        let on_disk = match &listing {
+            Listing::Cached(v) => Some(v.clone()),
+            Listing::Scanned(layout) => (!layout.has_errors()).then(|| DiskVersions::of(layout)),
+        };
+        if let Some(on_disk) = on_disk {
+            let mut session = locked(&req.config, req.database_url.as_deref(), None, sink)?;
+            if let Some(report) = upgrade_at_head(req, &mut session, &on_disk, sink)? {
+                return Ok(report);
+            }
+            let layout = match listing {
+                Listing::Scanned(layout) => layout,
+                Listing::Cached(_) => crate::project::scan(&req.config.dir)?,
+            };
+            return full_run(req, Some((session, layout)), sink);
+        }
+    }
+    full_run(req, None, sink)
+}
+
+/// The SQL `run` would execute, with its history writes, as one script;
+/// nothing is locked or written. The state is read when a database is
+/// configured.
+pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
+    let (project, _) = load(&req.config, sink)?;
+    let target = parse_target(&req.target, &project)?;
+    let applied = match open_optional(&req.config, req.database_url.as_deref(), sink)? {
+        Some(mut s) => s.applied(false, &project)?,
+        None => Vec::new(),
+    };
+    let plan = plan_for(&project, &applied, &target, req.direction)?;
+    let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
+    let checked = validation::check_parallel(&files, Options { strict: req.strict });
+    let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
+    sink.event(Event::Diagnostics(&diags));
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Error::Reported);
+    }
+    Ok(format!(
+        "-- keel {} {} -> {}\n{}",
+        command(req.direction),
+        version_text(plan.from.as_ref()),
+        version_text(plan.to.as_ref()),
+        run::render_sql(&plan, &req.config.history_schema, req.per_migration)
+    ))
+}
+
+pub(crate) fn parse_target(s: &str, project: &Project) -> Result<Target, Error> {
+    Target::parse(s).ok_or_else(|| {
+        Error::usage(
+            format!("Can't locate revision identified by '{s}'"),
+            Some(plan::nearby_versions(project, s)),
+        )
+    })
+}
+
+/// The steps for `direction` towards `target`.
+fn plan_for<'a>(
+    project: &'a Project,
+    applied: &[AppliedVersion],
+    target: &Target,
+    direction: Direction,
+) -> Result<Plan<'a>, Error> {
+    match direction {
+        Direction::Up => plan::upgrade(project, applied, target),
+        Direction::Down => plan::downgrade(project, applied, target),
+    }
+    .map_err(|e| plan_error(&e, project))
+}
+
+/// A target that names nothing, or the wrong kind of target, is a bad
+/// argument; any other planning error means the work cannot be done.
+pub(crate) fn plan_error(e: &plan::PlanError, project: &Project) -> Error {
+    match e {
+        plan::PlanError::UnknownRevision { .. } | plan::PlanError::WrongTarget { .. } => {
+            Error::usage(e.to_string(), Some(e.hint(project)))
+        }
+        _ => Error::failed(e.to_string(), Some(e.hint(project))),
+    }
+}
+
+pub(crate) fn step_file<'a>(s: &Step<'a>) -> &'a SqlFile {
+    match s.direction {
+        Direction::Up => &s.migration.up,
+        Direction::Down => &s.migration.down,
+    }
+}
+
+/// `upgrade` when every version on disk is applied (checked with the
+/// summary's digest): only the policy stage runs. `None` when there is work
+/// to do after all.
+fn upgrade_at_head(
+    req: &Request,
+    session: &mut Session,
+    on_disk: &crate::project::listing_cache::DiskVersions,
+    sink: &mut dyn Sink,
+) -> Result<Option<Report>, Error> {
+    let Some(summary) = session.summary()? else {
+        return Ok(None);
+    };
+    if summary.dirty.is_some() || summary.digest != on_disk.digest {
+        return Ok(None);
+    }
+    let Some(declared) = load::policies_at_head(&req.config.dir, sink)? else {
+        // A full run reports the policy folder's problems.
+        return Ok(None);
+    };
+    // The same set of versions: the newest applied is the head on disk,
+    // written as on disk (`0003`, not `3`).
+    let at = on_disk.head.clone();
+    let waited = session.lock_wait();
+    let changes = policies_only(
+        session,
+        &req.config.history_schema,
+        &declared,
+        at.as_ref(),
+        "upgrade",
+        "head",
+        &waited,
+    )?;
+    session.unlock()?;
+    Ok(Some(Report {
+        direction: Direction::Up,
+        from: at.clone(),
+        to: at,
+        steps: 0,
+        elapsed: None,
+        policy_changes: changes,
+    }))
+}
+
+/// A run that reads every file: validation, drift, plan, execution.
+fn full_run(
+    req: &Request,
+    started: Option<(Session, crate::project::Layout)>,
+    sink: &mut dyn Sink,
+) -> Result<Report, Error> {
+    let (session, layout) = match started {
+        Some((s, l)) => (Some(s), l),
+        None => (None, crate::project::scan(&req.config.dir)?),
+    };
+    let (project, declared) = load::checked(layout, true, &[], sink)?;
+    let target = parse_target(&req.target, &project)?;
+    let command = command(req.direction);
+    let schema = &req.config.history_schema;
+
+    let mut session = match session {
+        Some(s) => s,
+        None => locked(&req.config, req.database_url.as_deref(), None, sink)?,
+    };
+    let waited = session.lock_wait();
+    let applied = session.applied(false, &project)?;
+    refuse_dirty(&applied, &project)?;
+    guard::refuse_drift(&mut session, &project, &applied, sink)?;
+    let plan = plan_for(&project, &applied, &target, req.direction)?;
+    if plan.steps.is_empty() {
+        let changes = policies_only(
+            &mut session,
+            schema,
+            &declared,
+            plan.from.as_ref(),
+            command,
+            &req.target,
+            &waited,
+        )?;
+        session.unlock()?;
+        return Ok(Report {
+            direction: req.direction,
+            from: plan.from.clone(),
+            to: plan.from.clone(),
+            steps: 0,
+            elapsed: None,
+            policy_changes: changes,
+        });
+    }
+    validate_plan(&mut session, &plan, req.strict, sink)?;
+
+    let applied_set: BTreeSet<_> = applied.iter().map(|a| a.version.clone()).collect();
+    let settings = Settings {
+        schema,
+        per_migration: req.per_migration,
+        command,
+        target: &req.target,
+        waited: waited.0,
+        waited_for: waited.1,
+    };
+    let mut stage = Stage::new(&declared, schema, req.direction == Direction::Down);
+    let result = run::execute(
+        &mut session.client,
+        &plan,
+        &applied_set,
+        &settings,
+        &mut Forward(sink),
+        &mut stage,
+    );
+    match result {
+        Ok(outcome) => {
+            session.unlock()?;
+            Ok(Report {
+                direction: req.direction,
+                from: plan.from.clone(),
+                to: plan.to.clone(),
+                steps: outcome.steps,
+                elapsed: Some(outcome.elapsed),
+                policy_changes: stage.changes,
+            })
+        }
+        Err(RunError::Statement {
+            diagnostic,
+            now_at,
+            partly_committed,
+        }) => {
+            sink.event(Event::Diagnostics(std::slice::from_ref(&diagnostic)));
+            let state = if partly_committed {
+                format!(
+                    "the run stopped; steps before the failing one were committed: the database is at {}",
+                    version_text(now_at.as_ref())
+                )
+            } else {
+                format!(
+                    "nothing was applied: the run was rolled back and the database is still at {}",
+                    version_text(now_at.as_ref())
+                )
+            };
+            Err(Error::failed(format!("{command} failed; {state}"), None))
+        }
+        Err(RunError::Db(e)) => Err(e.into()),
+        Err(RunError::Stage { message, hint }) => Err(Error::failed(message, hint)),
+    }
+}
+
+/// Hands the executor's progress to the sink.
+struct Forward<'s>(&'s mut dyn Sink);
+
+impl Progress for Forward<'_> {
+    fn step_started(&mut self, step: &Step<'_>) {
+        self.0.event(Event::StepStarted(step));
+    }
+
+    fn step_done(&mut self, step: &Step<'_>, elapsed: Duration) {
+        self.0.event(Event::StepDone(step, elapsed));
+    }
+}

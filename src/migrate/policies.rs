@@ -1,0 +1,91 @@
+//! The policy stage on its own: a run with no migration steps.
+
+use super::Error;
+use crate::db::history::{self, Event};
+use crate::db::DbError;
+use crate::policies::declared::Declared;
+use crate::policies::reconcile::Change as PolicyChange;
+use crate::project::Version;
+use crate::session::Session;
+use std::time::Duration;
+
+/// Reconciles the policies alone, in one transaction with its event;
+/// returns what changed. `waited` is how long taking the lock took and who
+/// held it, for the event.
+pub fn policies_only(
+    session: &mut Session,
+    schema: &str,
+    declared: &Declared,
+    at: Option<&Version>,
+    command: &str,
+    target: &str,
+    waited: &(Option<Duration>, Option<String>),
+) -> Result<Vec<PolicyChange>, Error> {
+    let mut tx = session
+        .client
+        .transaction()
+        .map_err(|e| DbError::query("starting the transaction", &e))?;
+    let changes = crate::policies::reconcile::reconcile(&mut tx, schema, declared, at)
+        .map_err(|e| Error::failed(format!("policy stage: {e}; nothing was changed"), e.hint()))?;
+    let mut detail = Vec::new();
+    if let Some(h) = &waited.1 {
+        detail.push(format!("waited for the lock held by {h}"));
+    }
+    if !changes.is_empty() {
+        detail.push(format!("{} policy change(s)", changes.len()));
+    }
+    history::log_event(
+        &mut tx,
+        schema,
+        &Event {
+            command,
+            target: Some(target),
+            from: at,
+            to: at,
+            outcome: "ok",
+            detail: (!detail.is_empty()).then(|| detail.join("; ")),
+            waited_ms: waited.0.map(|d| d.as_secs_f64() * 1000.0),
+        },
+    )?;
+    tx.commit().map_err(|e| DbError::query("committing", &e))?;
+    Ok(changes)
+}
+
+/// What `policies apply` needs: the project, the database and the lock.
+#[derive(Debug, Clone)]
+pub struct PoliciesRequest {
+    pub config: crate::config::Config,
+    pub database_url: Option<String>,
+    /// Overrides the configured lock timeout.
+    pub lock_timeout: Option<Duration>,
+}
+
+/// Applies the declared policies at the database's current version, under
+/// the run lock; returns what changed.
+pub fn apply_policies(
+    req: &PoliciesRequest,
+    sink: &mut dyn super::Sink,
+) -> Result<Vec<PolicyChange>, Error> {
+    let (project, declared) = super::load(&req.config, sink)?;
+    let mut session = super::locked(
+        &req.config,
+        req.database_url.as_deref(),
+        req.lock_timeout,
+        sink,
+    )?;
+    let applied = session.applied(false, &project)?;
+    super::refuse_dirty(&applied, &project)?;
+    let at = crate::plan::current(&applied);
+    let waited = session.lock_wait();
+    let changes = policies_only(
+        &mut session,
+        &req.config.history_schema,
+        &declared,
+        at.as_ref(),
+        "policies",
+        "apply",
+        &waited,
+    )?;
+    session.unlock()?;
+    Ok(changes)
+}

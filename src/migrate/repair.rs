@@ -1,0 +1,155 @@
+//! `repair VERSION`: accept the current files of an applied version (an
+//! intended edit), or clear a dirty mark after fixing things by hand. Logged.
+//!
+//! A DBA who edits an applied file by hand rarely reseals it, and `seal`
+//! refuses an applied version. So repair takes the edit as it is: the
+//! version's files may be unsealed, and repair seals them in the same step
+//! as it records them. Any other problem in the folder still refuses.
+
+use super::{load_accepting_edits, locked, Error, Sink};
+use crate::config::Config;
+use crate::db::history::{self, Event, NewVersion};
+use crate::db::DbError;
+use crate::project::Version;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What to repair.
+#[derive(Debug, Clone)]
+pub struct RepairRequest {
+    pub config: Config,
+    pub database_url: Option<String>,
+    /// Overrides the configured lock timeout.
+    pub lock_timeout: Option<Duration>,
+    /// The applied version, as the user wrote it.
+    pub version: String,
+}
+
+/// What repair changed.
+#[derive(Debug)]
+pub struct RepairReport {
+    /// `0003_name`.
+    pub id: String,
+    /// `0003`.
+    pub digits: String,
+    /// One entry per recorded fact that changed (checksums, dirty mark).
+    pub changes: Vec<String>,
+    /// Files whose checksum line was rewritten.
+    pub sealed: Vec<PathBuf>,
+}
+
+pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, Error> {
+    let layout = crate::project::scan(&req.config.dir)?;
+    let wanted = Version::parse(&req.version);
+    // The layout moves into the load, so the version's paths are copied out.
+    let unsealed: Vec<PathBuf> = layout
+        .pairs
+        .iter()
+        .filter(|p| Some(&p.version) == wanted.as_ref())
+        .flat_map(|p| [&p.up, &p.down])
+        .filter_map(|listed| listed.as_ref().ok().cloned())
+        .collect();
+    let accept: Vec<&Path> = unsealed.iter().map(PathBuf::as_path).collect();
+    let (project, _) = load_accepting_edits(layout, &accept, sink)?;
+    let unknown = || {
+        Error::usage(
+            format!("Can't locate revision identified by '{}'", req.version),
+            Some(crate::plan::nearby_versions(&project, &req.version)),
+        )
+    };
+    let version = wanted.ok_or_else(unknown)?;
+    let m = project.find(&version).ok_or_else(unknown)?;
+    let mut session = locked(
+        &req.config,
+        req.database_url.as_deref(),
+        req.lock_timeout,
+        sink,
+    )?;
+    let applied = session.applied(false, &project)?;
+    let Some(rec) = applied.iter().find(|r| r.version == version) else {
+        return Err(Error::failed(
+            format!(
+                "version {} is not applied; there is nothing to repair",
+                m.id()
+            ),
+            Some("edit and `keel seal` a pending migration instead".to_string()),
+        ));
+    };
+    let schema = req.config.history_schema.as_str();
+    let up = m.up.actual_checksum().to_string();
+    let down = m.down.actual_checksum().to_string();
+    let mut changes = Vec::new();
+    if rec.up_checksum != up {
+        changes.push(format!("up {} → {}", rec.up_checksum, up));
+    }
+    if rec.down_checksum != down {
+        changes.push(format!("down {} → {}", rec.down_checksum, down));
+    }
+    if rec.dirty {
+        changes.push(format!(
+            "cleared dirty mark ({})",
+            rec.dirty_direction.as_deref().unwrap_or("up")
+        ));
+    }
+    let row = NewVersion::of(m, None, false);
+    // Files whose checksum line does not match their body get it rewritten
+    // (only that line), after the database accepted the row and before it
+    // commits: a failed write rolls the record back.
+    let to_seal: Vec<&crate::project::SqlFile> = [&m.up, &m.down]
+        .into_iter()
+        .filter(|f| f.header.checksum() != Some(f.actual_checksum()))
+        .collect();
+    // A dirty `down` that was finished by hand means the version is gone.
+    let finished_down = rec.dirty && rec.dirty_direction.as_deref() == Some("down");
+    let mut tx = session
+        .client
+        .transaction()
+        .map_err(|e| DbError::query("starting the transaction", &e))?;
+    if finished_down {
+        history::delete(&mut tx, schema, &[&m.version])?;
+    } else {
+        history::accept_files(&mut tx, schema, &row)?;
+    }
+    let mut event_detail = changes.clone();
+    event_detail.extend(
+        to_seal
+            .iter()
+            .map(|f| format!("sealed {}", f.path.display())),
+    );
+    history::log_event(
+        &mut tx,
+        schema,
+        &Event {
+            command: "repair",
+            target: Some(&req.version),
+            from: Some(&m.version),
+            to: Some(&m.version),
+            outcome: "ok",
+            detail: Some(if event_detail.is_empty() {
+                "no change".into()
+            } else {
+                event_detail.join("; ")
+            }),
+            ..Event::default()
+        },
+    )?;
+    // Files are sealed after the database took the row and before it
+    // commits: a failed write drops `tx`, which rolls the record back. A
+    // failed commit leaves sealed files whose bodies are unchanged, and
+    // running repair again records them.
+    let mut sealed = Vec::new();
+    for f in &to_seal {
+        crate::safe_fs::replace(&f.path, crate::header::seal(&f.text).as_bytes(), None).map_err(
+            |e| Error::failed(format!("cannot write `{}`: {e}", f.path.display()), None),
+        )?;
+        sealed.push(f.path.clone());
+    }
+    tx.commit().map_err(|e| DbError::query("committing", &e))?;
+    session.unlock()?;
+    Ok(RepairReport {
+        id: m.id(),
+        digits: m.version.digits.clone(),
+        changes,
+        sealed,
+    })
+}

@@ -1,0 +1,92 @@
+//! `stamp`: record the database as being at a version without running any
+//! SQL (the policy stage still runs).
+
+use super::{guard::refuse_dirty, load, locked, parse_target, plan_error, Error, Sink};
+use crate::config::Config;
+use crate::db::history::{self, Event, NewVersion};
+use crate::db::DbError;
+use crate::plan;
+use crate::policies::reconcile::Change as PolicyChange;
+use crate::project::Version;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// What to stamp.
+#[derive(Debug, Clone)]
+pub struct StampRequest {
+    pub config: Config,
+    pub database_url: Option<String>,
+    /// `head`, `base` or a version.
+    pub target: String,
+    /// Overrides the configured lock timeout.
+    pub lock_timeout: Option<Duration>,
+}
+
+/// What `stamp` changed.
+#[derive(Debug)]
+pub struct StampReport {
+    pub from: Option<Version>,
+    pub to: Option<Version>,
+    /// `0003_name` of each version recorded as applied.
+    pub added: Vec<String>,
+    /// Each version no longer recorded.
+    pub removed: Vec<Version>,
+    pub policy_changes: Vec<PolicyChange>,
+}
+
+pub fn stamp(req: &StampRequest, sink: &mut dyn Sink) -> Result<StampReport, Error> {
+    let (project, declared) = load(&req.config, sink)?;
+    let target = parse_target(&req.target, &project)?;
+    let mut session = locked(
+        &req.config,
+        req.database_url.as_deref(),
+        req.lock_timeout,
+        sink,
+    )?;
+    let applied = session.applied(false, &project)?;
+    refuse_dirty(&applied, &project)?;
+    let (add, remove) =
+        plan::stamp(&project, &applied, &target).map_err(|e| plan_error(&e, &project))?;
+    let schema = req.config.history_schema.as_str();
+    let from = plan::current(&applied);
+    let rows: Vec<NewVersion<'_>> = add.iter().map(|m| NewVersion::of(m, None, false)).collect();
+    let removed: Vec<&Version> = remove.iter().collect();
+    let mut now: BTreeSet<_> = applied.iter().map(|a| a.version.clone()).collect();
+    now.extend(add.iter().map(|m| m.version.clone()));
+    for v in &remove {
+        now.remove(v);
+    }
+    let to = now.iter().next_back().cloned();
+    let client = &mut session.client;
+    let mut changes = Vec::new();
+    (|| -> Result<(), DbError> {
+        let mut tx = client
+            .transaction()
+            .map_err(|e| DbError::query("starting the transaction", &e))?;
+        history::insert(&mut tx, schema, &rows)?;
+        history::delete(&mut tx, schema, &removed)?;
+        changes = crate::policies::reconcile::reconcile(&mut tx, schema, &declared, to.as_ref())
+            .map_err(|e| DbError::Other(format!("policy stage: {e}")))?;
+        history::log_event(
+            &mut tx,
+            schema,
+            &Event {
+                command: "stamp",
+                target: Some(&req.target),
+                from: from.as_ref(),
+                to: to.as_ref(),
+                outcome: "ok",
+                ..Event::default()
+            },
+        )?;
+        tx.commit().map_err(|e| DbError::query("committing", &e))
+    })()?;
+    session.unlock()?;
+    Ok(StampReport {
+        from,
+        to,
+        added: add.iter().map(|m| m.id()).collect(),
+        removed: remove,
+        policy_changes: changes,
+    })
+}
