@@ -355,19 +355,16 @@ fn dollar_end(b: &[u8], start: usize) -> Result<usize, SplitError> {
     let delimiter = &b[start..delimiter_end];
     // The body ends at the first exact occurrence of the delimiter. (psql rescans the last `$`
     // of a non-matching `$other$`, which finds the same first occurrence.)
-    let mut i = delimiter_end;
-    loop {
-        let Some(d) = find_byte(b, i, b'$') else {
-            return Err(SplitError {
-                kind: SplitErrorKind::UnterminatedDollarQuote,
-                offset: start,
-                delimiter: String::from_utf8_lossy(delimiter).into_owned(),
-            });
-        };
-        if b.get(d..).is_some_and(|rest| rest.starts_with(delimiter)) {
-            return Ok(d + delimiter.len());
-        }
-        i = d + 1;
+    match b
+        .get(delimiter_end..)
+        .and_then(|body| memchr::memmem::find(body, delimiter))
+    {
+        Some(d) => Ok(delimiter_end + d + delimiter.len()),
+        None => Err(SplitError {
+            kind: SplitErrorKind::UnterminatedDollarQuote,
+            offset: start,
+            delimiter: String::from_utf8_lossy(delimiter).into_owned(),
+        }),
     }
 }
 
@@ -413,63 +410,17 @@ fn number_end(b: &[u8], start: usize) -> usize {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Byte search
-// ---------------------------------------------------------------------------------------------
-//
 // Strings, comments and dollar bodies are where large files spend their bytes, so the scans for
-// their closing characters go 8 bytes at a time (SWAR) instead of byte by byte.
+// their closing characters use memchr's vectorized search instead of going byte by byte.
 
-const LO: u64 = u64::from_ne_bytes([0x01; 8]);
-const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// A mask with the high bit set in every zero byte of `x`, and possibly in bytes above the
-/// first zero byte (borrows only propagate upwards), so the lowest set bit is exact.
-#[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(LO) & !x & HI
-}
-
-/// The first index at or after `from` whose byte matches `mask_of` (computed per 8-byte word)
-/// or `is_match` (per byte, for the tail).
-#[inline(always)]
-fn find_with(
-    b: &[u8],
-    from: usize,
-    mask_of: impl Fn(u64) -> u64,
-    is_match: impl Fn(u8) -> bool,
-) -> Option<usize> {
-    let hay = b.get(from..)?;
-    let mut chunks = hay.chunks_exact(8);
-    let mut offset = from;
-    for chunk in &mut chunks {
-        // `chunks_exact(8)` only yields 8-byte chunks, so the conversion always succeeds.
-        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let mask = mask_of(u64::from_le_bytes(bytes));
-        if mask != 0 {
-            return Some(offset + (mask.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    let tail = chunks.remainder();
-    tail.iter().position(|&c| is_match(c)).map(|p| offset + p)
-}
-
+/// The first index at or after `from` that holds `needle`.
 #[inline]
 fn find_byte(b: &[u8], from: usize, needle: u8) -> Option<usize> {
-    let pattern = LO * u64::from(needle);
-    find_with(b, from, |w| zero_bytes(w ^ pattern), |c| c == needle)
+    memchr::memchr(needle, b.get(from..)?).map(|p| from + p)
 }
 
+/// The first index at or after `from` that holds `n1` or `n2`.
 #[inline]
 fn find_either(b: &[u8], from: usize, n1: u8, n2: u8) -> Option<usize> {
-    let (p1, p2) = (LO * u64::from(n1), LO * u64::from(n2));
-    find_with(
-        b,
-        from,
-        |w| zero_bytes(w ^ p1) | zero_bytes(w ^ p2),
-        |c| c == n1 || c == n2,
-    )
+    memchr::memchr2(n1, n2, b.get(from..)?).map(|p| from + p)
 }
