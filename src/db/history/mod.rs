@@ -1,0 +1,23 @@
+//! keel's own bookkeeping in the history schema (`keel` by default): which
+//! versions are applied, with the exact text that ran, and an append-only
+//! event log of every run. The schema's own evolution is managed with
+//! refinery, so a newer keel can add columns without breaking an older one's
+//! data, and an older keel refuses a schema from a newer one.
+//!
+//! One file per concern: `schema` creates and upgrades the bookkeeping tables, `summary`
+//! reads the one-row summary of the applied versions, `versions` reads and changes the applied
+//! rows, `copy` writes new rows in bulk, and `events` appends to the event log.
+
+mod copy;
+mod events;
+mod schema;
+mod summary;
+mod versions;
+
+pub use copy::{insert, Batch};
+pub use events::{client_host, log_event, Event};
+pub use schema::{ensure, exists};
+pub use summary::{summary, version_hash, versions_digest, Summary};
+pub use versions::{
+    accept_files, applied, delete, set_clean, set_dirty, AppliedVersion, NewVersion,
+};

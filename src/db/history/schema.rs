@@ -1,0 +1,236 @@
+//! Creating and upgrading the history schema: keel's bookkeeping tables, evolved with refinery
+//! so that a newer keel can add columns without breaking an older one's data, and an older
+//! keel refuses a schema from a newer one.
+
+use super::summary::VERSION_HASH_SQL;
+use crate::db::DbError;
+use postgres::GenericClient;
+
+/// refinery migrations of the history schema, oldest first. `{schema}` is
+/// replaced by the configured schema name (validated as an identifier).
+const HISTORY_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "V1__history",
+        r#"
+CREATE TABLE {schema}.versions (
+    version        numeric(20,0) PRIMARY KEY,
+    name           text NOT NULL,
+    up_checksum    text NOT NULL,
+    down_checksum  text NOT NULL,
+    up_sql         text NOT NULL,
+    down_sql       text NOT NULL,
+    irreversible   boolean NOT NULL DEFAULT false,
+    applied_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    applied_by     text NOT NULL DEFAULT current_user,
+    client_host    text,
+    duration_ms    double precision,
+    keel_version   text NOT NULL,
+    -- A `transaction off` migration is recorded dirty before it starts and
+    -- clean when it ends; `dirty_statement` is the statement it was on.
+    dirty          boolean NOT NULL DEFAULT false,
+    dirty_direction text,
+    dirty_statement integer
+);
+CREATE TABLE {schema}.events (
+    id            bigserial PRIMARY KEY,
+    at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+    command       text NOT NULL,
+    target        text,
+    from_version  numeric(20,0),
+    to_version    numeric(20,0),
+    outcome       text NOT NULL,
+    detail        text,
+    waited_ms     double precision,
+    db_user       text NOT NULL DEFAULT current_user,
+    client_host   text,
+    backend_pid   integer NOT NULL DEFAULT pg_backend_pid(),
+    keel_version  text NOT NULL
+);
+"#,
+    ),
+    (
+        "V2__policy_state",
+        r#"
+-- What the RLS stage applied: per policy, the hash of its declaration and
+-- the catalog's normalized text right after creating it. A policy whose
+-- declaration and catalog text both still match needs no DDL; a catalog
+-- text that differs was edited by hand.
+CREATE TABLE {schema}.policy_state (
+    table_schema  text NOT NULL,
+    table_name    text NOT NULL,
+    policy_name   text NOT NULL,
+    source_hash   text NOT NULL,
+    command       text NOT NULL,
+    permissive    boolean NOT NULL,
+    roles         text[] NOT NULL,
+    qual          text,
+    with_check    text,
+    comment       text,
+    applied_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (table_schema, table_name, policy_name)
+);
+-- Tables whose RLS keel manages. A table stays RLS-enabled while listed
+-- (fail closed).
+CREATE TABLE {schema}.policy_tables (
+    table_schema  text NOT NULL,
+    table_name    text NOT NULL,
+    since         timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (table_schema, table_name)
+);
+"#,
+    ),
+    (
+        "V3__summary",
+        r#"
+-- A no-op run reads one row instead of the whole table: how many versions
+-- are applied and the sum of a 60-bit hash of each (compared with the same
+-- sum over the versions on disk). Triggers keep it whoever writes to
+-- `versions`, a DBA included.
+CREATE FUNCTION {schema}.version_hash(v numeric) RETURNS bigint
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT {hash_of_v} $$;
+CREATE TABLE {schema}.summary (
+    only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    applied   bigint NOT NULL,
+    hash_sum  numeric NOT NULL
+);
+INSERT INTO {schema}.summary
+    SELECT true, count(*), coalesce(sum({schema}.version_hash(version)), 0)
+    FROM {schema}.versions;
+CREATE FUNCTION {schema}.keep_summary() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint := 0;
+    h numeric := 0;
+    dn bigint;
+    dh numeric;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE {schema}.summary SET applied = 0, hash_sum = 0;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT count(*), coalesce(sum({schema}.version_hash(version)), 0) INTO dn, dh FROM new_rows;
+        n := n + dn;
+        h := h + dh;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        SELECT count(*), coalesce(sum({schema}.version_hash(version)), 0) INTO dn, dh FROM old_rows;
+        n := n - dn;
+        h := h - dh;
+    END IF;
+    UPDATE {schema}.summary SET applied = applied + n, hash_sum = hash_sum + h;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER summary_insert AFTER INSERT ON {schema}.versions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keep_summary();
+CREATE TRIGGER summary_update AFTER UPDATE ON {schema}.versions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keep_summary();
+CREATE TRIGGER summary_delete AFTER DELETE ON {schema}.versions
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keep_summary();
+CREATE TRIGGER summary_truncate AFTER TRUNCATE ON {schema}.versions
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keep_summary();
+-- Finding a dirty version without reading every row.
+CREATE INDEX versions_dirty ON {schema}.versions (version) WHERE dirty;
+"#,
+    ),
+];
+
+/// The text of history migration `sql` for `schema`.
+fn history_sql(sql: &str, schema: &str) -> String {
+    sql.replace("{hash_of_v}", &VERSION_HASH_SQL.replace("{v}", "v"))
+        .replace("{schema}", schema)
+}
+
+/// The name of refinery's own table inside the history schema.
+const REFINERY_TABLE: &str = "schema_history";
+
+/// Creates or evolves the history schema. Must run under the run lock.
+pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError> {
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&schema],
+        )
+        .map_err(|e| DbError::query("reading the history schema", &e))?
+        .get(0);
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .map_err(|e| DbError::query("creating the history schema", &e))?;
+    }
+    // The history schema's own version, from the migration names
+    // (`V2__...`): a current schema needs one query and no refinery set-up.
+    let known: i32 = HISTORY_MIGRATIONS.len() as i32;
+    let table = format!("{schema}.{REFINERY_TABLE}");
+    if exists {
+        // Read the newest version ourselves: refinery would parse every
+        // row, and a history from another keel must be refused, not
+        // misread.
+        let has_table: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .map_err(|e| DbError::query(&format!("reading {table}"), &e))?
+            .get(0);
+        let newest: Option<i64> = if has_table {
+            client
+                .query_one(&format!("SELECT max(version)::bigint FROM {table}"), &[])
+                .map_err(|e| DbError::query(&format!("reading {table}"), &e))?
+                .get(0)
+        } else {
+            None
+        };
+        if let Some(v) = newest {
+            if v > i64::from(known) {
+                return Err(DbError::NewerHistory {
+                    schema: schema.to_string(),
+                    found: v,
+                    known: known.into(),
+                });
+            }
+            if v == i64::from(known) {
+                return Ok(());
+            }
+        }
+    }
+    let migrations = HISTORY_MIGRATIONS
+        .iter()
+        .map(|(name, sql)| refinery::Migration::unapplied(name, &history_sql(sql, schema)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DbError::Other(format!("history schema migrations: {e}")))?;
+    let mut runner = refinery::Runner::new(&migrations)
+        .set_abort_divergent(true)
+        .set_abort_missing(true);
+    runner.set_migration_table_name(&table);
+    runner
+        .run(client)
+        .map_err(|e| DbError::Other(format!("evolving the history schema `{schema}`: {e}")))?;
+    Ok(())
+}
+
+/// True when the history schema exists (read-only commands must not
+/// create it).
+pub fn exists(client: &mut impl GenericClient, schema: &str) -> Result<bool, DbError> {
+    let row = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("{schema}.versions")],
+        )
+        .map_err(|e| DbError::query("reading the history schema", &e))?;
+    Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ensure` takes the schema's version from the number of migrations.
+    #[test]
+    fn history_migrations_are_numbered_one_to_n() {
+        for (i, (name, _)) in HISTORY_MIGRATIONS.iter().enumerate() {
+            assert!(name.starts_with(&format!("V{}__", i + 1)), "{name}");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The summary of the applied versions, in one row, and the digest it is compared with: what a
+//! run that has nothing to do needs to know.
+
+use crate::db::DbError;
+use crate::project::Version;
+use postgres::GenericClient;
+
+/// The 60-bit hash of one version in SQL (`{v}` is the numeric version):
+/// the first 15 hex digits of the SHA-256 of its decimal text, as
+/// [`version_hash`] computes it.
+pub(super) const VERSION_HASH_SQL: &str =
+    "('x' || left(encode(sha256(convert_to({v}::text, 'UTF8')), 'hex'), 15))::bit(60)::bigint";
+
+/// What a no-op run needs to know, in one row: how many versions are
+/// applied, the newest, whether any is dirty, and a digest of the whole set
+/// (compared with the versions on disk, so that a database at head costs
+/// one query whatever the number of migrations).
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub count: i64,
+    pub newest: Option<(Version, String)>,
+    /// The version (and name) left dirty, if any.
+    pub dirty: Option<(Version, String)>,
+    pub digest: String,
+}
+
+/// The 60-bit hash of one version (see [`VERSION_HASH_SQL`]).
+pub fn version_hash(v: &Version) -> u64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(v.number.to_string().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(first) >> 4
+}
+
+/// The digest of a set of versions: their count and the sum of their
+/// hashes, `count:sum` (the same as [`summary`] reads from the database).
+pub fn versions_digest<'a>(versions: impl Iterator<Item = &'a Version>) -> String {
+    let (mut count, mut sum) = (0u64, 0u128);
+    for v in versions {
+        count += 1;
+        sum += u128::from(version_hash(v));
+    }
+    format!("{count}:{sum}")
+}
+
+/// The summary of the applied versions; `None` when keel never ran here.
+/// A history schema older than the summary table (written by an older keel,
+/// read without the lock) is summarized from the versions themselves.
+pub fn summary(client: &mut impl GenericClient, schema: &str) -> Result<Option<Summary>, DbError> {
+    let fail = |e: &postgres::Error| DbError::query("reading applied versions", e);
+    let row = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
+            &[&format!("{schema}.versions"), &format!("{schema}.summary")],
+        )
+        .map_err(|e| fail(&e))?;
+    let (has_versions, has_summary): (bool, bool) = (row.get(0), row.get(1));
+    if !has_versions {
+        return Ok(None);
+    }
+    let counts = if has_summary {
+        format!("(SELECT applied FROM {schema}.summary), (SELECT applied::text || ':' || hash_sum::text FROM {schema}.summary)")
+    } else {
+        let hash = VERSION_HASH_SQL.replace("{v}", "version");
+        format!(
+            "(SELECT count(*) FROM {schema}.versions),
+             (SELECT count(*)::text || ':' || coalesce(sum({hash}::numeric), 0)::text FROM {schema}.versions)"
+        )
+    };
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT {counts},
+                        (SELECT version::text || '_' || name FROM {schema}.versions WHERE dirty LIMIT 1),
+                        newest.version::text, newest.name
+                 FROM (SELECT 1) one
+                 LEFT JOIN (SELECT version, name FROM {schema}.versions ORDER BY version DESC LIMIT 1) newest ON true"
+            ),
+            &[],
+        )
+        .map_err(|e| fail(&e))?;
+    let newest: Option<String> = row.get(3);
+    Ok(Some(Summary {
+        count: row.get(0),
+        digest: row.get(1),
+        dirty: row.get::<_, Option<String>>(2).and_then(|s| {
+            let (v, n) = s.split_once('_')?;
+            Some((Version::parse(v)?, n.to_string()))
+        }),
+        newest: newest
+            .and_then(|v| Version::parse(&v))
+            .map(|v| (v, row.get::<_, String>(4))),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_is_the_count_and_the_sum_of_hashes() {
+        let v: Vec<Version> = ["1", "2", "0010"]
+            .iter()
+            .filter_map(|s| Version::parse(s))
+            .collect();
+        // sha256("1") starts 6b86b273ff34fce1…: its first 60 bits.
+        assert_eq!(version_hash(&v[0]), 0x6b86b273ff34fce);
+        let sum: u128 = v.iter().map(|v| u128::from(version_hash(v))).sum();
+        assert_eq!(versions_digest(v.iter()), format!("3:{sum}"));
+        // The order does not matter; the width of the digits does not either.
+        assert_eq!(versions_digest(v.iter().rev()), versions_digest(v.iter()));
+    }
+}

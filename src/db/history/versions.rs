@@ -1,0 +1,224 @@
+//! The applied versions' rows: reading them, and changing or removing single rows (marking a
+//! version dirty or clean, accepting its files again, forgetting reverted ones). New rows are
+//! written with `COPY` (`copy.rs`).
+
+use crate::db::DbError;
+use crate::project::Version;
+use postgres::GenericClient;
+
+/// One applied version as recorded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppliedVersion {
+    #[serde(serialize_with = "version_digits")]
+    pub version: Version,
+    pub name: String,
+    pub up_checksum: String,
+    pub down_checksum: String,
+    #[serde(skip)]
+    pub up_sql: String,
+    #[serde(skip)]
+    pub down_sql: String,
+    pub irreversible: bool,
+    pub applied_at: String,
+    pub applied_by: String,
+    pub client_host: Option<String>,
+    pub duration_ms: Option<f64>,
+    pub keel_version: String,
+    pub dirty: bool,
+    pub dirty_direction: Option<String>,
+    pub dirty_statement: Option<i32>,
+}
+
+fn version_digits<S: serde::Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.digits)
+}
+
+/// Every applied version, ascending. `with_sql` loads the recorded bodies
+/// too (only drift checks need them).
+pub fn applied(
+    client: &mut impl GenericClient,
+    schema: &str,
+    with_sql: bool,
+) -> Result<Vec<AppliedVersion>, DbError> {
+    let sql_cols = if with_sql {
+        "up_sql, down_sql"
+    } else {
+        "'', ''"
+    };
+    let rows = client
+        .query(
+            &format!(
+                "SELECT version::text, name, up_checksum, down_checksum, {sql_cols}, irreversible,
+                        to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+                        applied_by, client_host, duration_ms, keel_version,
+                        dirty, dirty_direction, dirty_statement
+                 FROM {schema}.versions ORDER BY versions.version"
+            ),
+            &[],
+        )
+        .map_err(|e| DbError::query("reading applied versions", &e))?;
+    rows.iter()
+        .map(|r| {
+            let digits: String = r.get(0);
+            Ok(AppliedVersion {
+                version: Version::parse(&digits).ok_or_else(|| {
+                    DbError::Other(format!("bad version `{digits}` in {schema}.versions"))
+                })?,
+                name: r.get(1),
+                up_checksum: r.get(2),
+                down_checksum: r.get(3),
+                up_sql: r.get(4),
+                down_sql: r.get(5),
+                irreversible: r.get(6),
+                applied_at: r.get(7),
+                applied_by: r.get(8),
+                client_host: r.get(9),
+                duration_ms: r.get(10),
+                keel_version: r.get(11),
+                dirty: r.get(12),
+                dirty_direction: r.get(13),
+                dirty_statement: r.get(14),
+            })
+        })
+        .collect()
+}
+
+/// A row to record for an applied version.
+#[derive(Debug, Clone)]
+pub struct NewVersion<'a> {
+    pub version: &'a Version,
+    pub name: &'a str,
+    pub up_checksum: String,
+    pub down_checksum: String,
+    pub up_sql: &'a str,
+    pub down_sql: &'a str,
+    pub irreversible: bool,
+    pub duration_ms: Option<f64>,
+    pub dirty: bool,
+}
+
+impl<'a> NewVersion<'a> {
+    /// The row for `m` as its files are now (both read, not released).
+    pub fn of(
+        m: &'a crate::project::Migration,
+        duration_ms: Option<f64>,
+        dirty: bool,
+    ) -> NewVersion<'a> {
+        NewVersion::of_files(m, &m.up, &m.down, duration_ms, dirty)
+    }
+
+    /// The row for `m` with its files `up` and `down` as read again for
+    /// the step (a run releases texts between checking and running them).
+    pub fn of_files(
+        m: &'a crate::project::Migration,
+        up: &'a crate::project::SqlFile,
+        down: &'a crate::project::SqlFile,
+        duration_ms: Option<f64>,
+        dirty: bool,
+    ) -> NewVersion<'a> {
+        NewVersion {
+            version: &m.version,
+            name: &m.name,
+            up_checksum: up.actual_checksum().to_string(),
+            down_checksum: down.actual_checksum().to_string(),
+            up_sql: up.body(),
+            down_sql: down.body(),
+            irreversible: m.irreversible(),
+            duration_ms,
+            dirty,
+        }
+    }
+
+    /// Bytes of SQL the row carries.
+    pub fn sql_len(&self) -> usize {
+        self.up_sql.len() + self.down_sql.len()
+    }
+}
+
+/// Forgets reverted versions, in one statement.
+pub fn delete(
+    client: &mut impl GenericClient,
+    schema: &str,
+    versions: &[&Version],
+) -> Result<(), DbError> {
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let v: Vec<String> = versions.iter().map(|v| v.number.to_string()).collect();
+    client
+        .execute(
+            &format!("DELETE FROM {schema}.versions WHERE version = ANY($1::text[]::numeric[])"),
+            &[&v],
+        )
+        .map_err(|e| DbError::query("removing reverted versions", &e))?;
+    Ok(())
+}
+
+/// Marks `version` dirty (a non-transactional step is under way) and
+/// remembers which statement it is on.
+pub fn set_dirty(
+    client: &mut impl GenericClient,
+    schema: &str,
+    version: &Version,
+    direction: &str,
+    statement: i32,
+) -> Result<(), DbError> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {schema}.versions SET dirty = true, dirty_direction = $2, dirty_statement = $3
+                 WHERE version = $1::text::numeric"
+            ),
+            &[&version.number.to_string(), &direction, &statement],
+        )
+        .map_err(|e| DbError::query("marking the version dirty", &e))?;
+    Ok(())
+}
+
+/// Marks `version` clean after a non-transactional step finished.
+pub fn set_clean(
+    client: &mut impl GenericClient,
+    schema: &str,
+    version: &Version,
+    duration_ms: f64,
+) -> Result<(), DbError> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {schema}.versions SET dirty = false, dirty_direction = NULL,
+                        dirty_statement = NULL, duration_ms = $2
+                 WHERE version = $1::text::numeric"
+            ),
+            &[&version.number.to_string(), &duration_ms],
+        )
+        .map_err(|e| DbError::query("marking the version clean", &e))?;
+    Ok(())
+}
+
+/// Replaces the recorded checksums and text of an applied version with the
+/// current files (`keel repair`), and clears a dirty mark.
+pub fn accept_files(
+    client: &mut impl GenericClient,
+    schema: &str,
+    row: &NewVersion<'_>,
+) -> Result<u64, DbError> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {schema}.versions SET name = $2, up_checksum = $3, down_checksum = $4,
+                        up_sql = $5, down_sql = $6, irreversible = $7,
+                        dirty = false, dirty_direction = NULL, dirty_statement = NULL
+                 WHERE version = $1::text::numeric"
+            ),
+            &[
+                &row.version.number.to_string(),
+                &row.name,
+                &row.up_checksum,
+                &row.down_checksum,
+                &row.up_sql,
+                &row.down_sql,
+                &row.irreversible,
+            ],
+        )
+        .map_err(|e| DbError::query("updating the recorded version", &e))
+}
