@@ -72,7 +72,7 @@ pub fn database_diagnostics(
                     "the database is dirty: {}_{} ({}, outside a transaction) did not finish (statement {})",
                     d.version,
                     d.name,
-                    d.dirty_direction.as_deref().unwrap_or("up"),
+                    d.dirty_direction.unwrap_or(crate::plan::Direction::Up),
                     d.dirty_statement.unwrap_or(0)
                 ),
             )

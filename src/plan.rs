@@ -37,6 +37,31 @@ pub enum Direction {
     Down,
 }
 
+impl Direction {
+    /// `up` or `down`, as history records it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+
+    /// The inverse of [`Direction::as_str`].
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "up" => Some(Direction::Up),
+            "down" => Some(Direction::Down),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One migration to apply or revert.
 #[derive(Debug, Clone)]
 pub struct Step<'a> {

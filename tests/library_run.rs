@@ -33,12 +33,17 @@ impl Sink for Recorder {
 }
 
 fn write_pair(dir: &Path, id: &str, up: &str, down: &str) {
-    for (side, body) in [("up", up), ("down", down)] {
+    write_pair_with(dir, id, "", up, down);
+}
+
+/// A sealed pair whose up file has the extra header lines `header`.
+fn write_pair_with(dir: &Path, id: &str, header: &str, up: &str, down: &str) {
+    for (side, head, body) in [("up", header, up), ("down", "", down)] {
         let folder = dir.join(side);
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(
             folder.join(format!("{id}.sql")),
-            keel::header::seal(&format!("-- keel:checksum x\n{body}")),
+            keel::header::seal(&format!("-- keel:checksum x\n{head}{body}")),
         )
         .unwrap();
     }
@@ -112,4 +117,63 @@ fn a_run_started_from_the_library_applies_reports_and_reverts() {
     let report = migrate::run(&request(&sql, db.url(), Direction::Down, "base"), &mut ())
         .expect("downgrade base");
     assert_eq!((report.steps, report.to), (2, None));
+}
+
+/// `upgrade --sql` prints the history writes a run performs, from the same SQL text: a printed
+/// script that stops at a failing statement of a `transaction off` migration leaves the same
+/// dirty record (direction and statement) as a run that stops there.
+#[test]
+fn the_printed_script_leaves_the_history_a_run_leaves() {
+    let project = tempfile::tempdir().unwrap();
+    let sql = project.path().join("sql");
+    std::fs::create_dir_all(sql.join("up")).unwrap();
+    std::fs::create_dir_all(sql.join("down")).unwrap();
+    let (printed, ran) = (common::fresh_db(), common::fresh_db());
+    // The history exists, as it does wherever the script is meant to run.
+    for db in [&printed, &ran] {
+        migrate::run(&request(&sql, db.url(), Direction::Up, "head"), &mut ()).unwrap();
+    }
+    write_pair_with(
+        &sql,
+        "0001_off",
+        "-- keel:transaction off\n",
+        "CREATE TABLE x1 (id int);\nSELECT 1 / 0;\n",
+        "DROP TABLE x1;\n",
+    );
+    let script = migrate::render_sql(
+        &request(&sql, printed.url(), Direction::Up, "head"),
+        &mut (),
+    )
+    .expect("--sql");
+    let path = project.path().join("upgrade.sql");
+    std::fs::write(&path, &script).unwrap();
+    let psql = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(&path)
+        .arg(printed.url())
+        .output()
+        .unwrap();
+    assert!(
+        !psql.status.success(),
+        "the script stops at 1 / 0:\n{script}"
+    );
+    migrate::run(&request(&sql, ran.url(), Direction::Up, "head"), &mut ())
+        .expect_err("the run stops at 1 / 0");
+
+    let record = |db: &common::TestDb| {
+        let row = db
+            .connect()
+            .query_one(
+                "SELECT dirty, dirty_direction, dirty_statement FROM keel.versions WHERE version = 1",
+                &[],
+            )
+            .unwrap();
+        (
+            row.get::<_, bool>(0),
+            row.get::<_, Option<String>>(1),
+            row.get::<_, Option<i32>>(2),
+        )
+    };
+    assert_eq!(record(&ran), (true, Some("up".to_string()), Some(2)));
+    assert_eq!(record(&printed), record(&ran), "{script}");
 }

@@ -314,10 +314,7 @@ fn run_outside_transaction(
     down: Option<&SqlFile>,
 ) -> Result<(), RunError> {
     let version = &step.migration.version;
-    let direction = match step.direction {
-        Direction::Up => "up",
-        Direction::Down => "down",
-    };
+    let direction = step.direction;
     match (step.direction, down) {
         (Direction::Up, Some(down)) => history::insert(
             client,
@@ -428,15 +425,30 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
             file.path.display(),
             if off { ", outside a transaction" } else { "" }
         ));
-        let v = &m.version.number;
+        // The history writes are the ones `run_outside_transaction` and the
+        // transactional path perform, printed from the same SQL text.
+        let v = &m.version;
+        let mut write = |sql: String| {
+            out.push_str(&sql);
+            out.push_str(";\n");
+        };
         match (off, step.direction) {
-            (true, Direction::Up) => out.push_str(&format!("{};\n", insert_sql(schema, step, true))),
-            (true, Direction::Down) => out.push_str(&format!(
-                "UPDATE {schema}.versions SET dirty = true, dirty_direction = 'down' WHERE version = {v};\n"
-            )),
+            (true, Direction::Up) => {
+                write(history::insert_sql(schema, &NewVersion::of(m, None, true)))
+            }
+            (true, Direction::Down) => write(history::set_dirty_sql(schema, v, Direction::Down, 0)),
             _ => {}
         }
-        for range in statements(file) {
+        for (i, range) in statements(file).into_iter().enumerate() {
+            if off {
+                out.push_str(&history::set_dirty_sql(
+                    schema,
+                    v,
+                    step.direction,
+                    i as i32 + 1,
+                ));
+                out.push_str(";\n");
+            }
             let text = &file.text[range];
             out.push_str(text);
             // On the same line, the `;` would be part of a trailing `--` comment.
@@ -445,17 +457,13 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
             }
             out.push_str(";\n");
         }
-        match (step.direction, off) {
-            (Direction::Up, false) => {
-                out.push_str(&format!("{};\n", insert_sql(schema, step, false)))
-            }
-            (Direction::Up, true) => out.push_str(&format!(
-                "UPDATE {schema}.versions SET dirty = false WHERE version = {v};\n"
-            )),
-            (Direction::Down, _) => out.push_str(&format!(
-                "DELETE FROM {schema}.versions WHERE version = {v};\n"
-            )),
-        }
+        let last = match (step.direction, off) {
+            (Direction::Up, false) => history::insert_sql(schema, &NewVersion::of(m, None, false)),
+            (Direction::Up, true) => history::set_clean_sql(schema, v),
+            (Direction::Down, _) => history::delete_sql(schema, v),
+        };
+        out.push_str(&last);
+        out.push_str(";\n");
         out.push('\n');
         if !off && per_migration {
             out.push_str("COMMIT;\n\n");
@@ -466,25 +474,4 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
         out.push_str("COMMIT;\n");
     }
     out
-}
-
-fn insert_sql(schema: &str, step: &Step<'_>, dirty: bool) -> String {
-    let r = NewVersion::of(step.migration, None, dirty);
-    format!(
-        "INSERT INTO {schema}.versions (version, name, up_checksum, down_checksum, up_sql, down_sql, irreversible, dirty, keel_version) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
-        r.version.number,
-        quote(r.name),
-        quote(&r.up_checksum),
-        quote(&r.down_checksum),
-        quote(r.up_sql),
-        quote(r.down_sql),
-        r.irreversible,
-        dirty,
-        quote(env!("CARGO_PKG_VERSION"))
-    )
-}
-
-/// A SQL string literal (standard_conforming_strings on).
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }

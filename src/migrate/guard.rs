@@ -6,6 +6,7 @@ use crate::db::history::AppliedVersion;
 use crate::db::run;
 use crate::diagnostic::Diagnostic;
 use crate::drift::{self, Change};
+use crate::plan::Direction;
 use crate::project::{Migration, Project};
 use crate::session::Session;
 
@@ -15,7 +16,7 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
         return Ok(());
     };
     let file = project.find(&d.version).and_then(|m| {
-        let f = if d.dirty_direction.as_deref() == Some("down") {
+        let f = if d.dirty_direction == Some(Direction::Down) {
             &m.down
         } else {
             &m.up
@@ -41,7 +42,7 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
             "the database is dirty: {}_{} ({}, outside a transaction) did not finish{location}",
             d.version,
             d.name,
-            d.dirty_direction.as_deref().unwrap_or("up"),
+            d.dirty_direction.unwrap_or(Direction::Up),
         ),
         Some(format!(
             "look at what that statement left behind and finish or undo it by hand, then run `keel repair {}`",

@@ -10,6 +10,7 @@ use super::{load_accepting_edits, locked, Error, Sink};
 use crate::config::Config;
 use crate::db::history::{self, Event, NewVersion};
 use crate::db::DbError;
+use crate::plan::Direction;
 use crate::project::Version;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -88,7 +89,7 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
     if rec.dirty {
         changes.push(format!(
             "cleared dirty mark ({})",
-            rec.dirty_direction.as_deref().unwrap_or("up")
+            rec.dirty_direction.unwrap_or(Direction::Up)
         ));
     }
     let row = NewVersion::of(m, None, false);
@@ -100,7 +101,7 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
         .filter(|f| f.header.checksum() != Some(f.actual_checksum()))
         .collect();
     // A dirty `down` that was finished by hand means the version is gone.
-    let finished_down = rec.dirty && rec.dirty_direction.as_deref() == Some("down");
+    let finished_down = rec.dirty && rec.dirty_direction == Some(Direction::Down);
     let mut tx = session
         .client
         .transaction()

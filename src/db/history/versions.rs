@@ -3,6 +3,7 @@
 //! written with `COPY` (`copy.rs`).
 
 use crate::db::DbError;
+use crate::plan::Direction;
 use crate::project::Version;
 use postgres::GenericClient;
 
@@ -25,7 +26,7 @@ pub struct AppliedVersion {
     pub duration_ms: Option<f64>,
     pub keel_version: String,
     pub dirty: bool,
-    pub dirty_direction: Option<String>,
+    pub dirty_direction: Option<Direction>,
     pub dirty_statement: Option<i32>,
 }
 
@@ -76,7 +77,14 @@ pub fn applied(
                 duration_ms: r.get(10),
                 keel_version: r.get(11),
                 dirty: r.get(12),
-                dirty_direction: r.get(13),
+                dirty_direction: match r.get::<_, Option<&str>>(13) {
+                    None => None,
+                    Some(d) => Some(Direction::parse(d).ok_or_else(|| {
+                        DbError::Other(format!(
+                            "bad dirty_direction `{d}` for version {digits} in {schema}.versions"
+                        ))
+                    })?),
+                },
                 dirty_statement: r.get(14),
             })
         })
@@ -135,6 +143,28 @@ impl<'a> NewVersion<'a> {
     }
 }
 
+// The history writes of a `transaction off` step, each one SQL text with its values as SQL
+// expressions: `$n` parameters when keel runs it, literals when `upgrade --sql` prints it. The
+// printed script therefore writes exactly what a run writes.
+
+fn delete_text(schema: &str, versions: &str) -> String {
+    format!("DELETE FROM {schema}.versions WHERE version = ANY({versions})")
+}
+
+fn set_dirty_text(schema: &str, version: &str, direction: &str, statement: &str) -> String {
+    format!(
+        "UPDATE {schema}.versions SET dirty = true, dirty_direction = {direction}, \
+         dirty_statement = {statement} WHERE version = {version}"
+    )
+}
+
+fn set_clean_text(schema: &str, version: &str, duration_ms: &str) -> String {
+    format!(
+        "UPDATE {schema}.versions SET dirty = false, dirty_direction = NULL, \
+         dirty_statement = NULL, duration_ms = {duration_ms} WHERE version = {version}"
+    )
+}
+
 /// Forgets reverted versions, in one statement.
 pub fn delete(
     client: &mut impl GenericClient,
@@ -146,10 +176,7 @@ pub fn delete(
     }
     let v: Vec<String> = versions.iter().map(|v| v.number.to_string()).collect();
     client
-        .execute(
-            &format!("DELETE FROM {schema}.versions WHERE version = ANY($1::text[]::numeric[])"),
-            &[&v],
-        )
+        .execute(&delete_text(schema, "$1::text[]::numeric[]"), &[&v])
         .map_err(|e| DbError::query("removing reverted versions", &e))?;
     Ok(())
 }
@@ -160,16 +187,13 @@ pub fn set_dirty(
     client: &mut impl GenericClient,
     schema: &str,
     version: &Version,
-    direction: &str,
+    direction: Direction,
     statement: i32,
 ) -> Result<(), DbError> {
     client
         .execute(
-            &format!(
-                "UPDATE {schema}.versions SET dirty = true, dirty_direction = $2, dirty_statement = $3
-                 WHERE version = $1::text::numeric"
-            ),
-            &[&version.number.to_string(), &direction, &statement],
+            &set_dirty_text(schema, "$1::text::numeric", "$2", "$3"),
+            &[&version.number.to_string(), &direction.as_str(), &statement],
         )
         .map_err(|e| DbError::query("marking the version dirty", &e))?;
     Ok(())
@@ -184,15 +208,57 @@ pub fn set_clean(
 ) -> Result<(), DbError> {
     client
         .execute(
-            &format!(
-                "UPDATE {schema}.versions SET dirty = false, dirty_direction = NULL,
-                        dirty_statement = NULL, duration_ms = $2
-                 WHERE version = $1::text::numeric"
-            ),
+            &set_clean_text(schema, "$1::text::numeric", "$2"),
             &[&version.number.to_string(), &duration_ms],
         )
         .map_err(|e| DbError::query("marking the version clean", &e))?;
     Ok(())
+}
+
+/// [`delete`] of one version, as printed by `--sql`.
+pub fn delete_sql(schema: &str, version: &Version) -> String {
+    delete_text(schema, &format!("ARRAY[{}]", version.number))
+}
+
+/// [`set_dirty`] as printed by `--sql`.
+pub fn set_dirty_sql(
+    schema: &str,
+    version: &Version,
+    direction: Direction,
+    statement: i32,
+) -> String {
+    set_dirty_text(
+        schema,
+        &version.number.to_string(),
+        &quote(direction.as_str()),
+        &statement.to_string(),
+    )
+}
+
+/// [`set_clean`] as printed by `--sql`: a script does not time its steps.
+pub fn set_clean_sql(schema: &str, version: &Version) -> String {
+    set_clean_text(schema, &version.number.to_string(), "NULL")
+}
+
+/// The row [`super::insert`] writes for one version, as an `INSERT` printed by `--sql`.
+pub fn insert_sql(schema: &str, row: &NewVersion<'_>) -> String {
+    format!(
+        "INSERT INTO {schema}.versions (version, name, up_checksum, down_checksum, up_sql, down_sql, irreversible, dirty, keel_version) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
+        row.version.number,
+        quote(row.name),
+        quote(&row.up_checksum),
+        quote(&row.down_checksum),
+        quote(row.up_sql),
+        quote(row.down_sql),
+        row.irreversible,
+        row.dirty,
+        quote(env!("CARGO_PKG_VERSION"))
+    )
+}
+
+/// A SQL string literal (standard_conforming_strings on).
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Replaces the recorded checksums and text of an applied version with the
