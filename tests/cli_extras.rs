@@ -8,51 +8,26 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::{copy_dir, keel_bin, without_ambient_env, Keel, Run};
 use keel::config::{Config, Overrides};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
 const PROJECT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/extras/project");
 const CI_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ci.md");
 
-/// Settings that would change what keel or make does; no test inherits them.
-const CLEARED_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGDATABASE",
-    "PGSERVICE",
-    "PGSSLMODE",
-    "PGPASSFILE",
-    "KEEL_DIR",
-    "KEEL_HISTORY_SCHEMA",
-    "KEEL_LOCK_TIMEOUT",
-    "GITHUB_ACTIONS",
-    "MAKEFLAGS",
-    "MFLAGS",
-    "MAKELEVEL",
-];
+/// Settings that would change what make does; no recipe inherits them (nor
+/// `common::AMBIENT_ENV`).
+const MAKE_ENV: &[&str] = &["MAKEFLAGS", "MFLAGS", "MAKELEVEL"];
 
-/// What one run produced.
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Out {
-    let o = cmd.output().expect("run the command");
-    let out = Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
+/// Runs a command other than keel, and asserts it did not panic.
+fn run(cmd: &mut Command) -> Run {
+    let started = Instant::now();
+    let out = cmd.output().expect("run the command");
+    let out = Run::of(format!("{cmd:?}"), out, started.elapsed());
     assert!(
         !out.stderr.contains("panicked"),
         "the command panicked: {out:#?}"
@@ -61,13 +36,8 @@ fn run(cmd: &mut Command) -> Out {
 }
 
 /// `keel --color never ARGS` in `dir`, with a clean environment.
-fn keel(dir: &Path, args: &[&str]) -> Out {
-    let mut cmd = Command::cargo_bin("keel").expect("the keel binary");
-    cmd.current_dir(dir).args(["--color", "never"]).args(args);
-    for v in CLEARED_ENV {
-        cmd.env_remove(v);
-    }
-    run(&mut cmd)
+fn keel(dir: &Path, args: &[&str]) -> Run {
+    Keel::new(dir).args(args).run()
 }
 
 /// Every path under `root` with its content (`None` for a folder).
@@ -83,18 +53,6 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
         .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let target = to.join(e.path().strip_prefix(from).unwrap());
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&target).unwrap();
-        } else {
-            fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // keel init
 
@@ -102,7 +60,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn init_creates_the_layout_and_a_config_that_check_accepts() {
     let root = tempfile::tempdir().unwrap();
     let out = keel(root.path(), &["init"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     for created in ["keel.toml", "sql/up", "sql/down", "sql/policies/tests"] {
         assert!(
             out.stdout
@@ -152,12 +110,12 @@ fn init_creates_the_layout_and_a_config_that_check_accepts() {
     assert_eq!(config.test_roles, default.test_roles);
 
     let check = keel(root.path(), &["check", "--offline"]);
-    assert_eq!(check.code, 0, "{check:#?}");
+    assert_eq!(check.code, Some(0), "{check:#?}");
     assert!(check.stdout.contains("checked 0 migrations"), "{check:#?}");
 
     // The printed next step names the files `revision` really makes.
     let rev = keel(root.path(), &["revision", "-m", "create households"]);
-    assert_eq!(rev.code, 0, "{rev:#?}");
+    assert_eq!(rev.code, Some(0), "{rev:#?}");
     assert!(root
         .path()
         .join("sql/up/0001_create_households.sql")
@@ -171,10 +129,10 @@ fn init_creates_the_layout_and_a_config_that_check_accepts() {
 #[test]
 fn init_twice_fails_naming_what_exists_and_changes_nothing() {
     let root = tempfile::tempdir().unwrap();
-    assert_eq!(keel(root.path(), &["init"]).code, 0);
+    assert_eq!(keel(root.path(), &["init"]).code, Some(0));
     let before = tree(root.path());
     let out = keel(root.path(), &["init"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(
         out.stderr.contains("`keel.toml` already exists"),
         "{out:#?}"
@@ -191,7 +149,7 @@ fn init_into_a_non_empty_folder_fails_and_creates_nothing() {
     fs::write(root.path().join("sql/notes.txt"), "mine\n").unwrap();
     let before = tree(root.path());
     let out = keel(root.path(), &["init"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(out.stderr.contains("error: `sql` is not empty"), "{out:#?}");
     assert!(!out.stderr.contains("keel.toml"), "{out:#?}");
     assert_eq!(
@@ -207,7 +165,7 @@ fn init_with_an_existing_config_fails_before_creating_any_folder() {
     fs::write(root.path().join("keel.toml"), "lock_timeout = 5\n").unwrap();
     let before = tree(root.path());
     let out = keel(root.path(), &["init"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(
         out.stderr.contains("`keel.toml` already exists"),
         "{out:#?}"
@@ -220,7 +178,7 @@ fn init_into_an_existing_empty_folder_is_fine() {
     let root = tempfile::tempdir().unwrap();
     fs::create_dir(root.path().join("sql")).unwrap();
     let out = keel(root.path(), &["init"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(root.path().join("sql/policies/tests").is_dir());
 }
 
@@ -229,7 +187,7 @@ fn init_dir_is_written_to_the_config_and_the_subcommand_flag_wins() {
     // The subcommand's own --dir.
     let root = tempfile::tempdir().unwrap();
     let out = keel(root.path(), &["init", "--dir", "db/migrations"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(root.path().join("db/migrations/up").is_dir());
     assert!(!root.path().join("sql").exists());
     let text = fs::read_to_string(root.path().join("keel.toml")).unwrap();
@@ -245,9 +203,9 @@ fn init_dir_is_written_to_the_config_and_the_subcommand_flag_wins() {
     assert_eq!(config.dir, root.path().join("db/migrations"));
     // Later commands need no --dir.
     let check = keel(root.path(), &["check", "--offline"]);
-    assert_eq!(check.code, 0, "{check:#?}");
+    assert_eq!(check.code, Some(0), "{check:#?}");
     let rev = keel(root.path(), &["revision", "-m", "first"]);
-    assert_eq!(rev.code, 0, "{rev:#?}");
+    assert_eq!(rev.code, Some(0), "{rev:#?}");
     assert!(root
         .path()
         .join("db/migrations/up/0001_first.sql")
@@ -256,7 +214,7 @@ fn init_dir_is_written_to_the_config_and_the_subcommand_flag_wins() {
     // The global --dir.
     let root = tempfile::tempdir().unwrap();
     let out = keel(root.path(), &["--dir", "global", "init"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(root.path().join("global/down").is_dir());
     let text = fs::read_to_string(root.path().join("keel.toml")).unwrap();
     assert!(text.lines().any(|l| l == "dir = \"global\""), "{text}");
@@ -264,7 +222,7 @@ fn init_dir_is_written_to_the_config_and_the_subcommand_flag_wins() {
     // Both: the subcommand's wins.
     let root = tempfile::tempdir().unwrap();
     let out = keel(root.path(), &["--dir", "global", "init", "--dir", "own"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(root.path().join("own/up").is_dir());
     assert!(!root.path().join("global").exists());
     let text = fs::read_to_string(root.path().join("keel.toml")).unwrap();
@@ -275,7 +233,7 @@ fn init_dir_is_written_to_the_config_and_the_subcommand_flag_wins() {
 fn init_json_lists_what_it_created() {
     let root = tempfile::tempdir().unwrap();
     let out = keel(root.path(), &["--format", "json", "init"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
     assert_eq!(v["config"], "keel.toml");
     assert_eq!(v["dir"], "sql");
@@ -300,7 +258,7 @@ fn completions_print_a_script_for_each_shell() {
     let root = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let out = keel(root.path(), &["completions", shell]);
-        assert_eq!(out.code, 0, "{shell}: {out:#?}");
+        assert_eq!(out.code, Some(0), "{shell}: {out:#?}");
         assert!(!out.stdout.trim().is_empty(), "{shell}: empty script");
         // Generated from the real definition: subcommands and flags are in it.
         for word in ["upgrade", "init", "require-up-to-date"] {
@@ -319,18 +277,18 @@ fn completions_print_a_script_for_each_shell() {
         "source '{}'; COMP_WORDS=(keel com); COMP_CWORD=1; _keel keel com keel; echo \"${{COMPREPLY[*]}}\"",
         script.display()
     )));
-    assert_eq!(completed.code, 0, "{completed:#?}");
+    assert_eq!(completed.code, Some(0), "{completed:#?}");
     assert_eq!(completed.stdout.trim(), "completions", "{completed:#?}");
 
     let bad = keel(root.path(), &["completions", "tcsh"]);
-    assert_eq!(bad.code, 2, "{bad:#?}");
+    assert_eq!(bad.code, Some(2), "{bad:#?}");
 }
 
 #[test]
 fn man_prints_a_roff_page() {
     let root = tempfile::tempdir().unwrap();
     let out = keel(root.path(), &["man"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(out.stdout.starts_with(".TH keel 1"), "{}", out.stdout);
     assert!(out.stdout.contains(".SH NAME"), "{}", out.stdout);
     assert!(out.stdout.contains(".SH SUBCOMMANDS"), "{}", out.stdout);
@@ -458,15 +416,11 @@ fn steps(block: &Block) -> Vec<Step> {
     steps
 }
 
-fn keel_bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("keel")
-}
-
 /// Whether `keel policies lint` exists yet (it is built separately). While it is a stub,
 /// the docs are only checked to mention it.
 fn lint_available(project: &Path) -> bool {
     let help = keel(project, &["policies", "lint", "--help"]);
-    if help.code != 0 {
+    if help.code != Some(0) {
         return false;
     }
     let probe = keel(project, &["policies", "lint", "--offline"]);
@@ -529,8 +483,8 @@ fn run_recipes(heading: &str) -> Vec<Ran> {
                 });
                 continue;
             }
-            cmd.current_dir(project.path()).env("PATH", &path);
-            for v in CLEARED_ENV {
+            without_ambient_env(cmd.current_dir(project.path())).env("PATH", &path);
+            for v in MAKE_ENV {
                 cmd.env_remove(v);
             }
             cmd.env("NO_COLOR", "1");
@@ -540,7 +494,8 @@ fn run_recipes(heading: &str) -> Vec<Ran> {
             }
             let out = run(&mut cmd);
             assert_eq!(
-                out.code, 0,
+                out.code,
+                Some(0),
                 "`{shown}` from docs/ci.md ({heading}) failed: {out:#?}"
             );
             ran.push(Ran {
@@ -550,15 +505,11 @@ fn run_recipes(heading: &str) -> Vec<Ran> {
         }
         if let Some(db) = &db {
             // Whatever the recipe did online, the database ends at head.
-            let mut c = Command::cargo_bin("keel").unwrap();
-            c.current_dir(project.path())
-                .args(["--color", "never", "current"]);
-            for v in CLEARED_ENV {
-                c.env_remove(v);
-            }
-            c.env("DATABASE_URL", db.url());
-            let out = run(&mut c);
-            assert_eq!(out.code, 0, "{out:#?}");
+            let out = Keel::new(project.path())
+                .env("DATABASE_URL", db.url())
+                .args(["current"])
+                .run();
+            assert_eq!(out.code, Some(0), "{out:#?}");
             assert!(out.stdout.contains("0001_create_notes (head)"), "{out:#?}");
         }
     }
@@ -667,15 +618,11 @@ fn docs_github_annotation_example_matches_keel() {
     text.push_str("\nSELECT 1;\n");
     fs::write(&up, text).unwrap();
 
-    let mut cmd = Command::cargo_bin("keel").unwrap();
-    cmd.current_dir(project.path())
-        .args(["--color", "never", "check", "--offline"]);
-    for v in CLEARED_ENV {
-        cmd.env_remove(v);
-    }
-    cmd.env("GITHUB_ACTIONS", "true");
-    let out = run(&mut cmd);
-    assert_eq!(out.code, 1, "{out:#?}");
+    let out = Keel::new(project.path())
+        .env("GITHUB_ACTIONS", "true")
+        .args(["check", "--offline"])
+        .run();
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let real = out
         .stdout
         .lines()

@@ -2,24 +2,19 @@
 //! run against the built `keel` binary with a catalogue of bad inputs.
 //!
 //! Every test copies a fixture from `tests/fixtures/offline/` to a temporary directory and runs
-//! keel there with `--color never`, `NO_COLOR=1` and no database settings in the environment.
+//! keel there with `--color never` and no database settings in the environment
+//! (`tests/common`).
 //! Each bad input asserts the exit status, that keel did not panic, and snapshots the exact
 //! stderr so that the wording is reviewed (`tests/snapshots/cli_offline__*.snap`).
 
-use assert_cmd::Command;
+mod common;
+
+use common::{copy_dir, Keel, Run as Out};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/offline");
 const CHECKSUM_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/checksum.sh");
-
-/// What one run of keel produced.
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A temporary copy of a fixture, where keel runs.
 struct Project {
@@ -52,7 +47,7 @@ impl Project {
             "db"
         };
         let out = p.keel(&["--dir", dir, "seal"]);
-        assert_eq!(out.code, 0, "keel seal failed in setup: {out:#?}");
+        assert_eq!(out.code, Some(0), "keel seal failed in setup: {out:#?}");
         p
     }
 
@@ -85,69 +80,14 @@ impl Project {
 
     /// Runs `keel --color never ARGS` here with extra environment variables.
     fn keel_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Out {
-        let mut cmd = Command::cargo_bin("keel").expect("the keel binary is built");
-        cmd.current_dir(self.root())
-            .env("NO_COLOR", "1")
-            .env_remove("DATABASE_URL")
-            .env_remove("KEEL_DIR")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("CLICOLOR_FORCE");
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("PG") {
-                cmd.env_remove(&key);
-            }
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        cmd.arg("--color").arg("never").args(args);
-        let output = cmd.output().expect("run keel");
-        let out = Out {
-            code: output.status.code().expect("keel was killed by a signal"),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        };
-        assert_no_panic(&out);
+        let out = Keel::new(self.root()).envs(envs).args(args).run();
+        assert!(out.code.is_some(), "keel was killed by a signal: {out:#?}");
         assert!(
             !out.stdout.contains('\x1b') && !out.stderr.contains('\x1b'),
             "colour escapes despite --color never: {out:#?}"
         );
         out
     }
-}
-
-/// The helper the catalogue uses: copy fixture `name` to a temporary directory, optionally
-/// `keel seal` it, run `keel --color never ARGS` and return (exit code, stdout, stderr).
-fn run_fixture(name: &str, seal: bool, args: &[&str]) -> (i32, String, String) {
-    let p = if seal {
-        Project::sealed(name)
-    } else {
-        Project::fixture(name)
-    };
-    let out = p.keel(args);
-    (out.code, out.stdout, out.stderr)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for entry in fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let to = dst.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            fs::copy(entry.path(), &to).unwrap();
-        }
-    }
-}
-
-fn assert_no_panic(out: &Out) {
-    assert!(
-        !out.stderr.contains("panicked") && !out.stderr.contains("RUST_BACKTRACE"),
-        "keel panicked: {out:#?}"
-    );
-    // 101 is Rust's exit status after a panic.
-    assert_ne!(out.code, 101, "keel panicked: {out:#?}");
 }
 
 /// A file that exists but cannot be read must not make its partner look
@@ -171,13 +111,13 @@ fn running_as_root() -> bool {
 fn check_case(name: &str, seal: bool, extra: &[&str], code: i32) -> Out {
     let mut args = vec!["check", "--offline"];
     args.extend_from_slice(extra);
-    let (c, stdout, stderr) = run_fixture(name, seal, &args);
-    let out = Out {
-        code: c,
-        stdout,
-        stderr,
+    let p = if seal {
+        Project::sealed(name)
+    } else {
+        Project::fixture(name)
     };
-    assert_eq!(out.code, code, "exit status of {name}: {out:#?}");
+    let out = p.keel(&args);
+    assert_eq!(out.code, Some(code), "exit status of {name}: {out:#?}");
     out
 }
 
@@ -292,7 +232,7 @@ fn non_utf8_bytes() {
     bytes.extend_from_slice(b"\xe9';\n");
     p.write("sql/up/0002_add_label.sql", bytes);
     let out = p.keel(&["check", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(out.stderr.contains("sql/up/0002_add_label.sql:3:53"));
     insta::assert_snapshot!(out.stderr);
     // The up file exists; it only cannot be decoded. Telling the user to create it is wrong.
@@ -315,7 +255,7 @@ fn unreadable_file() {
         fs::set_permissions(p.path(rel), fs::Permissions::from_mode(0o000)).unwrap();
     }
     let out = p.keel(&["check", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(out.stderr.contains("error[unreadable]"), "{}", out.stderr);
     assert!(
         out.stderr.contains(rel),
@@ -343,7 +283,7 @@ fn check_with_up_file_linked_to(target: &str) -> Out {
     let p = Project::sealed("unreadable");
     std::os::unix::fs::symlink(target, p.path("sql/up/0002_add_label.sql")).unwrap();
     let out = p.keel(&["check", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(out.stderr.contains("sql/up/0002_add_label.sql"));
     assert_no_spurious_missing_up(&out);
     out
@@ -457,7 +397,7 @@ fn missing_migrations_folder() {
 fn missing_migrations_folder_given_with_dir() {
     let p = Project::sealed("clean");
     let out = p.keel(&["--dir", "migrations", "check", "--offline"]);
-    assert_eq!(out.code, 2, "{out:#?}");
+    assert_eq!(out.code, Some(2), "{out:#?}");
     assert!(out.stderr.contains("`migrations`"), "{}", out.stderr);
 }
 
@@ -465,7 +405,7 @@ fn missing_migrations_folder_given_with_dir() {
 fn missing_migrations_folder_json() {
     let p = Project::fixture("missing_folder");
     let out = p.keel(&["--format", "json", "check", "--offline"]);
-    assert_eq!(out.code, 2, "{out:#?}");
+    assert_eq!(out.code, Some(2), "{out:#?}");
     let doc = parse_json(&out.stdout);
     assert!(
         doc["error"].as_str().unwrap().contains("does not exist"),
@@ -488,7 +428,7 @@ fn bom_does_not_shift_columns_on_the_first_line() {
         .replacen(&header_checksum(&text), "sha256:00", 1);
     p.write(rel, broken);
     let out = p.keel(&["--format", "json", "check", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let doc = parse_json(&out.stdout);
     let first_line: Vec<_> = doc["diagnostics"]
         .as_array()
@@ -510,7 +450,7 @@ fn bom_does_not_shift_columns_on_the_first_line() {
 fn revision_creates_a_sealed_pair() {
     let p = Project::empty();
     let out = p.keel(&["revision", "-m", "Create households"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     for rel in [
         "sql/up/0001_create_households.sql",
         "sql/down/0001_create_households.sql",
@@ -531,12 +471,12 @@ fn revision_creates_a_sealed_pair() {
     );
 
     let out = p.keel(&["revision", "-m", "add members"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(p.path("sql/up/0002_add_members.sql").is_file());
     assert!(p.path("sql/down/0002_add_members.sql").is_file());
     // Sealed and consistent: nothing to seal.
     let out = p.keel(&["seal"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(out.stdout.contains("nothing to seal"), "{out:#?}");
 }
 
@@ -544,7 +484,7 @@ fn revision_creates_a_sealed_pair() {
 fn revision_keeps_the_fourteen_digit_width() {
     let p = Project::sealed("fourteen_digit");
     let out = p.keel(&["--dir", "db", "revision", "-m", "add comments"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     let names: Vec<String> = fs::read_dir(p.path("db/up"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -559,7 +499,7 @@ fn revision_keeps_the_fourteen_digit_width() {
     );
     assert!(p.path(&format!("db/down/{}", names[0])).is_file());
     let out = p.keel(&["heads", "--dir", "db"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(
         out.stdout.contains(&format!("{version}_add_comments")),
         "{out:#?}"
@@ -570,7 +510,7 @@ fn revision_keeps_the_fourteen_digit_width() {
 fn revision_no_transaction() {
     let p = Project::empty();
     let out = p.keel(&["revision", "-m", "index names", "--no-transaction"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     for rel in [
         "sql/up/0001_index_names.sql",
         "sql/down/0001_index_names.sql",
@@ -592,14 +532,14 @@ fn revision_refuses_to_go_past_twenty_digits() {
     let v = "99999999999999999999";
     p.write(&format!("sql/up/{v}_last.sql"), "SELECT 1;\n");
     p.write(&format!("sql/down/{v}_last.sql"), "SELECT 1;\n");
-    assert_eq!(p.keel(&["seal"]).code, 0);
+    assert_eq!(p.keel(&["seal"]).code, Some(0));
     let out = p.keel(&["revision", "-m", "one more"]);
     let created: Vec<_> = fs::read_dir(p.path("sql/up"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(created.len(), 1, "keel wrote a file: {created:?} {out:#?}");
-    assert_ne!(out.code, 0, "{out:#?}");
+    assert_ne!(out.code, Some(0), "{out:#?}");
     assert!(out.stderr.starts_with("error: "), "{out:#?}");
 }
 
@@ -613,7 +553,7 @@ fn seal_rewrites_only_the_checksum_line() {
     let untouched = p.read_bytes("sql/down/0002_touch_updated_at.sql");
 
     let out = p.keel(&["seal"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert_eq!(out.stdout.trim(), format!("sealed {rel}"), "{out:#?}");
     let sealed = p.read(rel);
     let (old_first, old_rest) = edited.split_once('\n').unwrap();
@@ -631,13 +571,13 @@ fn seal_rewrites_only_the_checksum_line() {
     );
 
     let out = p.keel(&["seal"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert_eq!(
         out.stdout.trim(),
         "nothing to seal: every checksum matches its body"
     );
     assert_eq!(p.read(rel), sealed);
-    assert_eq!(p.keel(&["check", "--offline"]).code, 0);
+    assert_eq!(p.keel(&["check", "--offline"]).code, Some(0));
 }
 
 /// Sealing a CRLF file with a BOM keeps the BOM, the line endings and the other header lines.
@@ -650,7 +590,7 @@ fn seal_keeps_bom_crlf_and_other_header_lines() {
     bytes.extend_from_slice(text.as_bytes());
     p.write(rel, &bytes);
     let out = p.keel(&["seal", "5"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     let after = p.read_bytes(rel);
     let old_end = bytes.iter().position(|&b| b == b'\r').unwrap();
     let new_end = after.iter().position(|&b| b == b'\r').unwrap();
@@ -666,14 +606,14 @@ fn seal_keeps_bom_crlf_and_other_header_lines() {
         header_checksum(&String::from_utf8(after).unwrap()),
         checksum_sh(&p.path(rel))
     );
-    assert_eq!(p.keel(&["check", "--offline"]).code, 0);
+    assert_eq!(p.keel(&["check", "--offline"]).code, Some(0));
 }
 
 #[test]
 fn seal_unknown_version() {
     let p = Project::sealed("clean");
     let out = p.keel(&["seal", "9"]);
-    assert_eq!(out.code, 2, "{out:#?}");
+    assert_eq!(out.code, Some(2), "{out:#?}");
     assert!(out
         .stderr
         .contains("Can't locate revision identified by '9'"));
@@ -694,7 +634,7 @@ fn checksum_ignores_crlf_bom_and_trailing_blanks() {
     windows.push_str("\r\n  \r\n");
     p.write(rel, &windows);
     let out = p.keel(&["check", "--offline"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(!out.stderr.contains("checksum"), "{}", out.stderr);
     let out = p.keel(&["seal"]);
     assert!(out.stdout.contains("nothing to seal"), "{out:#?}");
@@ -705,7 +645,7 @@ fn checksum_ignores_crlf_bom_and_trailing_blanks() {
 fn heads_prints_the_newest_version() {
     let p = Project::sealed("clean");
     let out = p.keel(&["heads"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(out.stdout.contains("0005_backfill_labels"), "{out:#?}");
     assert!(!out.stdout.contains("0004"), "{out:#?}");
 }
@@ -714,7 +654,7 @@ fn heads_prints_the_newest_version() {
 fn show_prints_the_sql() {
     let p = Project::sealed("clean");
     let out = p.keel(&["show", "1"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(out.stdout.contains("0001_create_households"), "{out:#?}");
     assert!(out.stdout.contains("CREATE TABLE households ("), "{out:#?}");
     assert!(out.stdout.contains("DROP TABLE members;"), "{out:#?}");
@@ -726,7 +666,7 @@ fn show_prints_the_sql() {
 fn show_unknown_version() {
     let p = Project::sealed("clean");
     let out = p.keel(&["show", "9"]);
-    assert_eq!(out.code, 2, "{out:#?}");
+    assert_eq!(out.code, Some(2), "{out:#?}");
     assert!(out
         .stderr
         .contains("Can't locate revision identified by '9'"));
@@ -738,10 +678,10 @@ fn show_unknown_version() {
 fn clean_fixture_passes() {
     let p = Project::sealed("clean");
     let out = p.keel(&["check", "--offline"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(!out.stderr.contains("error"), "{}", out.stderr);
     let out = p.keel(&["--format", "json", "check", "--offline"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     let doc = parse_json(&out.stdout);
     assert_eq!(doc["ok"], true, "{doc}");
     assert_eq!(doc["errors"], 0, "{doc}");
@@ -799,7 +739,7 @@ fn checksum_script_agrees_with_keel() {
         }
     }
     let out = p.keel(&["seal"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     for (i, (name, _)) in cases.iter().enumerate() {
         for folder in ["up", "down"] {
             let rel = format!("sql/{folder}/{:04}_{name}.sql", i + 1);
@@ -833,7 +773,7 @@ fn checksum_script_agrees_with_keel() {
 fn json_reports_errors_with_positions() {
     let p = Project::sealed("syntax_error");
     let out = p.keel(&["--format", "json", "check", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let doc = parse_json(&out.stdout);
     assert_eq!(doc["ok"], false);
     assert_eq!(doc["errors"], 1, "{doc}");
@@ -863,7 +803,7 @@ fn json_reports_errors_with_positions() {
 fn json_warnings_and_strict() {
     let p = Project::sealed("unsupported_statement");
     let out = p.keel(&["--format", "json", "check", "--offline"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     let doc = parse_json(&out.stdout);
     assert_eq!(doc["ok"], true, "{doc}");
     assert_eq!(doc["errors"], 0, "{doc}");
@@ -876,7 +816,7 @@ fn json_warnings_and_strict() {
     assert_eq!(d["column"], 1);
 
     let out = p.keel(&["--format", "json", "check", "--offline", "--strict"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let doc = parse_json(&out.stdout);
     assert_eq!(doc["ok"], false, "{doc}");
     assert_eq!(doc["errors"], 1, "{doc}");
@@ -887,7 +827,7 @@ fn json_warnings_and_strict() {
 fn json_file_level_problems_have_a_path_and_null_position() {
     let p = Project::sealed("up_without_down");
     let out = p.keel(&["--format", "json", "check", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let doc = parse_json(&out.stdout);
     let d = &doc["diagnostics"][0];
     assert_eq!(d["path"], "sql/up/0002_add_price.sql", "{d}");
@@ -907,7 +847,7 @@ fn json_stays_one_document_under_github_actions() {
         &["--format", "json", "check", "--offline"],
         &[("GITHUB_ACTIONS", "true")],
     );
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let doc = parse_json(&out.stdout);
     assert_eq!(doc["errors"], 1, "{doc}");
 }
@@ -920,7 +860,7 @@ fn json_stays_one_document_under_github_actions() {
 fn github_annotations() {
     let p = Project::sealed("syntax_error");
     let out = p.keel_env(&["check", "--offline"], &[("GITHUB_ACTIONS", "true")]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let annotations: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("::")).collect();
     assert_eq!(annotations.len(), 1, "{out:#?}");
     assert!(
@@ -939,7 +879,7 @@ fn github_annotations() {
     // Warnings become `::warning`, and a file-level problem has no line.
     let p = Project::sealed("unsupported_statement");
     let out = p.keel_env(&["check", "--offline"], &[("GITHUB_ACTIONS", "true")]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(
         out.stdout
             .lines()
@@ -960,7 +900,7 @@ fn github_annotations() {
 fn no_annotations_outside_github_actions() {
     let p = Project::sealed("syntax_error");
     let out = p.keel(&["check", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(!out.stdout.contains("::error"), "{out:#?}");
     let out = p.keel_env(&["check", "--offline"], &[("GITHUB_ACTIONS", "false")]);
     assert!(!out.stdout.contains("::error"), "{out:#?}");

@@ -303,8 +303,10 @@ fn dev_db_with_a_long_path_gets_a_short_socket_dir() {
     assert!(!socket_dir.exists());
 }
 
-/// The child side of the reaper tests: starts a throwaway cluster, reports where it is, then
-/// dies without running any destructor. Does nothing in a normal test run.
+/// Not a test of its own: the child process of the reaper tests below, a `#[test]` only so
+/// that they can start this binary to run it. Started with `KEEL_TEST_REAPER_HELPER` set, it
+/// starts a throwaway cluster, reports where it is, then dies without running any destructor.
+/// Does nothing in a normal test run.
 #[test]
 fn reaper_helper_process() {
     let Ok(spec) = std::env::var(REAPER_HELPER_ENV) else {
@@ -377,6 +379,9 @@ fn assert_cleaned_up(helper: &HelperCluster) {
     );
 }
 
+/// Guards the throwaway cluster's reaper (`keel::db::cluster`): when the process that started
+/// a cluster aborts, without running any destructor, the cluster is still stopped and its
+/// directories deleted, so crashed test runs leave no servers behind.
 #[test]
 fn reaper_cleans_up_after_abort() {
     let tmp = tempfile::tempdir().unwrap();
@@ -391,6 +396,8 @@ fn reaper_cleans_up_after_abort() {
     assert_cleaned_up(&helper);
 }
 
+/// Guards the throwaway cluster's reaper as above, for a process killed with SIGKILL (as a
+/// timed-out CI job is).
 #[test]
 fn reaper_cleans_up_after_sigkill() {
     let tmp = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::Keel;
 use keel::db::cluster::Cluster;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -25,20 +25,14 @@ fn password_server() -> (Cluster, u16) {
 
 /// `keel history` with `url` and `PGPASSFILE=pgpass`: exit status and output.
 fn history(project: &Path, url: &str, pgpass: &Path) -> (Option<i32>, String) {
-    let mut cmd = Command::cargo_bin("keel").unwrap();
-    cmd.current_dir(project);
-    for v in common::AMBIENT_ENV {
-        cmd.env_remove(v);
-    }
-    let out = cmd
+    let out = Keel::new(project)
         .env("PGPASSFILE", pgpass)
-        .args(["--color", "never", "--database-url", url, "history"])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        .url(Some(url))
+        .args(["history"])
+        .run();
+    let text = out.all();
     assert!(!text.contains(PASSWORD), "password printed: {text}");
-    (out.status.code(), text)
+    (out.code, text)
 }
 
 fn write_pgpass(path: &Path, text: &str, mode: u32) {
@@ -119,13 +113,8 @@ fn url_settings_win_over_pg_variables() {
     let url = format!(
         "postgresql://pw_user:{PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable&connect_timeout=10"
     );
-    let mut cmd = Command::cargo_bin("keel").unwrap();
-    cmd.current_dir(project.path());
-    for v in common::AMBIENT_ENV {
-        cmd.env_remove(v);
-    }
     // PG* variables keel reads, each pointing somewhere else.
-    let out = cmd
+    let out = Keel::new(project.path())
         .env("PGHOST", "/nonexistent")
         .env("PGPORT", "1")
         .env("PGUSER", "nobody")
@@ -135,11 +124,10 @@ fn url_settings_win_over_pg_variables() {
         .env("PGCONNECT_TIMEOUT", "2")
         .env("PGSSLMODE", "require")
         .env("PGSSLROOTCERT", "/nonexistent/root.crt")
-        .args(["--color", "never", "--database-url", &url, "history"])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+        .url(Some(&url))
+        .args(["history"])
+        .run();
+    let text = out.all();
+    assert_eq!(out.code, Some(0), "{text}");
     assert!(!text.contains(PASSWORD), "{text}");
 }

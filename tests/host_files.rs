@@ -12,48 +12,18 @@ mod common;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use assert_cmd::Command;
+use common::{Keel, Run as Out};
 use keel::db::cluster::DevDb;
 
 /// Long enough for a loaded machine to start a dev cluster; a FIFO that blocks keel would
 /// still be caught, just later.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What one run of keel produced.
-#[derive(Debug)]
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
 /// `keel --color never ARGS` in `dir`, without any ambient database setting, plus `envs`.
 fn keel_env(dir: &Path, args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Out {
-    let mut cmd = Command::cargo_bin("keel").expect("the keel binary is built");
-    cmd.current_dir(dir).env("NO_COLOR", "1").timeout(timeout);
-    for var in common::AMBIENT_ENV {
-        cmd.env_remove(var);
-    }
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.args(["--color", "never"]).args(args);
-    let started = Instant::now();
-    let output = cmd.output().expect("run keel");
-    let out = Out {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took: started.elapsed(),
-    };
-    assert!(
-        !out.stderr.contains("panicked") && out.code != Some(101),
-        "keel panicked: {out:#?}"
-    );
-    out
+    Keel::new(dir).envs(envs).timeout(timeout).args(args).run()
 }
 
 fn keel(dir: &Path, args: &[&str]) -> Out {
@@ -282,29 +252,16 @@ fn committed_data_dir_is_refused() {
 /// runs as keel's own user, so file ownership cannot tell a data directory keel created from
 /// one that came with the repository.
 fn keel_as_nobody(dir: &Path, args: &[&str]) -> Out {
-    let bin = assert_cmd::cargo::cargo_bin("keel");
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("HOME", dir)
-        .env("XDG_CACHE_HOME", dir.join(".cache"))
-        .timeout(RUN_TIMEOUT);
-    for var in common::AMBIENT_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.args(["--color", "never"]).args(args);
-    let started = Instant::now();
-    let output = cmd.output().expect("run keel through setpriv");
-    let out = Out {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took: started.elapsed(),
-    };
-    assert!(!out.stderr.contains("panicked"), "keel panicked: {out:#?}");
-    out
+    Keel::via(
+        "setpriv",
+        &["--reuid=65534", "--regid=65534", "--clear-groups"],
+        dir,
+    )
+    .env("HOME", dir)
+    .env("XDG_CACHE_HOME", dir.join(".cache"))
+    .timeout(RUN_TIMEOUT)
+    .args(args)
+    .run()
 }
 
 fn chown_tree_to_nobody(root: &Path) {

@@ -4,14 +4,8 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::{Keel, Run as Out};
 use std::fs;
-
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stderr: String,
-}
 
 /// A project folder with one migration, sealed.
 struct Project {
@@ -26,7 +20,7 @@ impl Project {
         p.write("sql/up/0001_deep.sql", up);
         p.write("sql/down/0001_deep.sql", "SELECT 1;\n");
         let out = p.keel(&["seal"], None);
-        assert_eq!(out.code, 0, "keel seal failed in setup: {out:#?}");
+        assert_eq!(out.code, Some(0), "keel seal failed in setup: {out:#?}");
         p
     }
 
@@ -36,34 +30,18 @@ impl Project {
         fs::write(&path, text).unwrap();
     }
 
-    /// Runs `keel --color never ARGS` here, without ambient database settings; on one core
-    /// when `one_core` (then files are checked on the main thread, not on workers).
+    /// Runs `keel --color never ARGS` here, without ambient database settings; on CPU `cpu`
+    /// alone when given (then files are checked on the main thread, not on workers).
     fn keel(&self, args: &[&str], cpu: Option<&str>) -> Out {
-        let bin = assert_cmd::cargo::cargo_bin("keel");
-        let mut cmd = match cpu {
-            Some(c) => {
-                let mut cmd = Command::new("taskset");
-                cmd.args(["-c", c]).arg(&bin);
-                cmd
-            }
-            None => Command::new(&bin),
+        let keel = match cpu {
+            Some(c) => Keel::via("taskset", &["-c", c], self.dir.path()),
+            None => Keel::new(self.dir.path()),
         };
-        cmd.current_dir(self.dir.path()).env("NO_COLOR", "1");
-        for var in common::AMBIENT_ENV {
-            cmd.env_remove(var);
-        }
-        cmd.arg("--color").arg("never").args(args);
-        let output = cmd.output().expect("run keel");
-        let out = Out {
-            code: output
-                .status
-                .code()
-                .unwrap_or_else(|| panic!("keel was killed by a signal: {:?}", output.status)),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let out = keel.args(args).run();
         assert!(
-            !out.stderr.contains("panicked") && !out.stderr.contains("overflow"),
-            "keel crashed: {}",
+            out.code.is_some() && !out.stderr.contains("overflow"),
+            "keel crashed ({:?}): {}",
+            out.code,
             &out.stderr[..out.stderr.len().min(2000)]
         );
         out
@@ -76,7 +54,12 @@ fn assert_too_deep(up: &str, line: usize, column: usize) {
     let p = Project::with_up(up);
     for cpu in [None, Some("0")] {
         let out = p.keel(&["check", "--offline"], cpu);
-        assert_eq!(out.code, 1, "{}", &out.stderr[..out.stderr.len().min(2000)]);
+        assert_eq!(
+            out.code,
+            Some(1),
+            "{}",
+            &out.stderr[..out.stderr.len().min(2000)]
+        );
         assert!(out.stderr.contains("error[too-deep]"), "{}", out.stderr);
         let at = format!("sql/up/0001_deep.sql:{line}:{column}");
         assert!(out.stderr.contains(&at), "no {at} in {}", out.stderr);
@@ -107,7 +90,7 @@ fn a_too_deep_statement_is_an_error_online_and_nothing_runs() {
         let mut all = vec!["--database-url", db.url()];
         all.extend_from_slice(args);
         let out = p.keel(&all, None);
-        assert_eq!(out.code, 1, "{args:?}");
+        assert_eq!(out.code, Some(1), "{args:?}");
         assert!(
             out.stderr.contains("error[too-deep]")
                 && out
@@ -144,7 +127,7 @@ fn deep_parentheses_calls_case_and_or_chains_are_errors_not_crashes() {
     );
     let p = Project::with_up(&case);
     let out = p.keel(&["check", "--offline"], None);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("error[too-deep]"), "{}", out.stderr);
     assert!(out
         .stderr
@@ -171,7 +154,7 @@ fn deep_but_reasonable_sql_passes() {
     ));
     for cpu in [None, Some("0")] {
         let out = p.keel(&["check", "--offline"], cpu);
-        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
     }
 }
 
@@ -191,7 +174,7 @@ fn a_policy_too_deep_is_an_error_not_a_crash() {
         (&["policies", "lint", "--offline"], "error[policy-too-deep]"),
     ] {
         let out = p.keel(args, None);
-        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert_eq!(out.code, Some(1), "{args:?}: {}", out.stderr);
         assert!(
             out.stderr.contains(code) && out.stderr.contains("sql/policies/t.sql:2:"),
             "{args:?}: {}",
@@ -206,7 +189,7 @@ fn a_catalog_policy_too_deep_is_a_lint_error() {
     let db = common::fresh_db();
     let p = Project::with_up("CREATE TABLE t (a int);\nALTER TABLE t ENABLE ROW LEVEL SECURITY;\n");
     let up = p.keel(&["--database-url", db.url(), "upgrade"], None);
-    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
     let mut client = db.connect();
     // PostgreSQL keeps an OR chain flat; `pg_get_expr` prints it whole.
     client
@@ -216,7 +199,7 @@ fn a_catalog_policy_too_deep_is_a_lint_error() {
         ))
         .expect("create the policy");
     let out = p.keel(&["--database-url", db.url(), "policies", "lint"], None);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
         out.stderr.contains("error[policy-too-deep]") && out.stderr.contains("policy huge on"),
         "{}",
@@ -246,7 +229,12 @@ fn a_long_line_with_many_diagnostics_costs_bounded_memory() {
     );
     let p = Project::with_up(&format!("{}\n", statement.repeat(500)));
     let out = p.keel(&["check", "--offline"], None);
-    assert_eq!(out.code, 0, "{}", &out.stderr[..out.stderr.len().min(2000)]);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "{}",
+        &out.stderr[..out.stderr.len().min(2000)]
+    );
     assert_eq!(out.stderr.matches("warning[unvalidated]").count(), 500);
     // The last one: its column counts the whole line before it.
     let column = 499 * statement.len() + 23;
@@ -298,7 +286,7 @@ fn server_validation_of_many_errors_is_linear() {
     // The same through `keel check`, online.
     let p = Project::with_up(&file.text);
     let out = p.keel(&["--database-url", db.url(), "check"], None);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, Some(1));
     assert_eq!(out.stderr.matches("error[syntax-error]").count(), n);
     assert!(out
         .stderr

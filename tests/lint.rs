@@ -1,28 +1,19 @@
 //! CLI tests of `keel policies lint`, run against the built `keel` binary.
 //!
 //! Every test copies a fixture from `tests/fixtures/lint/` to a temporary directory, seals it
-//! (`keel seal`), and runs keel there with `--color never`, `NO_COLOR=1` and no database
-//! settings in the environment. The static findings of the `bad` fixture are snapshotted
+//! (`keel seal`), and runs keel there with `--color never` and no database settings in the
+//! environment (`tests/common`). The static findings of the `bad` fixture are snapshotted
 //! (`tests/snapshots/lint__*.snap`) so that a change in wording is a reviewed change; the live
 //! test applies the `live` fixture to a throwaway PostgreSQL (`tests/common/`) and changes the
 //! database by hand.
 
 mod common;
 
-use assert_cmd::Command;
+use common::{copy_dir, Keel, Run as Out};
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::Path;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lint");
-
-/// What one run of keel produced.
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A sealed temporary copy of a fixture, where keel runs.
 struct Project {
@@ -38,49 +29,15 @@ impl Project {
         assert!(src.is_dir(), "no fixture {}", src.display());
         copy_dir(&src, p.dir.path());
         let out = p.keel(&["seal"]);
-        assert_eq!(out.code, 0, "keel seal failed in setup: {out:#?}");
+        assert_eq!(out.code, Some(0), "keel seal failed in setup: {out:#?}");
         p
     }
 
     /// Runs `keel --color never ARGS` here, without any database settings.
     fn keel(&self, args: &[&str]) -> Out {
-        let mut cmd = Command::cargo_bin("keel").expect("the keel binary is built");
-        cmd.current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("DATABASE_URL")
-            .env_remove("KEEL_DIR")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("CLICOLOR_FORCE");
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("PG") {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd.arg("--color").arg("never").args(args);
-        let output = cmd.output().expect("run keel");
-        let out = Out {
-            code: output.status.code().expect("keel was killed by a signal"),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        };
-        assert!(
-            !out.stderr.contains("panicked") && out.code != 101,
-            "keel panicked: {out:#?}"
-        );
+        let out = Keel::new(self.dir.path()).args(args).run();
+        assert!(out.code.is_some(), "keel was killed by a signal: {out:#?}");
         out
-    }
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for entry in fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let to = dst.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            fs::copy(entry.path(), &to).unwrap();
-        }
     }
 }
 
@@ -109,12 +66,12 @@ fn findings(report: &serde_json::Value) -> Vec<(String, String)> {
 fn bad_fixture_triggers_every_static_rule() {
     let p = Project::sealed("bad");
     let out = p.keel(&["policies", "lint", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert_eq!(out.stdout, "8 errors, 6 warnings\n", "{out:#?}");
     insta::assert_snapshot!("bad_offline", out.stderr);
 
     let out = p.keel(&["--format", "json", "policies", "lint", "--offline"]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let report = json(&out.stdout);
     assert_eq!(report["ok"], false);
     assert_eq!(report["errors"], 8);
@@ -156,12 +113,12 @@ fn bad_fixture_triggers_every_static_rule() {
 fn clean_fixture_has_no_findings() {
     let p = Project::sealed("clean");
     let out = p.keel(&["policies", "lint", "--offline"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert_eq!(out.stdout, "0 errors, 0 warnings\n");
     assert_eq!(out.stderr, "");
 
     let out = p.keel(&["--format", "json", "policies", "lint", "--offline"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     let report = json(&out.stdout);
     assert_eq!(report["ok"], true);
     assert_eq!(report["diagnostics"], serde_json::json!([]));
@@ -172,7 +129,7 @@ fn clean_fixture_has_no_findings() {
 fn without_a_database_lint_is_static_and_says_so() {
     let p = Project::sealed("clean");
     let out = p.keel(&["policies", "lint"]);
-    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(
         out.stderr
             .contains("note: no database configured: only the static rules ran"),
@@ -186,7 +143,7 @@ fn without_a_database_lint_is_static_and_says_so() {
 fn unknown_flag_is_a_usage_error() {
     let p = Project::sealed("clean");
     let out = p.keel(&["policies", "lint", "--offlne"]);
-    assert_eq!(out.code, 2, "{out:#?}");
+    assert_eq!(out.code, Some(2), "{out:#?}");
 }
 
 /// A configured database that cannot be reached is an error, not a silent static run.
@@ -199,7 +156,7 @@ fn unreachable_database_is_an_error() {
         "policies",
         "lint",
     ]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(out.stderr.contains("--offline"), "{out:#?}");
 }
 
@@ -210,7 +167,7 @@ fn live_rules_find_hand_changes() {
     let db = common::fresh_db();
     let p = Project::sealed("live");
     let up = p.keel(&["--database-url", db.url(), "upgrade"]);
-    assert_eq!(up.code, 0, "{up:#?}");
+    assert_eq!(up.code, Some(0), "{up:#?}");
 
     let mut client = db.connect();
     client
@@ -245,7 +202,7 @@ fn live_rules_find_hand_changes() {
         "policies",
         "lint",
     ]);
-    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let report = json(&out.stdout);
     assert_eq!(report["live"], true);
     let found = findings(&report);
@@ -306,7 +263,7 @@ fn live_rules_find_hand_changes() {
 
     // The text form lists the same findings and ends with the summary.
     let text = p.keel(&["--database-url", db.url(), "policies", "lint"]);
-    assert_eq!(text.code, 1, "{text:#?}");
+    assert_eq!(text.code, Some(1), "{text:#?}");
     assert_eq!(
         text.stdout,
         format!(

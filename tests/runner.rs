@@ -954,7 +954,7 @@ fn bad_input_password_never_appears_in_any_output() {
         let mut cmd = assert_cmd::Command::from_std(p.command(None, &["upgrade"]));
         let out = cmd
             .env("DATABASE_URL", url)
-            .timeout(support::KEEL_TIMEOUT)
+            .timeout(common::KEEL_TIMEOUT)
             .output()
             .unwrap();
         let all = format!(
@@ -1570,7 +1570,7 @@ fn the_run_lock_is_held_by_the_session_running_the_migrations() {
         "the lock holder is the migration's session"
     );
     let out = run
-        .wait_timeout(support::KEEL_TIMEOUT)
+        .wait_timeout(common::KEEL_TIMEOUT)
         .expect("keel finishes");
     out.assert_code(0);
     assert!(!out.all().contains("transaction-pooling"), "{out}");

@@ -220,7 +220,7 @@ fn the_printed_sql_ends_a_statement_that_ends_in_a_line_comment() {
     // The script runs in psql as keel would run it: two statements, not one.
     let script = p.root().join("upgrade.sql");
     fs::write(&script, &run.stdout).unwrap();
-    let psql = std::process::Command::new("psql")
+    let psql = common::without_ambient_env(&mut std::process::Command::new("psql"))
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
         .arg(&script)
         .arg(db.url())

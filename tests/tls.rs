@@ -4,7 +4,7 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::Keel;
 use keel::db::cluster::Cluster;
 use std::path::Path;
 use std::process::Command as Process;
@@ -75,19 +75,11 @@ fn tls_modes_against_a_server_that_requires_tls() {
 
     let project = tempfile::tempdir().unwrap();
     let run = |url: &str| {
-        let out = Command::cargo_bin("keel")
-            .unwrap()
-            .current_dir(project.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("PGSSLMODE")
-            .args(["--color", "never", "--database-url", url, "history"])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
+        let out = Keel::new(project.path())
+            .url(Some(url))
+            .args(["history"])
+            .run();
+        (out.code, out.all())
     };
     std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
     let base = format!("postgresql://tls_user:Tls-Secret-9@localhost:{port}/postgres");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::Keel;
 use keel::db::cluster::Cluster;
 use std::path::Path;
 use std::process::Command as Process;
@@ -545,12 +545,7 @@ fn sslmode_by_certificate_table_follows_libpq() {
             let url = format!(
                 "postgresql://tls_user:Tls-Secret-9@{host}:{port}/postgres?{params}&{more}"
             );
-            let mut cmd = Command::cargo_bin("keel").unwrap();
-            cmd.current_dir(project.path());
-            for v in common::AMBIENT_ENV {
-                cmd.env_remove(v);
-            }
-            cmd.env_remove("PGSSLROOTCERT")
+            let mut keel = Keel::new(project.path())
                 .env("HOME", dir.join("home"))
                 .env("SSL_CERT_FILE", dir.join("public.crt"))
                 .env("SSL_CERT_DIR", dir.join("empty-cert-dir"));
@@ -559,20 +554,16 @@ fn sslmode_by_certificate_table_follows_libpq() {
                     "HOME" | "SSL_CERT_FILE" | "PGSSLROOTCERT" => dir.join(v).display().to_string(),
                     _ => v.to_string(),
                 };
-                cmd.env(k, v);
+                keel = keel.env(k, v);
             }
-            let out = cmd
-                .args(["--color", "never", "--database-url", &url, "history"])
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr);
+            let out = keel.url(Some(&url)).args(["history"]).run();
+            let text = out.all();
             assert!(!text.contains("Tls-Secret-9"), "password printed: {text}");
-            let ok = out.status.code() == Some(r.code) && text.contains(r.phrase);
+            let ok = out.code == Some(r.code) && text.contains(r.phrase);
             if !ok {
                 failures.push(format!(
                     "server {server}, host {}, {} {:?}: expected exit {} with {:?}, got {:?}:\n{text}",
-                    r.host, r.params, r.env, r.code, r.phrase, out.status.code()
+                    r.host, r.params, r.env, r.code, r.phrase, out.code
                 ));
             }
         }

@@ -7,14 +7,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use common::{fresh_db, TestDb, AMBIENT_ENV};
-
-const KEEL: &str = env!("CARGO_BIN_EXE_keel");
+use common::{copy_dir, fresh_db, Keel, Run, TestDb};
 
 /// One verify at a time, so "no scratch database is left" means this test's.
 fn serial() -> MutexGuard<'static, ()> {
@@ -22,51 +20,16 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-
-    #[track_caller]
-    fn assert_code(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    fn assert_contains(&self, needle: &str) -> &Run {
-        assert!(
-            self.all().contains(needle),
-            "expected the output to contain {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    /// The scratch database keel said it was using.
-    fn scratch_name(&self) -> String {
-        let at = self
-            .stderr
-            .find("dbname=keel_verify_")
-            .unwrap_or_else(|| panic!("no scratch database named in:\n{}", self.stderr));
-        self.stderr[at + "dbname=".len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect()
-    }
+/// The scratch database keel said it was using.
+fn scratch_name(run: &Run) -> String {
+    let at = run
+        .stderr
+        .find("dbname=keel_verify_")
+        .unwrap_or_else(|| panic!("no scratch database named in:\n{}", run.stderr));
+    run.stderr[at + "dbname=".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
 }
 
 /// A fixture copied to a temporary directory.
@@ -90,41 +53,13 @@ impl Project {
     }
 
     fn keel(&self, url: Option<&str>, args: &[&str]) -> Run {
-        let mut cmd = Command::new(KEEL);
-        cmd.current_dir(self.dir.path());
-        for var in AMBIENT_ENV {
-            cmd.env_remove(var);
-        }
-        cmd.args(["--color", "never"]);
-        if let Some(url) = url {
-            cmd.args(["--database-url", url]);
-        }
-        cmd.args(args);
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Keel::new(self.dir.path()).url(url).args(args).run()
     }
 
     fn verify(&self, db: &TestDb, extra: &[&str]) -> Run {
         let mut args = vec!["verify"];
         args.extend_from_slice(extra);
         self.keel(Some(db.url()), &args)
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target: PathBuf = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 
@@ -144,7 +79,7 @@ fn scratch_databases(db: &TestDb) -> Vec<String> {
 /// SPEC 8: the scratch database is always dropped.
 #[track_caller]
 fn assert_scratch_gone(db: &TestDb, run: &Run) {
-    let name = run.scratch_name();
+    let name = scratch_name(run);
     let left = scratch_databases(db);
     assert!(
         left.is_empty(),
@@ -172,12 +107,12 @@ fn good_migrations_verify() {
     let run = p.verify(&db, &[]);
     let took = started.elapsed();
     run.assert_code(0)
-        .assert_contains("  ok 0001_create_items")
-        .assert_contains("  ok 0002_touch_updated_at")
-        .assert_contains("  ok 0003_note_index")
-        .assert_contains("verified 3 migrations: 3 reversible, 0 irreversible");
+        .assert_output_has("  ok 0001_create_items")
+        .assert_output_has("  ok 0002_touch_updated_at")
+        .assert_output_has("  ok 0003_note_index")
+        .assert_output_has("verified 3 migrations: 3 reversible, 0 irreversible");
     // Down through 0002 leaves RLS on: the stage's fail-closed rule, only a note.
-    run.assert_contains("note: row level security public.items");
+    run.assert_output_has("note: row level security public.items");
     assert_scratch_gone(&db, &run);
     // The configured database itself is not touched.
     assert!(
@@ -194,11 +129,11 @@ fn a_down_that_forgets_an_index_is_named_with_the_index() {
     let p = Project::fixture("forgot_index");
     let run = p.verify(&db, &[]);
     run.assert_code(1)
-        .assert_contains("  ok 0001_create_items")
-        .assert_contains(
+        .assert_output_has("  ok 0001_create_items")
+        .assert_output_has(
             "0002_add_name_index: after down, the schema differs from before up:\n  + index public.items_name_idx ON public.items USING btree (name)",
         )
-        .assert_contains("sql/down/0002_add_name_index.sql");
+        .assert_output_has("sql/down/0002_add_name_index.sql");
     // Verification stops at the first failure.
     assert!(!run.all().contains("0003_later"), "{}", run.all());
     assert_scratch_gone(&db, &run);
@@ -211,10 +146,10 @@ fn an_irreversible_migration_is_applied_not_checked_and_verification_goes_on() {
     let p = Project::fixture("irreversible");
     let run = p.verify(&db, &[]);
     run.assert_code(0)
-        .assert_contains("  ok 0001_create_items")
-        .assert_contains("  skipped 0002_drop_note (irreversible: applied, not checked)")
-        .assert_contains("  ok 0003_add_label")
-        .assert_contains("verified 3 migrations: 2 reversible, 1 irreversible");
+        .assert_output_has("  ok 0001_create_items")
+        .assert_output_has("  skipped 0002_drop_note (irreversible: applied, not checked)")
+        .assert_output_has("  ok 0003_add_label")
+        .assert_output_has("verified 3 migrations: 2 reversible, 1 irreversible");
     assert_scratch_gone(&db, &run);
 }
 
@@ -225,10 +160,10 @@ fn a_down_that_fails_is_reported_with_its_file() {
     let p = Project::fixture("down_fails");
     let run = p.verify(&db, &[]);
     run.assert_code(1)
-        .assert_contains("  FAILED 0002_add_name_index (down)")
-        .assert_contains("sql/down/0002_add_name_index.sql:3")
-        .assert_contains("items_nmae_idx")
-        .assert_contains("0002_add_name_index: its down failed");
+        .assert_output_has("  FAILED 0002_add_name_index (down)")
+        .assert_output_has("sql/down/0002_add_name_index.sql:3")
+        .assert_output_has("items_nmae_idx")
+        .assert_output_has("0002_add_name_index: its down failed");
     assert_scratch_gone(&db, &run);
 }
 
@@ -239,8 +174,8 @@ fn a_column_that_only_moved_is_a_note() {
     let p = Project::fixture("reorder");
     let run = p.verify(&db, &[]);
     run.assert_code(0)
-        .assert_contains("note: column public.items.kind moved: position 4 → position 5")
-        .assert_contains("verified 2 migrations: 2 reversible, 0 irreversible");
+        .assert_output_has("note: column public.items.kind moved: position 4 → position 5")
+        .assert_output_has("verified 2 migrations: 2 reversible, 0 irreversible");
     assert_scratch_gone(&db, &run);
 }
 
@@ -293,7 +228,7 @@ fn a_given_scratch_database_is_used_and_kept_and_must_be_empty() {
     // No configured database needed: only the scratch one.
     let run = p.keel(None, &["verify", "--scratch-url", scratch.url()]);
     run.assert_code(0)
-        .assert_contains("verified 3 migrations: 3 reversible, 0 irreversible");
+        .assert_output_has("verified 3 migrations: 3 reversible, 0 irreversible");
     assert!(scratch_databases(&configured).is_empty());
     assert!(
         has_schema(&scratch, "keel"),
@@ -302,9 +237,9 @@ fn a_given_scratch_database_is_used_and_kept_and_must_be_empty() {
     // It now holds the schema, so a second run refuses it.
     let run = p.keel(None, &["verify", "--scratch-url", scratch.url()]);
     run.assert_code(2)
-        .assert_contains("is not empty")
-        .assert_contains("schema keel")
-        .assert_contains("type public.item_kind");
+        .assert_output_has("is not empty")
+        .assert_output_has("schema keel")
+        .assert_output_has("type public.item_kind");
 }
 
 #[test]
@@ -314,11 +249,11 @@ fn an_up_that_fails_is_reported_with_its_error() {
     let p = Project::fixture("up_fails");
     let run = p.verify(&db, &[]);
     run.assert_code(1)
-        .assert_contains("  ok 0001_create_items")
-        .assert_contains("  FAILED 0002_add_price (up)")
-        .assert_contains("relation \"public.item\" does not exist")
-        .assert_contains("sql/up/0002_add_price.sql:3")
-        .assert_contains("0002_add_price: its up failed");
+        .assert_output_has("  ok 0001_create_items")
+        .assert_output_has("  FAILED 0002_add_price (up)")
+        .assert_output_has("relation \"public.item\" does not exist")
+        .assert_output_has("sql/up/0002_add_price.sql:3")
+        .assert_output_has("0002_add_price: its up failed");
     assert_scratch_gone(&db, &run);
 }
 
@@ -332,7 +267,7 @@ fn the_snapshot_covers_every_kind_of_object() {
     let p = Project::fixture("everything");
     let run = p.verify(&db, &[]);
     run.assert_code(0)
-        .assert_contains("verified 1 migration: 1 reversible, 0 irreversible");
+        .assert_output_has("verified 1 migration: 1 reversible, 0 irreversible");
     assert_scratch_gone(&db, &run);
 
     p.keel(Some(db.url()), &["upgrade"]).assert_code(0);
@@ -441,14 +376,12 @@ fn an_interrupted_verify_drops_its_scratch_database() {
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
         let db = fresh_db();
         let p = Project::fixture("sleeps");
-        let mut cmd = Command::new(KEEL);
-        cmd.current_dir(p.dir.path());
-        for var in AMBIENT_ENV {
-            cmd.env_remove(var);
-        }
+        let mut cmd = Keel::new(p.dir.path())
+            .url(Some(db.url()))
+            .args(["verify"])
+            .command();
         let err_path = p.dir.path().join("verify.stderr");
         let mut child = cmd
-            .args(["--color", "never", "--database-url", db.url(), "verify"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&err_path).unwrap())
@@ -522,7 +455,7 @@ fn the_next_verify_drops_stale_scratch_databases_nobody_uses() {
     let busy = common::pg::connect(&common::cluster().url("keel_verify_busy"));
     let p = Project::fixture("good");
     let run = p.verify(&db, &[]);
-    run.assert_code(0).assert_contains(
+    run.assert_code(0).assert_output_has(
         "dropped 2 scratch databases left by an interrupted verify: keel_verify_Odd, keel_verify_x",
     );
     assert_eq!(scratch_databases(&db), ["keel_verify_busy"]);
@@ -542,7 +475,7 @@ fn the_next_verify_drops_stale_scratch_databases_nobody_uses() {
         },
     );
     // Nobody uses it now: the next verify drops it.
-    p.verify(&db, &[]).assert_code(0).assert_contains(
+    p.verify(&db, &[]).assert_code(0).assert_output_has(
         "dropped 1 scratch database left by an interrupted verify: keel_verify_busy",
     );
     assert!(scratch_databases(&db).is_empty());

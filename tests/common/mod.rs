@@ -5,8 +5,12 @@
 // every re-export).
 #![allow(dead_code, unused_imports)]
 
+pub mod keel;
 pub mod pg;
 
+pub use self::keel::{
+    copy_dir, keel_bin, without_ambient_env, Keel, Run, AMBIENT_ENV, KEEL_TIMEOUT, PASSED_ENV,
+};
 pub use pg::{cluster, fresh_db, TestDb};
 
 /// A TCP port nothing listens on right now (for a server started by a test).
@@ -21,7 +25,7 @@ pub fn free_port() -> u16 {
 
 /// Puts `line` first in the cluster's `pg_hba.conf` (the first matching line wins). Takes
 /// effect at the next start.
-pub fn hba_first(cluster: &keel::db::cluster::Cluster, line: &str) {
+pub fn hba_first(cluster: &::keel::db::cluster::Cluster, line: &str) {
     let hba = cluster.data_dir().join("pg_hba.conf");
     let text = std::fs::read_to_string(&hba).unwrap();
     std::fs::write(&hba, format!("{line}\n{text}")).unwrap();
@@ -29,7 +33,10 @@ pub fn hba_first(cluster: &keel::db::cluster::Cluster, line: &str) {
 
 /// Restarts the cluster listening on 127.0.0.1 at a free port, with `settings` besides;
 /// returns the port.
-pub fn restart_on_loopback(cluster: &keel::db::cluster::Cluster, settings: &[(&str, &str)]) -> u16 {
+pub fn restart_on_loopback(
+    cluster: &::keel::db::cluster::Cluster,
+    settings: &[(&str, &str)],
+) -> u16 {
     cluster.stop().unwrap();
     let port = free_port();
     let port_text = port.to_string();
@@ -43,25 +50,3 @@ pub fn restart_on_loopback(cluster: &keel::db::cluster::Cluster, settings: &[(&s
         .expect("server on 127.0.0.1 starts");
     port
 }
-
-/// Variables that could point keel at some other database or change its output; every keel
-/// started by these tests runs without them.
-#[allow(dead_code)]
-pub const AMBIENT_ENV: &[&str] = &[
-    "DATABASE_URL",
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGDATABASE",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGPASSFILE",
-    "PGSERVICE",
-    "PGSSLMODE",
-    "PGSSLROOTCERT",
-    "PGAPPNAME",
-    "PGCONNECT_TIMEOUT",
-    "KEEL_DIR",
-    "GITHUB_ACTIONS",
-    "NO_COLOR",
-];
