@@ -122,18 +122,7 @@ pub fn database_diagnostics(
             Diagnostic::warning("pending", message).with_hint("run `keel upgrade head`")
         });
     }
-    let invalid = session
-        .client
-        .query(
-            "SELECT format('%I.%I', n.nspname, c.relname)
-             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE NOT i.indisvalid ORDER BY 1",
-            &[],
-        )
-        .map_err(|e| DbError::query("looking for invalid indexes", &e))?;
-    for row in invalid {
-        let name: String = row.get(0);
+    for name in crate::db::catalog::invalid_indexes(session)? {
         out.push(
             Diagnostic::error(
                 "invalid-index",

@@ -16,7 +16,7 @@ pub mod policies;
 pub mod project;
 pub mod report;
 pub mod safe_fs;
-pub mod session;
+pub use db::session;
 pub mod sql;
 pub mod validation;
 pub mod verify;

@@ -65,7 +65,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
             .map_err(db_failure)?;
         let at = crate::plan::current(&applied);
         let tables = crate::policies::status::status(
-            &mut session.client,
+            &mut session,
             &ctx.config.history_schema,
             &declared,
             at.as_ref(),

@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, args: LintArgs) -> Result<(), Failure> {
         match Session::open(ctx.database_url.as_deref(), &ctx.config.history_schema) {
             Ok(mut session) => {
                 live = Some(
-                    lint::lint_live(&mut session.client, project, &declared, &ctx.config)
+                    lint::lint_live(&mut session, project, &declared, &ctx.config)
                         .map_err(db_failure)?,
                 );
             }

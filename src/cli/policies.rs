@@ -48,8 +48,7 @@ fn matrix(ctx: &Context) -> Result<(), Failure> {
             let at = crate::plan::current(&applied);
             let tables: Vec<&crate::policies::TableName> =
                 declared.at(at.as_ref()).iter().map(|t| &t.table).collect();
-            let live =
-                crate::policies::live::read(&mut session.client, &tables).map_err(db_failure)?;
+            let live = crate::policies::live::read(&mut session, &tables).map_err(db_failure)?;
             (
                 live.values().map(Coverage::from_live).collect::<Vec<_>>(),
                 "live database",
@@ -103,7 +102,7 @@ fn show_status(ctx: &Context) -> Result<(), Failure> {
     let applied = session.applied(false, &project).map_err(db_failure)?;
     let at = crate::plan::current(&applied);
     let tables = status::status(
-        &mut session.client,
+        &mut session,
         &ctx.config.history_schema,
         &declared,
         at.as_ref(),
@@ -184,8 +183,7 @@ fn test(ctx: &Context) -> Result<(), Failure> {
     let (mut passed, mut failed) = (0, 0);
     let mut results = Vec::new();
     for (f, c) in files.iter().zip(&checked) {
-        let res =
-            crate::policies::tests::run_file(&mut session.client, f, c).map_err(db_failure)?;
+        let res = crate::policies::tests::run_file(&mut session, f, c).map_err(db_failure)?;
         if res.passed {
             passed += 1;
             r.line(format!(

@@ -47,7 +47,7 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
     let mut admin = open(ctx)?;
     validate(ctx, &mut admin, project)?;
     let base = admin.target.clone();
-    let stale = scratch::drop_stale(&mut admin.client).map_err(db_failure)?;
+    let stale = scratch::drop_stale(&mut admin).map_err(db_failure)?;
     if !stale.is_empty() {
         ctx.reporter.note(format!(
             "dropped {} scratch database{} left by an interrupted verify: {}",
@@ -56,7 +56,7 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
             stale.join(", ")
         ));
     }
-    let scratch = Scratch::create(admin.client, &base, report_interrupt(ctx)).map_err(|e| {
+    let scratch = Scratch::create(admin, &base, report_interrupt(ctx)).map_err(|e| {
         let hint = if e.not_allowed {
             "the database user needs the CREATEDB privilege, or pass `--scratch-url` with an empty database to use instead".to_string()
         } else {
@@ -140,7 +140,7 @@ fn on_given_scratch(
     })?;
     let described = session.target.describe();
     // Nothing is excluded: keel's own schema left by an earlier run counts.
-    let found = snapshot::take(&mut session.client, "").map_err(db_failure)?;
+    let found = snapshot::take(&mut session, "").map_err(db_failure)?;
     let objects = found.user_objects();
     if !objects.is_empty() {
         let listed: Vec<String> = objects.iter().take(5).map(|k| k.to_string()).collect();
@@ -171,7 +171,7 @@ fn on_given_scratch(
         database: described,
         created: false,
     };
-    let result = verify_on(ctx, &mut session.client, project, declared, &place);
+    let result = verify_on(ctx, &mut session, project, declared, &place);
     let _ = session.unlock();
     result
 }
@@ -206,7 +206,7 @@ fn validate(ctx: &Context, session: &mut Session, project: &Project) -> Result<(
 /// Runs the verification on `client` and reports it.
 fn verify_on(
     ctx: &Context,
-    client: &mut Client,
+    client: &mut impl crate::db::Connection<Client = Client>,
     project: &Project,
     declared: &Declared,
     place: &Place,

@@ -1,14 +1,45 @@
 //! Everything that talks to PostgreSQL.
 
+pub mod catalog;
 pub mod cluster;
 pub mod connect;
 pub mod history;
 pub mod lock;
 mod pgpass;
+pub mod policy;
+pub mod policy_live;
+pub mod policy_test;
 pub mod run;
+pub mod scratch;
 pub mod server_parse;
+pub mod session;
+pub mod snapshot;
 pub mod statement;
 pub mod tls;
+
+/// Something `db/` functions send SQL through: a [`session::Session`], a
+/// client or a transaction. Outside `db/` it can only be handed on: the
+/// client inside is reached with an [`Inside`], which only `db/` can make.
+pub trait Connection {
+    type Client: postgres::GenericClient;
+    #[doc(hidden)]
+    fn client(&mut self, inside: Inside) -> &mut Self::Client;
+}
+
+/// Proof that the caller is in `db/`.
+pub struct Inside(());
+
+impl<C: postgres::GenericClient> Connection for C {
+    type Client = C;
+    fn client(&mut self, _: Inside) -> &mut C {
+        self
+    }
+}
+
+/// The client inside `conn`.
+fn client<C: Connection>(conn: &mut C) -> &mut C::Client {
+    conn.client(Inside(()))
+}
 
 /// A database-side failure with the context it happened in.
 #[derive(Debug, thiserror::Error)]

@@ -103,13 +103,14 @@ fn file_of<'a>(step: &Step<'a>) -> &'a SqlFile {
 
 /// Runs `plan`. `applied` is the set of versions applied before the run.
 pub fn execute(
-    client: &mut Client,
+    conn: &mut impl super::Connection<Client = Client>,
     plan: &Plan<'_>,
     applied: &BTreeSet<Version>,
     settings: &Settings<'_>,
     progress: &mut dyn Progress,
     hooks: &mut dyn Hooks,
 ) -> Result<Outcome, RunError> {
+    let client = super::client(conn);
     let started = Instant::now();
     let mut state = State {
         applied: applied.clone(),

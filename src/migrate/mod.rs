@@ -369,7 +369,7 @@ fn full_run(
     };
     let mut stage = Stage::new(&declared, schema, req.direction == Direction::Down);
     let result = run::execute(
-        &mut session.client,
+        &mut session,
         &plan,
         &applied_set,
         &settings,

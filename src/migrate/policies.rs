@@ -2,7 +2,6 @@
 
 use super::Error;
 use crate::db::history::{self, Event};
-use crate::db::DbError;
 use crate::policies::declared::Declared;
 use crate::policies::reconcile::Change as PolicyChange;
 use crate::project::Version;
@@ -21,34 +20,33 @@ pub fn policies_only(
     target: &str,
     waited: &(Option<Duration>, Option<String>),
 ) -> Result<Vec<PolicyChange>, Error> {
-    let mut tx = session
-        .client
-        .transaction()
-        .map_err(|e| DbError::query("starting the transaction", &e))?;
-    let changes = crate::policies::reconcile::reconcile(&mut tx, schema, declared, at)
-        .map_err(|e| Error::failed(format!("policy stage: {e}; nothing was changed"), e.hint()))?;
-    let mut detail = Vec::new();
-    if let Some(h) = &waited.1 {
-        detail.push(format!("waited for the lock held by {h}"));
-    }
-    if !changes.is_empty() {
-        detail.push(format!("{} policy change(s)", changes.len()));
-    }
-    history::log_event(
-        &mut tx,
-        schema,
-        &Event {
-            command,
-            target: Some(target),
-            from: at,
-            to: at,
-            outcome: "ok",
-            detail: (!detail.is_empty()).then(|| detail.join("; ")),
-            waited_ms: waited.0.map(|d| d.as_secs_f64() * 1000.0),
-        },
-    )?;
-    tx.commit().map_err(|e| DbError::query("committing", &e))?;
-    Ok(changes)
+    session.transaction(|tx| {
+        let changes =
+            crate::policies::reconcile::reconcile(tx, schema, declared, at).map_err(|e| {
+                Error::failed(format!("policy stage: {e}; nothing was changed"), e.hint())
+            })?;
+        let mut detail = Vec::new();
+        if let Some(h) = &waited.1 {
+            detail.push(format!("waited for the lock held by {h}"));
+        }
+        if !changes.is_empty() {
+            detail.push(format!("{} policy change(s)", changes.len()));
+        }
+        history::log_event(
+            tx,
+            schema,
+            &Event {
+                command,
+                target: Some(target),
+                from: at,
+                to: at,
+                outcome: "ok",
+                detail: (!detail.is_empty()).then(|| detail.join("; ")),
+                waited_ms: waited.0.map(|d| d.as_secs_f64() * 1000.0),
+            },
+        )?;
+        Ok(changes)
+    })
 }
 
 /// What `policies apply` needs: the project, the database and the lock.

@@ -9,7 +9,6 @@
 use super::{load_accepting_edits, locked, Error, Sink};
 use crate::config::Config;
 use crate::db::history::{self, Event, NewVersion};
-use crate::db::DbError;
 use crate::plan::Direction;
 use crate::project::Version;
 use std::path::{Path, PathBuf};
@@ -102,50 +101,49 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
         .collect();
     // A dirty `down` that was finished by hand means the version is gone.
     let finished_down = rec.dirty && rec.dirty_direction == Some(Direction::Down);
-    let mut tx = session
-        .client
-        .transaction()
-        .map_err(|e| DbError::query("starting the transaction", &e))?;
-    if finished_down {
-        history::delete(&mut tx, schema, &[&m.version])?;
-    } else {
-        history::accept_files(&mut tx, schema, &row)?;
-    }
-    let mut event_detail = changes.clone();
-    event_detail.extend(
-        to_seal
-            .iter()
-            .map(|f| format!("sealed {}", f.path.display())),
-    );
-    history::log_event(
-        &mut tx,
-        schema,
-        &Event {
-            command: "repair",
-            target: Some(&req.version),
-            from: Some(&m.version),
-            to: Some(&m.version),
-            outcome: "ok",
-            detail: Some(if event_detail.is_empty() {
-                "no change".into()
-            } else {
-                event_detail.join("; ")
-            }),
-            ..Event::default()
-        },
-    )?;
-    // Files are sealed after the database took the row and before it
-    // commits: a failed write drops `tx`, which rolls the record back. A
-    // failed commit leaves sealed files whose bodies are unchanged, and
-    // running repair again records them.
-    let mut sealed = Vec::new();
-    for f in &to_seal {
-        crate::safe_fs::replace(&f.path, crate::header::seal(&f.text).as_bytes(), None).map_err(
-            |e| Error::failed(format!("cannot write `{}`: {e}", f.path.display()), None),
+    let sealed = session.transaction(|tx| -> Result<_, Error> {
+        if finished_down {
+            history::delete(tx, schema, &[&m.version])?;
+        } else {
+            history::accept_files(tx, schema, &row)?;
+        }
+        let mut event_detail = changes.clone();
+        event_detail.extend(
+            to_seal
+                .iter()
+                .map(|f| format!("sealed {}", f.path.display())),
+        );
+        history::log_event(
+            tx,
+            schema,
+            &Event {
+                command: "repair",
+                target: Some(&req.version),
+                from: Some(&m.version),
+                to: Some(&m.version),
+                outcome: "ok",
+                detail: Some(if event_detail.is_empty() {
+                    "no change".into()
+                } else {
+                    event_detail.join("; ")
+                }),
+                ..Event::default()
+            },
         )?;
-        sealed.push(f.path.clone());
-    }
-    tx.commit().map_err(|e| DbError::query("committing", &e))?;
+        // Files are sealed after the database took the row and before it
+        // commits: a failed write returns an error, which rolls the record back. A
+        // failed commit leaves sealed files whose bodies are unchanged, and
+        // running repair again records them.
+        let mut sealed = Vec::new();
+        for f in &to_seal {
+            crate::safe_fs::replace(&f.path, crate::header::seal(&f.text).as_bytes(), None)
+                .map_err(|e| {
+                    Error::failed(format!("cannot write `{}`: {e}", f.path.display()), None)
+                })?;
+            sealed.push(f.path.clone());
+        }
+        Ok(sealed)
+    })?;
     session.unlock()?;
     Ok(RepairReport {
         id: m.id(),

@@ -57,18 +57,13 @@ pub fn stamp(req: &StampRequest, sink: &mut dyn Sink) -> Result<StampReport, Err
         now.remove(v);
     }
     let to = now.iter().next_back().cloned();
-    let client = &mut session.client;
-    let mut changes = Vec::new();
-    (|| -> Result<(), DbError> {
-        let mut tx = client
-            .transaction()
-            .map_err(|e| DbError::query("starting the transaction", &e))?;
-        history::insert(&mut tx, schema, &rows)?;
-        history::delete(&mut tx, schema, &removed)?;
-        changes = crate::policies::reconcile::reconcile(&mut tx, schema, &declared, to.as_ref())
+    let changes = session.transaction(|tx| -> Result<_, DbError> {
+        history::insert(tx, schema, &rows)?;
+        history::delete(tx, schema, &removed)?;
+        let changes = crate::policies::reconcile::reconcile(tx, schema, &declared, to.as_ref())
             .map_err(|e| DbError::Other(format!("policy stage: {e}")))?;
         history::log_event(
-            &mut tx,
+            tx,
             schema,
             &Event {
                 command: "stamp",
@@ -79,8 +74,8 @@ pub fn stamp(req: &StampRequest, sink: &mut dyn Sink) -> Result<StampReport, Err
                 ..Event::default()
             },
         )?;
-        tx.commit().map_err(|e| DbError::query("committing", &e))
-    })()?;
+        Ok(changes)
+    })?;
     session.unlock()?;
     Ok(StampReport {
         from,

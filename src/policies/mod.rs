@@ -3,19 +3,20 @@
 //! declarations that apply at the new version.
 //!
 //! - [`declared`]: the model read from the files;
-//! - [`live`]: the catalog as PostgreSQL has it;
-//! - [`reconcile`]: making live match declared, inside the run's transaction;
+//! - [`live`]: the catalog as PostgreSQL has it (in `db/`);
+//! - [`reconcile`]: making live match declared, inside the run's transaction
+//!   (in `db/`);
 //! - [`status`]: declared against live, for `policies status` and `check`;
 //! - [`lint`]: RLS mistakes, from the files and from the catalog;
-//! - [`tests`]: running the tenant isolation tests.
+//! - [`tests`]: running the tenant isolation tests (in `db/`).
 
 pub mod declared;
 pub mod lint;
-pub mod live;
 pub mod matrix;
-pub mod reconcile;
 pub mod stage;
 pub mod status;
-pub mod tests;
 
+pub use crate::db::policy as reconcile;
+pub use crate::db::policy_live as live;
+pub use crate::db::policy_test as tests;
 pub use declared::{Command, Declared, PolicyDecl, TableDecl, TableName};

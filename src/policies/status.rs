@@ -4,10 +4,9 @@
 use super::declared::{Command, Declared, TableName};
 use super::live::{self, LivePolicy};
 use super::reconcile;
-use crate::db::DbError;
+use crate::db::{Connection, DbError};
 use crate::diagnostic::Diagnostic;
 use crate::project::Version;
-use postgres::GenericClient;
 use serde::Serialize;
 
 /// The state of one policy.
@@ -82,7 +81,7 @@ fn expr_text(using: Option<&str>, check: Option<&str>) -> String {
 
 /// Compares the declarations that apply at `at` with the database.
 pub fn status(
-    client: &mut impl GenericClient,
+    client: &mut impl Connection,
     schema: &str,
     declared: &Declared,
     at: Option<&Version>,

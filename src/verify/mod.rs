@@ -11,11 +11,12 @@
 //! same transaction), so what is verified is what production will run.
 
 pub mod diff;
-pub mod scratch;
 pub mod snapshot;
 
+pub use crate::db::scratch;
+
 use crate::db::run::{self, Progress, RunError, Settings};
-use crate::db::DbError;
+use crate::db::{Connection, DbError};
 use crate::plan::{Direction, Plan, Step};
 use crate::policies::declared::{Declared, TableName};
 use crate::policies::stage::Stage;
@@ -146,7 +147,11 @@ impl<'a> Verifier<'a> {
     /// Verifies every migration on `client`, a connection to an empty
     /// database whose history schema exists. `on_checked` is told about each
     /// migration as it passes.
-    pub fn run(&self, client: &mut Client, on_checked: &mut dyn FnMut(&Checked<'a>)) -> Report<'a> {
+    pub fn run(
+        &self,
+        client: &mut impl Connection<Client = Client>,
+        on_checked: &mut dyn FnMut(&Checked<'a>),
+    ) -> Report<'a> {
         let mut applied: BTreeSet<Version> = BTreeSet::new();
         let mut report = Report {
             checked: Vec::new(),
@@ -179,7 +184,7 @@ impl<'a> Verifier<'a> {
 
     fn check(
         &self,
-        client: &mut Client,
+        client: &mut impl Connection<Client = Client>,
         m: &'a Migration,
         applied: &mut BTreeSet<Version>,
     ) -> Result<Verdict, Problem> {
@@ -191,22 +196,19 @@ impl<'a> Verifier<'a> {
                 })?;
             return Ok(Verdict::Irreversible);
         }
-        let snap = |client: &mut Client| -> Result<Snapshot, Problem> {
-            snapshot::take(client, self.schema).map_err(Problem::Snapshot)
-        };
-        let s0 = snap(client)?;
+        let s0 = self.snap(client)?;
         self.step(client, m, Direction::Up, applied)
             .map_err(|error| Problem::Step {
                 phase: Phase::Up,
                 error,
             })?;
-        let s1 = snap(client)?;
+        let s1 = self.snap(client)?;
         self.step(client, m, Direction::Down, applied)
             .map_err(|error| Problem::Step {
                 phase: Phase::Down,
                 error,
             })?;
-        let s2 = snap(client)?;
+        let s2 = self.snap(client)?;
         let mut down = diff::diff(&s0, &s2);
         down.excuse(|c| fail_closed(c, self.declared));
         if !down.is_clean() {
@@ -220,7 +222,7 @@ impl<'a> Verifier<'a> {
                 phase: Phase::UpAgain,
                 error,
             })?;
-        let s3 = snap(client)?;
+        let s3 = self.snap(client)?;
         let again = diff::diff(&s1, &s3);
         if !again.is_clean() {
             return Err(Problem::NotRestored {
@@ -233,11 +235,15 @@ impl<'a> Verifier<'a> {
         Ok(Verdict::Reversible { notes })
     }
 
+    fn snap(&self, client: &mut impl Connection<Client = Client>) -> Result<Snapshot, Problem> {
+        snapshot::take(client, self.schema).map_err(Problem::Snapshot)
+    }
+
     /// Applies or reverts `m` alone, as `upgrade`/`downgrade` would, with
     /// the policy stage; updates `applied` when it succeeds.
     fn step(
         &self,
-        client: &mut Client,
+        client: &mut impl Connection<Client = Client>,
         m: &'a Migration,
         direction: Direction,
         applied: &mut BTreeSet<Version>,

@@ -212,7 +212,8 @@ pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError
 
 /// True when the history schema exists (read-only commands must not
 /// create it).
-pub fn exists(client: &mut impl GenericClient, schema: &str) -> Result<bool, DbError> {
+pub fn exists(conn: &mut impl crate::db::Connection, schema: &str) -> Result<bool, DbError> {
+    let client = crate::db::client(conn);
     let row = client
         .query_one(
             "SELECT to_regclass($1) IS NOT NULL",

@@ -1,20 +1,20 @@
 //! The lint [`Model`] as the database has it, read from the catalog. This is
-//! the only part of the linter that talks to PostgreSQL.
+//! the only part of the linter that needs a connection.
 //!
 //! Policy expressions are PostgreSQL's own text (`pg_get_expr`), parsed with
 //! sqlparser; the tables a policy reads also come from `pg_depend`, which
 //! holds every other table its subqueries use even when sqlparser cannot read
-//! the text. Objects the files declare or create keep the files' position,
+//! the text. The queries are [`crate::db::catalog`]'s. Objects the files declare or create keep the files' position,
 //! so a finding points at the statement to change.
 
 use super::expr;
 use super::model::{Function, Model, Policy, Role, Table, View};
 use crate::config::Config;
-use crate::db::DbError;
+use crate::db::catalog;
+use crate::db::{Connection, DbError};
 use crate::policies::declared::{Declared, TableName};
 use crate::policies::live;
 use crate::sql::parse::ParseError;
-use postgres::GenericClient;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Schemas a hosting platform (Supabase) manages: their objects are not the
@@ -51,7 +51,7 @@ fn skipped_schemas(config: &Config) -> Vec<String> {
 
 /// Reads the catalog. `files` is the files' model, for positions.
 pub fn read(
-    client: &mut impl GenericClient,
+    client: &mut impl Connection,
     files: &Model,
     declared: &Declared,
     config: &Config,
@@ -59,9 +59,9 @@ pub fn read(
     let skipped = skipped_schemas(config);
     let linted = |t: &TableName| declared.tables.contains_key(t) || !skipped.contains(&t.schema);
     let live_tables = live::all_tables(client, &config.history_schema)?;
-    let tenant_columns = table_columns(client, TENANT_COLUMNS, &config.tenant_columns)?;
-    let index_leads = table_columns(client, INDEX_LEADS, &config.tenant_columns)?;
-    let depends = policy_reads(client)?;
+    let tenant_columns = catalog::tenant_columns(client, &config.tenant_columns)?;
+    let index_leads = catalog::index_leads(client, &config.tenant_columns)?;
+    let depends = catalog::policy_reads(client)?;
 
     let mut tables = BTreeMap::new();
     for (name, lt) in live_tables.into_iter().filter(|(n, _)| linted(n)) {
@@ -148,7 +148,8 @@ pub fn read(
     }
 
     let mut functions = BTreeMap::new();
-    for (name, security_definer, fixed_search_path) in security_definer_functions(client, &skipped)?
+    for (name, security_definer, fixed_search_path) in
+        catalog::security_definer_functions(client, &skipped)?
     {
         let site = files.functions.get(&name).and_then(|f| f.site.clone());
         functions.insert(
@@ -163,7 +164,10 @@ pub fn read(
     }
 
     let mut views = BTreeMap::new();
-    for (name, security_invoker, reads) in views_of(client, &skipped)? {
+    for (name, option, reads) in catalog::views(client, &skipped)? {
+        let security_invoker = option
+            .strip_prefix("security_invoker=")
+            .is_some_and(expr::truthy);
         let site = files.views.get(&name).and_then(|v| v.site.clone());
         views.insert(
             name.clone(),
@@ -180,187 +184,13 @@ pub fn read(
         tables,
         functions,
         views,
-        roles: roles(client, &config.test_roles)?,
-    })
-}
-
-/// Columns named in `$1` of ordinary tables.
-const TENANT_COLUMNS: &str = "
-    SELECT n.nspname::text, c.relname::text, a.attname::text
-    FROM pg_attribute a
-    JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p')
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attname::text = ANY ($1)";
-
-/// Columns named in `$1` that are the first column of an index.
-const INDEX_LEADS: &str = "
-    SELECT DISTINCT n.nspname::text, c.relname::text, a.attname::text
-    FROM pg_index i
-    JOIN pg_class c ON c.oid = i.indrelid
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-    WHERE a.attname::text = ANY ($1)";
-
-fn table_columns(
-    client: &mut impl GenericClient,
-    query: &str,
-    columns: &[String],
-) -> Result<BTreeMap<TableName, Vec<String>>, DbError> {
-    let rows = client
-        .query(query, &[&columns])
-        .map_err(|e| DbError::query("reading tenant columns and indexes", &e))?;
-    let mut out: BTreeMap<TableName, Vec<String>> = BTreeMap::new();
-    for r in rows {
-        let t = TableName {
-            schema: r.get(0),
-            name: r.get(1),
-        };
-        out.entry(t).or_default().push(r.get(2));
-    }
-    for cols in out.values_mut() {
-        // Keep the configured order, for stable messages.
-        cols.sort_by_key(|c| columns.iter().position(|x| x == c));
-    }
-    Ok(out)
-}
-
-/// For each policy (table, name), the other tables its expressions use, as
-/// PostgreSQL recorded them.
-fn policy_reads(
-    client: &mut impl GenericClient,
-) -> Result<BTreeMap<(TableName, String), BTreeSet<TableName>>, DbError> {
-    let rows = client
-        .query(
-            "SELECT DISTINCT pn.nspname::text, pc.relname::text, p.polname::text,
-                    rn.nspname::text, rc.relname::text
-             FROM pg_policy p
-             JOIN pg_class pc ON pc.oid = p.polrelid
-             JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-             JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid
-                             AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> p.polrelid
-             JOIN pg_class rc ON rc.oid = d.refobjid
-             JOIN pg_namespace rn ON rn.oid = rc.relnamespace",
-            &[],
-        )
-        .map_err(|e| DbError::query("reading what policies depend on", &e))?;
-    let mut out: BTreeMap<(TableName, String), BTreeSet<TableName>> = BTreeMap::new();
-    for r in rows {
-        let table = TableName {
-            schema: r.get(0),
-            name: r.get(1),
-        };
-        out.entry((table, r.get(2))).or_default().insert(TableName {
-            schema: r.get(3),
-            name: r.get(4),
-        });
-    }
-    Ok(out)
-}
-
-/// SECURITY DEFINER functions and procedures outside the skipped schemas
-/// and extensions: (name, security definer, fixed search_path).
-fn security_definer_functions(
-    client: &mut impl GenericClient,
-    skipped: &[String],
-) -> Result<Vec<(TableName, bool, bool)>, DbError> {
-    let rows = client
-        .query(
-            "SELECT n.nspname::text, p.proname::text,
-                    EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')
-             FROM pg_proc p
-             JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE p.prosecdef
-               AND n.nspname::text <> ALL ($1)
-               AND n.nspname NOT LIKE 'pg\\_%'
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                               WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-                                 AND d.deptype = 'e')
-             ORDER BY 1, 2",
-            &[&skipped],
-        )
-        .map_err(|e| DbError::query("reading functions", &e))?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                TableName {
-                    schema: r.get(0),
-                    name: r.get(1),
-                },
-                true,
-                r.get(2),
-            )
-        })
-        .collect())
-}
-
-/// Views outside the skipped schemas and extensions: (name, security
-/// invoker, the tables and views its rule reads).
-fn views_of(
-    client: &mut impl GenericClient,
-    skipped: &[String],
-) -> Result<Vec<(TableName, bool, BTreeSet<TableName>)>, DbError> {
-    let rows = client
-        .query(
-            "SELECT n.nspname::text, c.relname::text,
-                    COALESCE((SELECT o FROM unnest(c.reloptions) o
-                              WHERE o LIKE 'security_invoker=%' LIMIT 1), ''),
-                    rn.nspname::text, rc.relname::text
-             FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             LEFT JOIN pg_rewrite r ON r.ev_class = c.oid
-             LEFT JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                                  AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> c.oid
-             LEFT JOIN pg_class rc ON rc.oid = d.refobjid
-             LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-             WHERE c.relkind = 'v'
-               AND n.nspname::text <> ALL ($1)
-               AND n.nspname NOT LIKE 'pg\\_%'
-               AND NOT EXISTS (SELECT 1 FROM pg_depend e
-                               WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid
-                                 AND e.deptype = 'e')",
-            &[&skipped],
-        )
-        .map_err(|e| DbError::query("reading views", &e))?;
-    let mut views: BTreeMap<TableName, (bool, BTreeSet<TableName>)> = BTreeMap::new();
-    for r in rows {
-        let option: String = r.get(2);
-        let view = views
-            .entry(TableName {
-                schema: r.get(0),
-                name: r.get(1),
+        roles: catalog::roles(client, &config.test_roles)?
+            .into_iter()
+            .map(|(name, bypassrls, superuser)| Role {
+                name,
+                bypassrls,
+                superuser,
             })
-            .or_insert_with(|| {
-                let on = option
-                    .strip_prefix("security_invoker=")
-                    .is_some_and(expr::truthy);
-                (on, BTreeSet::new())
-            });
-        if let (Some(schema), Some(name)) = (r.get::<_, Option<String>>(3), r.get(4)) {
-            view.1.insert(TableName { schema, name });
-        }
-    }
-    Ok(views
-        .into_iter()
-        .map(|(name, (on, reads))| (name, on, reads))
-        .collect())
-}
-
-/// The configured application roles that exist.
-fn roles(client: &mut impl GenericClient, names: &[String]) -> Result<Vec<Role>, DbError> {
-    let rows = client
-        .query(
-            "SELECT rolname::text, rolbypassrls, rolsuper FROM pg_roles
-             WHERE rolname::text = ANY ($1) ORDER BY 1",
-            &[&names],
-        )
-        .map_err(|e| DbError::query("reading roles", &e))?;
-    Ok(rows
-        .iter()
-        .map(|r| Role {
-            name: r.get(0),
-            bypassrls: r.get(1),
-            superuser: r.get(2),
-        })
-        .collect())
+            .collect(),
+    })
 }

@@ -30,11 +30,10 @@ mod write_policy_without_check;
 pub use model::Model;
 
 use crate::config::Config;
-use crate::db::DbError;
+use crate::db::{Connection, DbError};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::policies::declared::Declared;
 use crate::project::{Project, SqlFile};
-use postgres::GenericClient;
 
 /// One lint rule.
 pub trait LintRule: Sync {
@@ -98,7 +97,7 @@ pub fn lint_static(project: &Project, declared: &Declared, config: &Config) -> V
 /// the files where the object is declared or created there, and carry a note
 /// saying they come from the database.
 pub fn lint_live(
-    client: &mut impl GenericClient,
+    client: &mut impl Connection,
     project: &Project,
     declared: &Declared,
     config: &Config,

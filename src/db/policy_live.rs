@@ -2,8 +2,8 @@
 //! come from `pg_get_expr`: PostgreSQL's own normalized text, so formatting
 //! in a file never counts as a change and a hand edit in the database does.
 
-use super::declared::{Command, TableName};
 use crate::db::DbError;
+use crate::policies::declared::{Command, TableName};
 use postgres::GenericClient;
 use std::collections::BTreeMap;
 
@@ -38,9 +38,10 @@ impl serde::Serialize for TableName {
 
 /// Reads `tables`; tables that do not exist are absent from the result.
 pub fn read(
-    client: &mut impl GenericClient,
+    conn: &mut impl super::Connection,
     tables: &[&TableName],
 ) -> Result<BTreeMap<TableName, LiveTable>, DbError> {
+    let client = super::client(conn);
     let schemas: Vec<&str> = tables.iter().map(|t| t.schema.as_str()).collect();
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     let mut out = BTreeMap::new();
@@ -111,9 +112,10 @@ pub fn read(
 /// Every ordinary table of the database outside the system schemas, with
 /// its RLS flags and policies (for the live lint).
 pub fn all_tables(
-    client: &mut impl GenericClient,
+    conn: &mut impl super::Connection,
     history_schema: &str,
 ) -> Result<BTreeMap<TableName, LiveTable>, DbError> {
+    let client = super::client(conn);
     let rows = client
         .query(
             "SELECT n.nspname::text, c.relname::text

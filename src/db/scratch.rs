@@ -12,6 +12,7 @@ use crate::db::connect::Target;
 use crate::db::DbError;
 use crate::sql::ident::quote_ident;
 use postgres::Client;
+use postgres::GenericClient;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -101,7 +102,8 @@ pub fn fresh_name() -> String {
 /// no `FORCE`, so a session that connects in between makes it fail rather
 /// than be ended; that database, and one this role may not drop, is kept
 /// for a later run.
-pub fn drop_stale(admin: &mut Client) -> Result<Vec<String>, DbError> {
+pub fn drop_stale(admin: &mut impl super::Connection) -> Result<Vec<String>, DbError> {
+    let admin = super::client(admin);
     let rows = admin
         .query(
             "SELECT d.datname::text FROM pg_database d
@@ -131,13 +133,13 @@ impl Scratch {
     /// on SIGINT and SIGTERM drop it and keel exits, after `on_interrupt`
     /// has reported it.
     pub fn create(
-        admin: Client,
+        admin: super::session::Session,
         base: &Target,
         on_interrupt: OnInterrupt,
     ) -> Result<Scratch, CreateError> {
         let name = fresh_name();
         let admin = Arc::new(Mutex::new(Admin {
-            client: admin,
+            client: admin.into_client(),
             pending: None,
         }));
         // Best effort: without the handler a signal ends keel as before, and

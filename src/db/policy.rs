@@ -7,9 +7,9 @@
 //! no DDL. Fail closed: a managed table is always RLS-enabled; a table whose
 //! declarations disappear keeps RLS on with no policy.
 
-use super::declared::{Declared, PolicyDecl, TableDecl, TableName};
-use super::live::{self, LivePolicy};
+use super::policy_live::{self as live, LivePolicy};
 use crate::db::DbError;
+use crate::policies::declared::{Declared, PolicyDecl, TableDecl, TableName};
 use crate::project::Version;
 use crate::sql::ident::quote_ident;
 use postgres::GenericClient;
@@ -111,8 +111,8 @@ fn recorded(
         .collect())
 }
 
-fn command_from_name(s: &str) -> super::Command {
-    use super::Command::*;
+fn command_from_name(s: &str) -> crate::policies::Command {
+    use crate::policies::Command::*;
     match s {
         "SELECT" => Select,
         "INSERT" => Insert,
@@ -124,9 +124,10 @@ fn command_from_name(s: &str) -> super::Command {
 
 /// The tables keel manages now.
 pub fn managed_tables(
-    client: &mut impl GenericClient,
+    conn: &mut impl super::Connection,
     schema: &str,
 ) -> Result<BTreeSet<TableName>, DbError> {
+    let client = super::client(conn);
     let rows = client
         .query(
             &format!("SELECT table_schema, table_name FROM {schema}.policy_tables"),
@@ -146,9 +147,10 @@ pub fn managed_tables(
 /// Runs before down migrations, which may drop a column or table a policy
 /// depends on; [`reconcile`] re-declares what applies afterwards.
 pub fn drop_managed_policies(
-    client: &mut impl GenericClient,
+    conn: &mut impl super::Connection,
     schema: &str,
 ) -> Result<Vec<Change>, DbError> {
+    let client = super::client(conn);
     let managed = managed_tables(client, schema)?;
     let refs: Vec<&TableName> = managed.iter().collect();
     let live = live::read(client, &refs)?;
@@ -179,11 +181,12 @@ fn exec(client: &mut impl GenericClient, sql: &str) -> Result<(), DbError> {
 /// Makes the live policies match the declarations that apply at `at`.
 /// Returns the DDL it ran (empty when nothing needed to change).
 pub fn reconcile(
-    client: &mut impl GenericClient,
+    conn: &mut impl super::Connection,
     schema: &str,
     declared: &Declared,
     at: Option<&Version>,
 ) -> Result<Vec<Change>, ReconcileError> {
+    let client = super::client(conn);
     let wanted: Vec<&TableDecl> = declared.at(at);
     let previously = managed_tables(client, schema)?;
     if wanted.is_empty() && previously.is_empty() {
@@ -404,9 +407,10 @@ pub type RecordedPolicies = BTreeMap<(TableName, String), (String, LivePolicy)>;
 
 /// Whether `live` differs from what keel recorded (a hand edit), per policy.
 pub fn recorded_differs(
-    client: &mut impl GenericClient,
+    conn: &mut impl super::Connection,
     schema: &str,
 ) -> Result<RecordedPolicies, DbError> {
+    let client = super::client(conn);
     Ok(recorded(client, schema)?
         .into_iter()
         .map(|(k, r)| (k, (r.source_hash, r.live)))

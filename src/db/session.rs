@@ -9,7 +9,7 @@ use crate::db::DbError;
 use crate::diagnostic::Diagnostic;
 use crate::project::{Project, SqlFile, Version};
 use crate::sql::validate::{CheckedFile, Parse};
-use postgres::Client;
+use postgres::{Client, Transaction};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub enum SessionError {
 
 /// An open connection.
 pub struct Session {
-    pub client: Client,
+    client: Client,
     pub target: Target,
     pub schema: String,
     /// Where the connection was dialled.
@@ -34,7 +34,29 @@ pub struct Session {
     lock: Option<Lock>,
 }
 
+impl super::Connection for Session {
+    type Client = Client;
+    fn client(&mut self, _: super::Inside) -> &mut Client {
+        &mut self.client
+    }
+}
+
 impl Session {
+    /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back
+    /// when it returns `Err`.
+    pub fn transaction<T, E: From<DbError>>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(|e| DbError::query("starting the transaction", &e))?;
+        let value = f(&mut tx)?;
+        tx.commit().map_err(|e| DbError::query("committing", &e))?;
+        Ok(value)
+    }
+
     /// Connects (no lock, nothing written).
     pub fn open(database_url: Option<&str>, schema: &str) -> Result<Session, SessionError> {
         let target = Target::resolve(database_url)?;
@@ -79,6 +101,12 @@ impl Session {
         self.lock = Some(lock);
         history::ensure(&mut self.client, &self.schema)?;
         Ok(self.lock.as_ref().expect("just set"))
+    }
+
+    /// The connection alone, for a `db/` guard that keeps it (the lock, if
+    /// any, goes with it).
+    pub(super) fn into_client(self) -> Client {
+        self.client
     }
 
     /// How long taking the lock took, and who held it meanwhile.

@@ -17,7 +17,7 @@ use crate::project::SqlFile;
 use crate::sql::split::words;
 use crate::sql::validate::CheckedFile;
 use postgres::error::ErrorPosition;
-use postgres::Client;
+use postgres::GenericClient;
 use std::time::{Duration, Instant};
 
 /// The outcome of one test file.
@@ -48,10 +48,11 @@ fn switches_role(sql: &str) -> bool {
 /// Runs one test file, whose statements `checked` lists (validated by
 /// [`crate::sql::validate::check_file`], with no errors).
 pub fn run_file(
-    client: &mut Client,
+    conn: &mut impl super::Connection,
     file: &SqlFile,
     checked: &CheckedFile,
 ) -> Result<TestResult, DbError> {
+    let client = super::client(conn);
     let start = Instant::now();
     let stmts: Vec<_> = checked.statements.iter().map(|s| s.text.clone()).collect();
     let privileged: bool = client
