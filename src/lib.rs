@@ -9,6 +9,7 @@ pub mod db;
 pub mod diagnostic;
 pub mod drift;
 pub mod header;
+pub mod history_model;
 pub mod migrate;
 pub mod parallel;
 pub mod plan;

@@ -1,7 +1,8 @@
 //! From (migrations on disk, versions applied, target) to the ordered steps
 //! to run. Pure: no database, no printing, so every rule here is unit-tested.
 
-use crate::db::history::AppliedVersion;
+use crate::history_model::AppliedVersion;
+pub use crate::history_model::Direction;
 use crate::project::{Migration, Project, Version};
 use std::collections::BTreeSet;
 
@@ -26,39 +27,6 @@ impl Target {
             }
             _ => Version::parse(s).map(Target::Version),
         }
-    }
-}
-
-/// Which way a step goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Up,
-    Down,
-}
-
-impl Direction {
-    /// `up` or `down`, as history records it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Up => "up",
-            Direction::Down => "down",
-        }
-    }
-
-    /// The inverse of [`Direction::as_str`].
-    pub fn parse(s: &str) -> Option<Direction> {
-        match s {
-            "up" => Some(Direction::Up),
-            "down" => Some(Direction::Down),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Direction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -23,7 +23,7 @@ const FORMAT: &str = concat!("keel listing 1 ", env!("CARGO_PKG_VERSION"));
 /// What a no-op run needs from the migrations folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskVersions {
-    /// `history::versions_digest` of every version with both files.
+    /// [`super::digest::versions_digest`] of every version with both files.
     pub digest: String,
     /// The newest version, written as on disk.
     pub head: Option<Version>,
@@ -32,7 +32,7 @@ pub struct DiskVersions {
 impl DiskVersions {
     pub fn of(layout: &Layout) -> DiskVersions {
         DiskVersions {
-            digest: crate::db::history::versions_digest(layout.pairs.iter().map(|p| &p.version)),
+            digest: super::digest::versions_digest(layout.pairs.iter().map(|p| &p.version)),
             head: layout.head().map(|p| p.version.clone()),
         }
     }

@@ -2,6 +2,7 @@
 //! files. Every layout mistake becomes a [`Diagnostic`] naming the path; only
 //! a missing or unreadable top folder is a hard error.
 
+pub mod digest;
 pub mod listing_cache;
 pub mod version;
 

@@ -5,6 +5,8 @@ use crate::db::DbError;
 use crate::project::Version;
 use postgres::GenericClient;
 
+pub use crate::project::digest::{version_hash, versions_digest};
+
 /// The 60-bit hash of one version in SQL (`{v}` is the numeric version):
 /// the first 15 hex digits of the SHA-256 of its decimal text, as
 /// [`version_hash`] computes it.
@@ -22,26 +24,6 @@ pub struct Summary {
     /// The version (and name) left dirty, if any.
     pub dirty: Option<(Version, String)>,
     pub digest: String,
-}
-
-/// The 60-bit hash of one version (see [`VERSION_HASH_SQL`]).
-pub fn version_hash(v: &Version) -> u64 {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(v.number.to_string().as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&d[..8]);
-    u64::from_be_bytes(first) >> 4
-}
-
-/// The digest of a set of versions: their count and the sum of their
-/// hashes, `count:sum` (the same as [`summary`] reads from the database).
-pub fn versions_digest<'a>(versions: impl Iterator<Item = &'a Version>) -> String {
-    let (mut count, mut sum) = (0u64, 0u128);
-    for v in versions {
-        count += 1;
-        sum += u128::from(version_hash(v));
-    }
-    format!("{count}:{sum}")
 }
 
 /// The summary of the applied versions; `None` when keel never ran here.

@@ -3,36 +3,10 @@
 //! written with `COPY` (`copy.rs`).
 
 use crate::db::DbError;
+pub use crate::history_model::AppliedVersion;
 use crate::plan::Direction;
 use crate::project::Version;
 use postgres::GenericClient;
-
-/// One applied version as recorded.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AppliedVersion {
-    #[serde(serialize_with = "version_digits")]
-    pub version: Version,
-    pub name: String,
-    pub up_checksum: String,
-    pub down_checksum: String,
-    #[serde(skip)]
-    pub up_sql: String,
-    #[serde(skip)]
-    pub down_sql: String,
-    pub irreversible: bool,
-    pub applied_at: String,
-    pub applied_by: String,
-    pub client_host: Option<String>,
-    pub duration_ms: Option<f64>,
-    pub keel_version: String,
-    pub dirty: bool,
-    pub dirty_direction: Option<Direction>,
-    pub dirty_statement: Option<i32>,
-}
-
-fn version_digits<S: serde::Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&v.digits)
-}
 
 /// Every applied version, ascending. `with_sql` loads the recorded bodies
 /// too (only drift checks need them).
