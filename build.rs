@@ -1,5 +1,8 @@
 //! Records the git commit keel is built from, for `keel --version`. A build
 //! outside a git checkout (a source tarball) simply has no commit.
+//!
+//! A build script talks to cargo on stdout.
+#![allow(clippy::disallowed_macros)]
 
 use std::process::Command;
 

@@ -3,6 +3,7 @@
 //! which is far faster than parsing and so does not disturb the figure).
 //!
 //! Prints `<bytes> <statements> <seconds>` for the parsing alone.
+#![allow(clippy::disallowed_macros)] // a benchmark program prints its figures
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;

@@ -5,6 +5,7 @@
 //! commands it marks with `# test: offline|online` (the convention is described at the end of
 //! that file), and run them on a copy of `tests/fixtures/extras/project`; the online ones get a
 //! fresh database of this binary's throwaway cluster (`tests/common`).
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

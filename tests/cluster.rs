@@ -1,5 +1,6 @@
 //! The PostgreSQL clusters keel starts for itself: throwaway test clusters (and their cleanup
 //! when the test process dies), the per-test databases, and the project's dev cluster.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! lock makes them take turns, the waiters say who holds the lock and then see the work done,
 //! no migration is applied twice, and a `CREATE INDEX CONCURRENTLY` by the holder never
 //! deadlocks with a waiter.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Connection settings as libpq reads them: `.pgpass` (permissions, one
 //! password per host) and settings given by URL against the `PG*` variables.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

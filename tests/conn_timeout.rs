@@ -14,6 +14,7 @@
 //! `tcp_user_timeout` ends the connection). On Linux, with
 //! `tcp_user_timeout` set, it also bounds how long keepalive probes may go
 //! unanswered, so here both cases end after about its 4 seconds.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! request, reports typed events to a sink, and returns a typed report or
 //! error. This is how many databases at once, retries and importers start
 //! runs.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

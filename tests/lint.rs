@@ -6,6 +6,7 @@
 //! (`tests/snapshots/lint__*.snap`) so that a change in wording is a reviewed change; the live
 //! test applies the `live` fixture to a throwaway PostgreSQL (`tests/common/`) and changes the
 //! database by hand.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

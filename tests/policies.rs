@@ -1,6 +1,7 @@
 //! The RLS stage against a real PostgreSQL: reconcile with upgrades and
 //! downgrades, drift, apply without churn, the stage's atomicity with the
 //! migrations, and policy tests.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 #[path = "fixtures/runner/support.rs"]

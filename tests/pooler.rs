@@ -3,6 +3,7 @@
 //! proxy is a real pgbouncer (`apt-get install pgbouncer`), one database
 //! pooled per transaction and one per session, in front of a throwaway
 //! cluster.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

@@ -4,6 +4,7 @@
 //! The contract is /work/shared/SPEC.md, sections 4 (commands, targets, `--sql`, exit status,
 //! passwords), 6 (history, lock, transactions, dirty state, drift) and 3 (validation before
 //! anything runs).
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

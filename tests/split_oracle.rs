@@ -10,6 +10,7 @@
 //! the server found. keel must split the input into exactly the generated statements, and each
 //! of them, sent alone, must return the same result set as the server's statement at that
 //! position.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

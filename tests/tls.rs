@@ -1,6 +1,7 @@
 //! TLS connections: keel talks to a server that requires TLS, with libpq's
 //! sslmode semantics (`require` encrypts, `verify-full` checks the
 //! certificate against `sslrootcert`).
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

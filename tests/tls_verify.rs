@@ -2,6 +2,7 @@
 //! libpq's sslmodes by server certificate: one issued by a private CA, one by
 //! a "public" CA known only to the system store, and a self-signed one marked
 //! as a CA. Each row is what libpq does with the same settings.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

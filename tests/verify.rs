@@ -4,6 +4,7 @@
 //! directory, seals it, and runs `keel verify --database-url <fresh database>`. The tests of
 //! this binary run one at a time (they share one cluster, and each checks that no
 //! `keel_verify_%` database is left on it afterwards).
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

@@ -36,7 +36,7 @@ fn warn_once(message: String) {
     static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     if !seen.contains(&message) {
-        eprintln!("{message}");
+        crate::report::warning::line(&message);
         seen.push(message);
     }
 }

@@ -1,9 +1,12 @@
 //! The only place that prints: human text (with colour when wanted), JSON,
-//! and GitHub Actions annotations.
+//! and GitHub Actions annotations. The print macros are denied everywhere
+//! else (clippy.toml).
+#![allow(clippy::disallowed_macros)]
 
 mod github;
 pub mod spinner;
 mod text;
+pub mod warning;
 
 use crate::diagnostic::Diagnostic;
 use serde::Serialize;

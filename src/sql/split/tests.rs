@@ -785,6 +785,7 @@ fn splits_a_hundred_megabyte_file() {
 /// Prints the splitter's throughput; run with `cargo test --release -- --ignored --nocapture`.
 #[test]
 #[ignore = "benchmark; run in release mode"]
+#[allow(clippy::disallowed_macros)]
 fn throughput() {
     let (src, statements) = bulk_insert(200 << 20);
     let start = std::time::Instant::now();
