@@ -6,7 +6,6 @@
 //! (`tests/common`).
 //! Each bad input asserts the exit status, that keel did not panic, and snapshots the exact
 //! stderr so that the wording is reviewed (`tests/snapshots/cli_offline__*.snap`).
-#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

@@ -1,6 +1,5 @@
 //! The integration tests' own harness (`tests/common`): what holds for every keel a test
 //! starts.
-#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

@@ -6,7 +6,6 @@
 //! Every test runs the built `keel` binary in a temporary project, with no database settings in
 //! its environment, so that the dev database fallback (`.keel/dev-db.json`) is what ordinary
 //! commands use.
-#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
 
 mod common;
 

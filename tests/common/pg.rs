@@ -3,6 +3,7 @@
 //!
 //! The cluster comes from the machine's server binaries (see `keel::db::cluster`). Without
 //! them the tests fail with instructions; they never skip silently.
+#![allow(clippy::disallowed_methods)] // tests query freely
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
