@@ -6,8 +6,12 @@
 //! - [`live`]: the catalog as PostgreSQL has it;
 //! - [`reconcile`]: making live match declared, inside the run's transaction;
 //! - [`status`]: declared against live, for `policies status` and `check`;
+//! - [`stage`]: the policy stage as a run's hook (drop before down steps,
+//!   reconcile after the last step);
 //! - [`lint`]: RLS mistakes, from the files and from the catalog;
-//! - [`tests`]: running the tenant isolation tests.
+//! - [`matrix`]: which policy lets each role run each command, per table;
+//! - [`tests`]: running the tenant isolation tests (runtime code, not unit
+//!   tests).
 
 pub mod declared;
 pub mod lint;
