@@ -76,8 +76,24 @@ pub struct Overrides {
 
 impl Config {
     /// Reads `keel.toml` from `root` if it exists and applies the environment
-    /// and `overrides`.
+    /// (`KEEL_DIR`, `KEEL_HISTORY_SCHEMA`, `KEEL_LOCK_TIMEOUT`) and `overrides`.
     pub fn load(root: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+        Config::load_with(root, overrides, &env)
+    }
+
+    /// [`Config::load`] without the environment: `keel.toml` and `overrides`
+    /// only. For a process that runs for many projects or databases, whose
+    /// own environment is not theirs.
+    pub fn load_file(root: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+        Config::load_with(root, overrides, &|_| None)
+    }
+
+    /// [`Config::load`] reading the environment through `env`.
+    pub fn load_with(
+        root: &Path,
+        overrides: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let path = root.join(FILE_NAME);
         // Never blocks on a FIFO nor reads a device: the file comes with the repository.
         let text = crate::safe_fs::read_regular(&path, MAX_FILE_BYTES).and_then(|bytes| {
@@ -170,11 +186,11 @@ mod tests {
             "dir = \"db\"\nlock_timeout = 5\n[policies]\ntenant_columns = [\"household_id\"]\n",
         )
         .unwrap();
-        let c = Config::load(dir.path(), &Overrides::default()).unwrap();
+        let c = Config::load_file(dir.path(), &Overrides::default()).unwrap();
         assert_eq!(c.dir, dir.path().join("db"));
         assert_eq!(c.lock_timeout, Duration::from_secs(5));
         assert_eq!(c.tenant_columns, ["household_id"]);
-        let c = Config::load(
+        let c = Config::load_file(
             dir.path(),
             &Overrides {
                 dir: Some("x".into()),
@@ -185,7 +201,7 @@ mod tests {
         assert_eq!(c.dir, PathBuf::from("x"));
 
         std::fs::write(dir.path().join(FILE_NAME), "dri = \"db\"\n").unwrap();
-        let e = Config::load(dir.path(), &Overrides::default()).unwrap_err();
+        let e = Config::load_file(dir.path(), &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("unknown field `dri`"), "{e}");
     }
 
@@ -204,8 +220,33 @@ mod tests {
                 format!("history_schema = \"{value}\"\n"),
             )
             .unwrap();
-            let loaded = Config::load(dir.path(), &Overrides::default());
+            let loaded = Config::load_file(dir.path(), &Overrides::default());
             assert_eq!(loaded.is_ok(), ok, "{value}");
         }
+    }
+
+    #[test]
+    fn the_environment_is_read_only_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "lock_timeout = 5\n").unwrap();
+        let env = |name: &str| match name {
+            "KEEL_LOCK_TIMEOUT" => Some("7".to_string()),
+            "KEEL_HISTORY_SCHEMA" => Some("elsewhere".to_string()),
+            _ => None,
+        };
+        let c = Config::load_with(dir.path(), &Overrides::default(), &env).unwrap();
+        assert_eq!(
+            (c.lock_timeout, c.history_schema.as_str()),
+            (Duration::from_secs(7), "elsewhere")
+        );
+        let bad = |name: &str| (name == "KEEL_LOCK_TIMEOUT").then(|| "soon".to_string());
+        let e = Config::load_with(dir.path(), &Overrides::default(), &bad).unwrap_err();
+        assert!(e.to_string().contains("KEEL_LOCK_TIMEOUT"), "{e}");
+        // The file alone: what a process serving many projects wants.
+        let c = Config::load_file(dir.path(), &Overrides::default()).unwrap();
+        assert_eq!(
+            (c.lock_timeout, c.history_schema.as_str()),
+            (Duration::from_secs(5), "keel")
+        );
     }
 }

@@ -1,7 +1,10 @@
 //! keel: a PostgreSQL migration runner for pure SQL.
 //!
-//! Data flows one way: files on disk ([`project`]) → parsed and validated
-//! statements ([`sql`]) → a plan → a database run ([`db`]) → a report ([`report`]).
+//! A run goes files on disk ([`project`]) → split and validated statements
+//! ([`sql`], [`validation`]) → a [`plan`] → the database ([`db`]); [`migrate`]
+//! drives it end to end and reports typed events, which [`cli`] renders through
+//! [`report`]. `docs/architecture.md` is the map: what each module does and
+//! what it may depend on.
 
 pub mod cli;
 pub mod config;

@@ -102,7 +102,7 @@ fn init_creates_the_layout_and_a_config_that_check_accepts() {
             "`{key}` missing from keel.toml:\n{text}"
         );
     }
-    let config = Config::load(root.path(), &Overrides::default()).expect("keel.toml loads");
+    let config = Config::load_file(root.path(), &Overrides::default()).expect("keel.toml loads");
     let default = Config::default();
     assert_eq!(config.dir, default.dir);
     assert_eq!(config.history_schema, default.history_schema);
@@ -200,7 +200,7 @@ fn init_dir_is_written_to_the_config_and_the_subcommand_flag_wins() {
         out.stderr.contains("$EDITOR db/migrations/up/0001_"),
         "{out:#?}"
     );
-    let config = Config::load(root.path(), &Overrides::default()).unwrap();
+    let config = Config::load_file(root.path(), &Overrides::default()).unwrap();
     assert_eq!(config.dir, root.path().join("db/migrations"));
     // Later commands need no --dir.
     let check = keel(root.path(), &["check", "--offline"]);

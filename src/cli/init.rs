@@ -271,7 +271,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join(FILE_NAME), text).unwrap();
         // Relative to `root`, as keel.toml's own `dir` is.
-        let mut c = Config::load(root.path(), &Overrides::default()).unwrap();
+        let mut c = Config::load_file(root.path(), &Overrides::default()).unwrap();
         if let Ok(rel) = c.dir.strip_prefix(root.path()) {
             c.dir = rel.to_path_buf();
         }

@@ -1,5 +1,7 @@
-//! The command line: one file per command, each turning its arguments into
-//! calls of the library. `main.rs` only parses and maps the outcome to an
+//! The command line: a file per command or family of commands (`upgrade.rs`
+//! holds `upgrade` and `downgrade`, `status.rs` holds `current` and
+//! `history`), each turning its arguments into calls of the library, and
+//! `shared.rs` for what they share. `main.rs` only parses and maps the outcome to an
 //! exit status.
 
 mod check;

@@ -7,8 +7,12 @@
 //! - [`reconcile`]: making live match declared, inside the run's transaction
 //!   (in `db/`);
 //! - [`status`]: declared against live, for `policies status` and `check`;
+//! - [`stage`]: the policy stage as a run's hook (drop before down steps,
+//!   reconcile after the last step);
 //! - [`lint`]: RLS mistakes, from the files and from the catalog;
-//! - [`tests`]: running the tenant isolation tests (in `db/`).
+//! - [`matrix`]: which policy lets each role run each command, per table;
+//! - [`tests`]: running the tenant isolation tests (runtime code, not unit
+//!   tests; in `db/`).
 
 pub mod declared;
 pub mod lint;

@@ -4,8 +4,9 @@
 //!
 //! sqlparser does not know all of PostgreSQL, so a statement it rejects is
 //! either a real syntax error or valid PostgreSQL it lacks. Offline that is a
-//! warning (`unvalidated`); with a database, [`ServerParser`] asks
-//! PostgreSQL's own parser and turns the answer into a pass or an error.
+//! warning (`unvalidated`); with a database, `Session::server_validate`
+//! (through `db::server_parse`) asks PostgreSQL's own parser and turns the
+//! answer into a pass or an error.
 
 use super::parse::{self, ParseError};
 use super::rules::{self, Class};
