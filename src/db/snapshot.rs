@@ -1,9 +1,8 @@
-//! Reading a catalog snapshot ([`crate::verify::snapshot`]): the queries,
+//! The catalog queries behind a snapshot ([`crate::verify::snapshot`]),
 //! run in one read-only transaction with `search_path` set to `pg_catalog`
 //! only.
 
 use super::DbError;
-use crate::verify::snapshot::{Kind, Snapshot};
 use postgres::Client;
 
 /// Which namespaces count: every schema but the system ones and `$1`, the
@@ -264,11 +263,26 @@ fn queries() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Reads the snapshot. `history_schema` is left out.
-pub fn take(
+/// One catalog object as a snapshot query returns it.
+pub struct CatalogRow {
+    /// The kind's label (`table`, `policy`, ...).
+    pub label: String,
+    /// The qualified name.
+    pub name: String,
+    pub definition: Option<String>,
+    pub note: Option<String>,
+    pub comment: Option<String>,
+    pub privileges: Option<String>,
+}
+
+/// Runs every snapshot query in one read-only, repeatable-read transaction
+/// and hands each row to `each` with what the query reads (for messages).
+/// `history_schema` is left out. An error from `each` ends the read.
+pub fn read(
     conn: &mut impl super::Connection<Client = Client>,
     history_schema: &str,
-) -> Result<Snapshot, DbError> {
+    mut each: impl FnMut(&str, CatalogRow) -> Result<(), DbError>,
+) -> Result<(), DbError> {
     let client = super::client(conn);
     let mut tx = client
         .build_transaction()
@@ -278,39 +292,24 @@ pub fn take(
         .map_err(|e| DbError::query("starting the snapshot transaction", &e))?;
     tx.batch_execute("SET LOCAL search_path = pg_catalog, pg_temp")
         .map_err(|e| DbError::query("setting the snapshot's search_path", &e))?;
-    let mut snapshot = Snapshot::new();
     for (what, sql) in queries() {
         let rows = tx
             .query(sql.as_str(), &[&history_schema])
             .map_err(|e| DbError::query(&format!("reading the catalog ({what})"), &e))?;
         for row in rows {
-            let label: String = row.get(0);
-            let Some(kind) = Kind::from_label(&label) else {
-                return Err(DbError::Other(format!(
-                    "reading the catalog ({what}): unknown kind `{label}`"
-                )));
-            };
-            let name: String = row.get(1);
-            let definition: Option<String> = row.get(2);
-            let note: Option<String> = row.get(3);
-            let comment: Option<String> = row.get(4);
-            let privileges: Option<String> = row.get(5);
-            let object = format!("{} {name}", kind.label());
-            if let Some(c) = comment {
-                snapshot.insert(Kind::Comment, object.clone(), quote(&c));
-            }
-            if let Some(p) = privileges {
-                snapshot.insert(Kind::Privileges, object, p);
-            }
-            snapshot.insert_with_note(kind, name, definition.unwrap_or_default(), note);
+            each(
+                what,
+                CatalogRow {
+                    label: row.get(0),
+                    name: row.get(1),
+                    definition: row.get(2),
+                    note: row.get(3),
+                    comment: row.get(4),
+                    privileges: row.get(5),
+                },
+            )?;
         }
     }
     tx.commit()
-        .map_err(|e| DbError::query("ending the snapshot transaction", &e))?;
-    Ok(snapshot)
-}
-
-/// A comment as an SQL literal, so blanks and line breaks stay visible.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+        .map_err(|e| DbError::query("ending the snapshot transaction", &e))
 }

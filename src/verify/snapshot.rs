@@ -7,7 +7,7 @@
 //! `pg_toast*`, `pg_temp*`), keel's history schema, and objects that belong
 //! to an extension (the extension itself is listed with its version).
 //!
-//! The queries ([`take`], in `db/`) run in one read-only transaction with `search_path` set to
+//! The queries (in [`crate::db::snapshot`]) run in one read-only transaction with `search_path` set to
 //! `pg_catalog` only, so every name the deparsers print is schema-qualified
 //! and a migration that changes the session's `search_path` cannot change
 //! how the next snapshot reads.
@@ -15,7 +15,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use crate::db::snapshot::take;
+use crate::db::{Connection, DbError};
+use postgres::Client;
 
 /// What an entry is. The order is the order of a diff listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -68,7 +69,7 @@ impl Kind {
         }
     }
 
-    pub(crate) fn from_label(s: &str) -> Option<Kind> {
+    fn from_label(s: &str) -> Option<Kind> {
         const ALL: [Kind; 19] = [
             Kind::Schema,
             Kind::Extension,
@@ -188,6 +189,37 @@ impl Snapshot {
         };
         self.entries.keys().filter(|k| !baseline(k)).collect()
     }
+}
+
+/// Reads the snapshot. `history_schema` is left out.
+pub fn take(
+    conn: &mut impl Connection<Client = Client>,
+    history_schema: &str,
+) -> Result<Snapshot, DbError> {
+    let mut snapshot = Snapshot::new();
+    crate::db::snapshot::read(conn, history_schema, |what, row| {
+        let Some(kind) = Kind::from_label(&row.label) else {
+            return Err(DbError::Other(format!(
+                "reading the catalog ({what}): unknown kind `{}`",
+                row.label
+            )));
+        };
+        let object = format!("{} {}", kind.label(), row.name);
+        if let Some(c) = row.comment {
+            snapshot.insert(Kind::Comment, object.clone(), quote(&c));
+        }
+        if let Some(p) = row.privileges {
+            snapshot.insert(Kind::Privileges, object, p);
+        }
+        snapshot.insert_with_note(kind, row.name, row.definition.unwrap_or_default(), row.note);
+        Ok(())
+    })?;
+    Ok(snapshot)
+}
+
+/// A comment as an SQL literal, so blanks and line breaks stay visible.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 #[cfg(test)]

@@ -4,14 +4,14 @@
 //! Policy expressions are PostgreSQL's own text (`pg_get_expr`), parsed with
 //! sqlparser; the tables a policy reads also come from `pg_depend`, which
 //! holds every other table its subqueries use even when sqlparser cannot read
-//! the text. The queries are [`crate::db::catalog`]'s. Objects the files declare or create keep the files' position,
-//! so a finding points at the statement to change.
+//! the text. The queries are [`crate::db::catalog`]'s. Objects the files
+//! declare or create keep the files' position, so a finding points at the
+//! statement to change.
 
 use super::expr;
 use super::model::{Function, Model, Policy, Role, Table, View};
 use crate::config::Config;
-use crate::db::catalog;
-use crate::db::{Connection, DbError};
+use crate::db::{catalog, Connection, DbError};
 use crate::policies::declared::{Declared, TableName};
 use crate::policies::live;
 use crate::sql::parse::ParseError;
