@@ -5,7 +5,7 @@
 //! - [`declared`]: the model read from the files;
 //! - [`live`]: the catalog as PostgreSQL has it (in `db/`);
 //! - [`reconcile`]: making live match declared, inside the run's transaction
-//!   (in `db/`);
+//!   (the SQL is [`crate::db::policy`]'s);
 //! - [`status`]: declared against live, for `policies status` and `check`;
 //! - [`stage`]: the policy stage as a run's hook (drop before down steps,
 //!   reconcile after the last step);
@@ -17,10 +17,10 @@
 pub mod declared;
 pub mod lint;
 pub mod matrix;
+pub mod reconcile;
 pub mod stage;
 pub mod status;
 
-pub use crate::db::policy as reconcile;
 pub use crate::db::policy_live as live;
 pub use crate::db::policy_test as tests;
 pub use declared::{Command, Declared, PolicyDecl, TableDecl, TableName};

@@ -1,0 +1,246 @@
+//! Making the database's policies match the declarations, inside the
+//! caller's transaction, so a run moves schema and policies together or not
+//! at all.
+//!
+//! No churn: a policy whose declaration is unchanged (same source hash) and
+//! whose catalog text still equals what keel recorded after creating it gets
+//! no DDL. Fail closed: a managed table is always RLS-enabled; a table whose
+//! declarations disappear keeps RLS on with no policy.
+//!
+//! The decisions are made here; the DDL and keel's record of what it applied
+//! are sent by [`crate::db::policy`].
+
+use super::declared::{Declared, TableDecl, TableName};
+use super::live::{self, LivePolicy};
+use crate::db::policy as state;
+use crate::db::{Connection, DbError};
+use crate::project::Version;
+use crate::sql::ident::quote_ident;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One change made (or to be made).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Change {
+    #[serde(serialize_with = "as_text")]
+    pub table: TableName,
+    pub action: String,
+    pub sql: String,
+}
+
+fn as_text<S: serde::Serializer>(t: &TableName, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_string())
+}
+
+/// Why reconciling failed (the run rolls back).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("policy file `{path}` declares policies for table {table}, which does not exist at version {version}")]
+    MissingTable {
+        path: String,
+        table: TableName,
+        version: String,
+    },
+    #[error("applying policy {policy} on {table} from `{path}` failed: {message}")]
+    Statement {
+        path: String,
+        table: TableName,
+        policy: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl ReconcileError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ReconcileError::MissingTable { .. } => Some(
+                "set `-- keel:requires <version>` in the policy file to the migration that creates the table".into(),
+            ),
+            ReconcileError::Statement { .. } => Some(
+                "the policy names a table, column or function that does not exist at this version; fix the policy or its `-- keel:requires`".into(),
+            ),
+            ReconcileError::Db(_) => None,
+        }
+    }
+}
+
+/// Drops every policy on managed tables and forgets them, keeping RLS on.
+/// Runs before down migrations, which may drop a column or table a policy
+/// depends on; [`reconcile`] re-declares what applies afterwards.
+pub fn drop_managed_policies(
+    conn: &mut impl Connection,
+    schema: &str,
+) -> Result<Vec<Change>, DbError> {
+    let managed = state::managed_tables(conn, schema)?;
+    let refs: Vec<&TableName> = managed.iter().collect();
+    let live = live::read(conn, &refs)?;
+    let mut changes = Vec::new();
+    for t in live.values() {
+        for p in &t.policies {
+            let sql = format!("DROP POLICY {} ON {}", quote_ident(&p.name), t.table.sql());
+            state::run_ddl(conn, &sql)?;
+            changes.push(Change {
+                table: t.table.clone(),
+                action: format!("drop policy {} (re-declared after the run)", p.name),
+                sql,
+            });
+        }
+    }
+    state::forget_all(conn, schema)?;
+    Ok(changes)
+}
+
+/// Makes the live policies match the declarations that apply at `at`.
+/// Returns the DDL it ran (empty when nothing needed to change).
+pub fn reconcile(
+    conn: &mut impl Connection,
+    schema: &str,
+    declared: &Declared,
+    at: Option<&Version>,
+) -> Result<Vec<Change>, ReconcileError> {
+    let wanted: Vec<&TableDecl> = declared.at(at);
+    let previously = state::managed_tables(conn, schema)?;
+    if wanted.is_empty() && previously.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A table both declared and previously managed is read once.
+    let all: Vec<&TableName> = wanted
+        .iter()
+        .map(|t| &t.table)
+        .chain(previously.iter())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let live = live::read(conn, &all)?;
+    let mut rec = state::recorded(conn, schema)?;
+    let mut changes = Vec::new();
+
+    for decl in &wanted {
+        let Some(lt) = live.get(&decl.table) else {
+            return Err(ReconcileError::MissingTable {
+                path: decl.path.display().to_string(),
+                table: decl.table.clone(),
+                version: at.map_or_else(|| "base".into(), |v| v.to_string()),
+            });
+        };
+        let t = decl.table.sql();
+        // Fail closed: a managed table is always RLS-enabled.
+        if !lt.rls {
+            let sql = format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY");
+            state::run_ddl(conn, &sql)?;
+            changes.push(change(&decl.table, "enable row level security", sql));
+        }
+        if lt.force != decl.force {
+            let sql = format!(
+                "ALTER TABLE {t} {} ROW LEVEL SECURITY",
+                if decl.force { "FORCE" } else { "NO FORCE" }
+            );
+            state::run_ddl(conn, &sql)?;
+            changes.push(change(
+                &decl.table,
+                if decl.force {
+                    "force row level security"
+                } else {
+                    "stop forcing row level security"
+                },
+                sql,
+            ));
+        }
+        for lp in &lt.policies {
+            if !decl.policies.iter().any(|p| p.name == lp.name) {
+                let sql = format!("DROP POLICY {} ON {t}", quote_ident(&lp.name));
+                state::run_ddl(conn, &sql)?;
+                rec.remove(&(decl.table.clone(), lp.name.clone()));
+                state::forget_policy(conn, schema, &decl.table, &lp.name)?;
+                changes.push(change(
+                    &decl.table,
+                    &format!("drop undeclared policy {}", lp.name),
+                    sql,
+                ));
+            }
+        }
+        for p in &decl.policies {
+            let current = lt.policies.iter().find(|lp| lp.name == p.name);
+            let record = rec.get(&(decl.table.clone(), p.name.clone()));
+            let unchanged = match (current, record) {
+                (Some(c), Some(r)) => r.source_hash == p.source_hash() && r.live == *c,
+                _ => false,
+            };
+            if unchanged {
+                continue;
+            }
+            let action = match (current, record) {
+                (None, _) => format!("create policy {}", p.name),
+                (Some(_), Some(r)) if r.source_hash == p.source_hash() => {
+                    format!("restore policy {} (changed in the database)", p.name)
+                }
+                (Some(_), _) => format!("replace policy {}", p.name),
+            };
+            // Each statement on its own: the policy's and its comment's text come from the
+            // user's file, so each goes in its own Parse (see `crate::db::statement`).
+            let mut statements = Vec::with_capacity(3);
+            if current.is_some() {
+                statements.push(format!("DROP POLICY {} ON {t}", quote_ident(&p.name)));
+            }
+            statements.push(p.sql.clone());
+            statements.extend(p.comment_sql.clone());
+            for statement in &statements {
+                state::run_declared(conn, statement).map_err(|message| {
+                    ReconcileError::Statement {
+                        path: p.path.display().to_string(),
+                        table: decl.table.clone(),
+                        policy: p.name.clone(),
+                        message,
+                    }
+                })?;
+            }
+            let sql = statements.join(";\n");
+            state::record_policy(conn, schema, p)?;
+            changes.push(change(&decl.table, &action, sql));
+        }
+        state::manage_table(conn, schema, &decl.table)?;
+    }
+
+    // Tables no longer declared at this version: drop their policies but
+    // keep RLS on (fail closed). Tables that no longer exist are forgotten.
+    let wanted_names: BTreeSet<&TableName> = wanted.iter().map(|t| &t.table).collect();
+    for table in previously.iter().filter(|t| !wanted_names.contains(t)) {
+        if let Some(lt) = live.get(table) {
+            for lp in &lt.policies {
+                let sql = format!("DROP POLICY {} ON {}", quote_ident(&lp.name), table.sql());
+                state::run_ddl(conn, &sql)?;
+                changes.push(change(
+                    table,
+                    &format!("drop policy {} (no longer declared; RLS stays on)", lp.name),
+                    sql,
+                ));
+            }
+        }
+        state::forget_table(conn, schema, table)?;
+    }
+    Ok(changes)
+}
+
+fn change(table: &TableName, action: &str, sql: String) -> Change {
+    Change {
+        table: table.clone(),
+        action: action.to_string(),
+        sql,
+    }
+}
+
+/// Per (table, policy): the declaration hash and catalog text keel
+/// recorded when it applied the policy.
+pub type RecordedPolicies = BTreeMap<(TableName, String), (String, LivePolicy)>;
+
+/// Whether `live` differs from what keel recorded (a hand edit), per policy.
+pub fn recorded_differs(
+    conn: &mut impl Connection,
+    schema: &str,
+) -> Result<RecordedPolicies, DbError> {
+    Ok(state::recorded(conn, schema)?
+        .into_iter()
+        .map(|(k, r)| (k, (r.source_hash, r.live)))
+        .collect())
+}
