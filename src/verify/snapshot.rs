@@ -12,11 +12,10 @@
 //! and a migration that changes the session's `search_path` cannot change
 //! how the next snapshot reads.
 
-use std::collections::BTreeMap;
-use std::fmt;
-
 use crate::db::{Connection, DbError};
 use postgres::Client;
+use std::collections::BTreeMap;
+use std::fmt;
 
 /// What an entry is. The order is the order of a diff listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
