@@ -3,7 +3,7 @@
 
 use super::shared::{db_failure, open};
 use super::{Context, Failure};
-use crate::diagnostic;
+use crate::diagnostic::{self, codes};
 use crate::sql::validate::Options;
 use crate::validation;
 
@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
         if args.strict {
             for f in &mut v.files {
                 for d in &mut f.diagnostics {
-                    if d.code == "unvalidated" {
+                    if d.code == codes::UNVALIDATED {
                         d.severity = crate::diagnostic::Severity::Error;
                     }
                 }
