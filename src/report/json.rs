@@ -324,3 +324,391 @@ impl<'a> SchemaNote<'a> {
         }
     }
 }
+
+/// `docs/json.md` has a table per document (a `###` heading) listing its
+/// fields in the order printed: the same names as a sample of each type,
+/// serialized with every optional field present.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::codes;
+    use crate::policies::declared::{Command, TableName};
+    use crate::policies::matrix::Cell;
+    use crate::policies::status::{PolicyStatus, State};
+    use crate::project::Version;
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    fn value(v: impl Serialize) -> Value {
+        serde_json::to_value(v).unwrap()
+    }
+
+    /// Every document and every object in one, by its name in the doc.
+    fn samples() -> Vec<(&'static str, Value)> {
+        let p = Path::new("sql/up/0001_a.sql");
+        let strings = ["a".to_string()];
+        let paths = [p.to_path_buf()];
+        let d = Diagnostic::error(codes::CHECKSUM_MISMATCH, "m")
+            .with_path(p)
+            .with_hint("h")
+            .with_note("n");
+        let diagnostics = std::slice::from_ref(&d);
+        let counts = Counts::default();
+        let file = || ShowFile {
+            path: p,
+            checksum: "c".into(),
+            sql: "s".into(),
+        };
+        let version = Version::parse("0001").unwrap();
+        let applied = AppliedVersion {
+            version: version.clone(),
+            name: "a".into(),
+            up_checksum: "c".into(),
+            down_checksum: "c".into(),
+            up_sql: String::new(),
+            down_sql: String::new(),
+            irreversible: false,
+            applied_at: "t".into(),
+            applied_by: "r".into(),
+            client_host: None,
+            duration_ms: None,
+            keel_version: "v".into(),
+            dirty: false,
+            dirty_direction: None,
+            dirty_statement: None,
+        };
+        let table = TableName {
+            schema: "public".into(),
+            name: "t".into(),
+        };
+        let policy = PolicyStatus {
+            name: "p".into(),
+            command: Some(Command::Select),
+            state: State::Ok,
+            declared: None,
+            live: None,
+            recorded: None,
+        };
+        let tables = [TableStatus {
+            table: table.clone(),
+            exists: true,
+            declared_force: true,
+            rls: true,
+            force: true,
+            policies: vec![policy.clone()],
+        }];
+        let changes = [PolicyChange {
+            table,
+            action: "a".into(),
+            sql: "s".into(),
+        }];
+        let grids = [Grid {
+            table: "t".into(),
+            rls: true,
+            roles: vec!["r".into()],
+            commands: vec!["SELECT"],
+            cells: vec![vec![Cell::Denied]],
+        }];
+        let test_files = [PolicyTestFile {
+            path: p,
+            passed: false,
+            statements: 1,
+            ms: 1.0,
+            failure: Some(d.clone()),
+        }];
+        let step = || Step {
+            version: "0001",
+            name: "a",
+            ms: 1.0,
+        };
+        let note = || SchemaNote {
+            kind: "table",
+            name: "t",
+            note: "n",
+        };
+        let change = SchemaChange {
+            change: "added",
+            kind: "table",
+            name: "t",
+            before: None,
+            after: Some("d"),
+        };
+        let verified = Verified {
+            id: "0001_a".into(),
+            version: "0001",
+            name: "a",
+            result: "failed",
+            checked: true,
+            ms: 1.0,
+            notes: Some(vec![note()]),
+            message: Some("m".into()),
+            phase: Some("down"),
+            differences: Some(vec![change]),
+            error: Some("e".into()),
+            diagnostic: Some(&d),
+        };
+        vec![
+            (
+                "error",
+                value(Error {
+                    error: "e",
+                    hint: None,
+                }),
+            ),
+            ("diagnostic", value(&d)),
+            (
+                "init",
+                value(Init {
+                    created: &paths,
+                    config: p,
+                    dir: p,
+                    next: &strings,
+                }),
+            ),
+            (
+                "revision",
+                value(Revision {
+                    version: "0001",
+                    up: p,
+                    down: p,
+                }),
+            ),
+            ("seal", value(Seal { sealed: &strings })),
+            (
+                "check",
+                value(Check {
+                    ok: true,
+                    errors: 0,
+                    warnings: 0,
+                    migrations: 0,
+                    statements: &counts,
+                    diagnostics,
+                }),
+            ),
+            ("statements", value(counts)),
+            (
+                "heads",
+                value(Head {
+                    version: "0001",
+                    name: "a",
+                }),
+            ),
+            (
+                "show",
+                value(Show {
+                    version: "0001",
+                    name: "a",
+                    message: None,
+                    transaction: true,
+                    irreversible: false,
+                    up: file(),
+                    down: file(),
+                }),
+            ),
+            ("show file", value(file())),
+            (
+                "current",
+                value(Current {
+                    version: None,
+                    name: None,
+                    head: None,
+                    at_head: true,
+                    dirty: None,
+                }),
+            ),
+            (
+                "history",
+                value(HistoryRow {
+                    version: "0001",
+                    name: "a".into(),
+                    state: "applied",
+                    head: true,
+                    message: None,
+                    applied: Some(&applied),
+                    up_checksum: None,
+                    down_checksum: None,
+                }),
+            ),
+            ("applied", value(&applied)),
+            ("applied event", value(RunEvent::Applied(step()))),
+            ("reverted", value(RunEvent::Reverted(step()))),
+            (
+                "summary",
+                value(RunEvent::Summary(Summary::Run(RunSummary {
+                    command: "upgrade",
+                    from: "base",
+                    to: "0001",
+                    steps: 1,
+                    ms: 1.0,
+                }))),
+            ),
+            (
+                "summary with nothing to run",
+                value(RunEvent::Summary(Summary::NothingToRun(NothingToRun {
+                    command: "upgrade",
+                    from: "base",
+                    to: "base",
+                    steps: 0,
+                    policy_changes: 0,
+                }))),
+            ),
+            (
+                "summary of stamp",
+                value(RunEvent::Summary(Summary::Stamp(StampSummary {
+                    command: "stamp",
+                    from: "base",
+                    to: "0001",
+                    added: &strings,
+                    removed: vec![],
+                }))),
+            ),
+            (
+                "repair",
+                value(Repair {
+                    version: "0001",
+                    changes: &strings,
+                    sealed: &strings,
+                }),
+            ),
+            (
+                "verify",
+                value(Verify {
+                    command: "verify",
+                    ok: false,
+                    scratch: Scratch {
+                        database: "d",
+                        created: true,
+                    },
+                    migrations: vec![],
+                    verified: 0,
+                    reversible: 0,
+                    irreversible: 0,
+                    failed: None,
+                    ms: 1.0,
+                }),
+            ),
+            (
+                "scratch",
+                value(Scratch {
+                    database: "d",
+                    created: true,
+                }),
+            ),
+            ("verified", value(&verified)),
+            (
+                "schema change",
+                value(&verified.differences.as_ref().unwrap()[0]),
+            ),
+            ("schema note", value(note())),
+            (
+                "policies apply",
+                value(PoliciesApplied { changes: &changes }),
+            ),
+            ("policy change", value(&changes[0])),
+            (
+                "policies status",
+                value(PoliciesStatus {
+                    drift: false,
+                    tables: &tables,
+                }),
+            ),
+            ("table status", value(&tables[0])),
+            ("policy status", value(&policy)),
+            (
+                "policies status --matrix",
+                value(PolicyMatrix {
+                    source: "live database",
+                    tables: &grids,
+                }),
+            ),
+            ("grid", value(&grids[0])),
+            (
+                "policies test",
+                value(PolicyTests {
+                    passed: 0,
+                    failed: 1,
+                    files: &test_files,
+                }),
+            ),
+            ("policy test", value(&test_files[0])),
+            (
+                "policies lint",
+                value(Lint {
+                    ok: true,
+                    errors: 0,
+                    warnings: 0,
+                    live: false,
+                    diagnostics,
+                }),
+            ),
+            (
+                "dev-db start",
+                value(DevDbStarted {
+                    running: true,
+                    url: "u",
+                    data_dir: p,
+                }),
+            ),
+            (
+                "dev-db status",
+                value(DevDbStatus {
+                    running: true,
+                    pid: Some(1),
+                    url: "u",
+                    data_dir: p,
+                    log: p,
+                }),
+            ),
+        ]
+    }
+
+    /// The fields of each `###` section of `docs/json.md`, by its heading
+    /// without backticks.
+    fn documented() -> BTreeMap<String, Vec<String>> {
+        let doc = include_str!("../../docs/json.md");
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut current = None;
+        for line in doc.lines() {
+            if let Some(name) = line.strip_prefix("### ") {
+                let name = name.replace('`', "");
+                assert!(!out.contains_key(&name), "{name} is documented twice");
+                out.insert(name.clone(), Vec::new());
+                current = Some(name);
+            } else if line.starts_with("## ") {
+                current = None;
+            } else if let (Some(name), Some(row)) = (&current, line.strip_prefix("| `")) {
+                let field = row.split('`').next().unwrap_or_default();
+                out.get_mut(name).unwrap().push(field.to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn docs_json_md_lists_the_fields_of_every_document() {
+        let mut documented = documented();
+        // The reverted event is the applied event with another value.
+        let step = documented.get("applied event").cloned();
+        let samples = samples();
+        for (name, sample) in &samples {
+            let keys: Vec<String> = match sample {
+                Value::Object(map) => map.keys().cloned().collect(),
+                other => panic!("{name} is not an object: {other}"),
+            };
+            if *name == "reverted" {
+                assert_eq!(sample["event"], "reverted");
+                assert_eq!(Some(&keys), step.as_ref());
+                continue;
+            }
+            let Some(fields) = documented.remove(*name) else {
+                panic!("docs/json.md has no section `{name}`");
+            };
+            assert_eq!(fields, keys, "the fields of `{name}` in docs/json.md");
+        }
+        assert!(
+            documented.is_empty(),
+            "docs/json.md documents what keel does not print: {:?}",
+            documented.keys().collect::<Vec<_>>()
+        );
+    }
+}
