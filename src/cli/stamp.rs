@@ -27,15 +27,15 @@ pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
     );
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&json::RunEvent::Summary(json::Summary::Stamp(
-            json::StampSummary {
-                command: "stamp",
-                from: &from,
-                to: &to,
+        r.json(&json::RunEvent::Summary(json::Summary {
+            command: "stamp",
+            from: &from,
+            to: &to,
+            outcome: json::Outcome::Stamped {
                 added: &report.added,
                 removed: report.removed.iter().map(|v| v.digits.as_str()).collect(),
             },
-        )));
+        }));
     } else {
         report_policy_changes(ctx, &report.policy_changes);
         for id in &report.added {

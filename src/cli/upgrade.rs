@@ -88,15 +88,15 @@ fn render(ctx: &Context, report: &Report) {
     let Some(elapsed) = report.elapsed else {
         // Nothing to run: only the policy stage did its work.
         if r.json_output() {
-            r.json(&json::RunEvent::Summary(json::Summary::NothingToRun(
-                json::NothingToRun {
-                    command,
-                    from: &from,
-                    to: &to,
+            r.json(&json::RunEvent::Summary(json::Summary {
+                command,
+                from: &from,
+                to: &to,
+                outcome: json::Outcome::NothingToRun {
                     steps: 0,
                     policy_changes: report.policy_changes.len(),
                 },
-            )));
+            }));
         } else {
             report_policy_changes(ctx, &report.policy_changes);
             r.note(format!("nothing to do: the database is at {from}"));
@@ -105,15 +105,15 @@ fn render(ctx: &Context, report: &Report) {
     };
     report_policy_changes(ctx, &report.policy_changes);
     if r.json_output() {
-        r.json(&json::RunEvent::Summary(json::Summary::Run(
-            json::RunSummary {
-                command,
-                from: &from,
-                to: &to,
+        r.json(&json::RunEvent::Summary(json::Summary {
+            command,
+            from: &from,
+            to: &to,
+            outcome: json::Outcome::Ran {
                 steps: report.steps,
                 ms: elapsed.as_secs_f64() * 1000.0,
             },
-        )));
+        }));
     } else {
         let verb = match report.direction {
             Direction::Up => "upgraded",

@@ -162,46 +162,32 @@ pub struct Step<'a> {
     pub ms: f64,
 }
 
-/// The last line of a run.
+/// The last line of a run: where it went, and what it did.
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    pub command: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    #[serde(flatten)]
+    pub outcome: Outcome<'a>,
+}
+
+/// What a run did, in [`Summary`].
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
-pub enum Summary<'a> {
-    Run(RunSummary<'a>),
-    NothingToRun(NothingToRun<'a>),
-    Stamp(StampSummary<'a>),
+pub enum Outcome<'a> {
+    /// `upgrade` or `downgrade` ran steps.
+    Ran { steps: usize, ms: f64 },
+    /// `upgrade` or `downgrade` had no step to run (only the policy stage).
+    NothingToRun { steps: usize, policy_changes: usize },
+    /// `stamp` recorded and forgot versions.
+    Stamped {
+        added: &'a [String],
+        removed: Vec<&'a str>,
+    },
 }
 
-/// `upgrade` or `downgrade` ran steps.
-#[derive(Debug, Serialize)]
-pub struct RunSummary<'a> {
-    pub command: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub steps: usize,
-    pub ms: f64,
-}
-
-/// `upgrade` or `downgrade` had no step to run (only the policy stage).
-#[derive(Debug, Serialize)]
-pub struct NothingToRun<'a> {
-    pub command: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub steps: usize,
-    pub policy_changes: usize,
-}
-
-/// `stamp`.
-#[derive(Debug, Serialize)]
-pub struct StampSummary<'a> {
-    pub command: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub added: &'a [String],
-    pub removed: Vec<&'a str>,
-}
-
-/// `keel policies matrix`.
+/// `keel policies status --matrix`.
 #[derive(Debug, Serialize)]
 pub struct PolicyMatrix<'a> {
     pub source: &'a str,
@@ -534,33 +520,36 @@ mod tests {
             ("reverted", value(RunEvent::Reverted(step()))),
             (
                 "summary",
-                value(RunEvent::Summary(Summary::Run(RunSummary {
+                value(RunEvent::Summary(Summary {
                     command: "upgrade",
                     from: "base",
                     to: "0001",
-                    steps: 1,
-                    ms: 1.0,
-                }))),
+                    outcome: Outcome::Ran { steps: 1, ms: 1.0 },
+                })),
             ),
             (
                 "summary with nothing to run",
-                value(RunEvent::Summary(Summary::NothingToRun(NothingToRun {
+                value(RunEvent::Summary(Summary {
                     command: "upgrade",
                     from: "base",
                     to: "base",
-                    steps: 0,
-                    policy_changes: 0,
-                }))),
+                    outcome: Outcome::NothingToRun {
+                        steps: 0,
+                        policy_changes: 0,
+                    },
+                })),
             ),
             (
                 "summary of stamp",
-                value(RunEvent::Summary(Summary::Stamp(StampSummary {
+                value(RunEvent::Summary(Summary {
                     command: "stamp",
                     from: "base",
                     to: "0001",
-                    added: &strings,
-                    removed: vec![],
-                }))),
+                    outcome: Outcome::Stamped {
+                        added: &strings,
+                        removed: vec![],
+                    },
+                })),
             ),
             (
                 "repair",
