@@ -1,6 +1,9 @@
 //! Diagnostics: what keel found wrong (or worth a warning) in a file, with
 //! the one place that turns a byte offset into `path:line:column`.
 
+pub mod codes;
+
+pub use codes::Code;
 use serde::Serialize;
 use std::cell::OnceCell;
 use std::ops::Range;
@@ -81,8 +84,8 @@ fn forward_chars(text: &str, from: usize, ceiling: usize, n: usize) -> usize {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// A stable kebab-case identifier, e.g. `checksum-mismatch`.
-    pub code: &'static str,
+    /// A stable identifier from [`codes`], e.g. `checksum-mismatch`.
+    pub code: Code,
     pub path: Option<PathBuf>,
     /// 1-based line in the file (header included).
     pub line: Option<usize>,
@@ -98,7 +101,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+    pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -112,7 +115,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+    pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)
@@ -462,7 +465,8 @@ mod tests {
         let line = format!("{}é BAD {}", "a".repeat(10_000_000), "b".repeat(1000));
         let text = format!("-- header\n{line}\nnext\n");
         let at = text.find("BAD").unwrap();
-        let d = Diagnostic::error("x", "m").at(Path::new("f.sql"), &text, at..at + 3);
+        let d =
+            Diagnostic::error(codes::SYNTAX_ERROR, "m").at(Path::new("f.sql"), &text, at..at + 3);
         assert_eq!((d.line, d.column), (Some(2), Some(10_000_003)));
         let s = d.snippet.unwrap();
         assert!(s.cut);
@@ -476,13 +480,17 @@ mod tests {
         );
         // Through the index: the same diagnostic.
         let source = Source::new(Path::new("f.sql"), &text);
-        let e = Diagnostic::error("x", "m").located(&source, at..at + 3);
+        let e = Diagnostic::error(codes::SYNTAX_ERROR, "m").located(&source, at..at + 3);
         assert_eq!(
             e,
-            Diagnostic::error("x", "m").at(Path::new("f.sql"), &text, at..at + 3)
+            Diagnostic::error(codes::SYNTAX_ERROR, "m").at(Path::new("f.sql"), &text, at..at + 3)
         );
         // A short line is kept whole, and a span is cut at the line's end.
-        let d = Diagnostic::error("x", "m").at(Path::new("f.sql"), "SELECT 1;\nx", 7..100);
+        let d = Diagnostic::error(codes::SYNTAX_ERROR, "m").at(
+            Path::new("f.sql"),
+            "SELECT 1;\nx",
+            7..100,
+        );
         let s = d.snippet.unwrap();
         assert_eq!(
             (s.line_text.as_str(), s.span, s.cut),

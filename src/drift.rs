@@ -2,7 +2,7 @@
 //! whitespace only) or semantic (the SQL changed), with a readable diff.
 
 use crate::db::DbError;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{codes, Diagnostic};
 use crate::project::{Migration, Project};
 use crate::session::Session;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -32,7 +32,7 @@ pub fn database_diagnostics(
         let Some(m) = project.find(&a.version) else {
             out.push(
                 Diagnostic::error(
-                    "applied-file-missing",
+                    codes::APPLIED_FILE_MISSING,
                     format!("applied version {}_{} has no file on disk", a.version, a.name),
                 )
                 .with_hint("restore the files from version control (the applied SQL is recorded: `keel history --verbose`)"),
@@ -49,11 +49,11 @@ pub fn database_diagnostics(
             let path = file.path.display().to_string();
             let d = match classify(recorded_sql, file.body(), &path) {
                 Change::Cosmetic => Diagnostic::error(
-                    "applied-file-changed",
+                    codes::APPLIED_FILE_CHANGED,
                     "applied migration was edited after it ran (cosmetic: comments and whitespace only)",
                 ),
                 Change::Semantic { diff } => Diagnostic::error(
-                    "applied-file-changed",
+                    codes::APPLIED_FILE_CHANGED,
                     "applied migration was edited after it ran (semantic: its SQL changed)",
                 )
                 .with_note(diff.trim_end().to_string()),
@@ -67,7 +67,7 @@ pub fn database_diagnostics(
     if let Some(d) = applied.iter().find(|a| a.dirty) {
         out.push(
             Diagnostic::error(
-                "dirty",
+                codes::DIRTY,
                 format!(
                     "the database is dirty: {}_{} ({}, outside a transaction) did not finish (statement {})",
                     d.version,
@@ -92,7 +92,7 @@ pub fn database_diagnostics(
         if current.is_some_and(|c| &m.version < c) {
             out.push(
                 Diagnostic::error(
-                    "out-of-order",
+                    codes::OUT_OF_ORDER,
                     format!(
                         "{} is not applied but the newer version {} is",
                         m.id(),
@@ -114,18 +114,18 @@ pub fn database_diagnostics(
         );
         out.push(if require_up_to_date {
             Diagnostic::error(
-                "not-up-to-date",
+                codes::NOT_UP_TO_DATE,
                 format!("Target database is not up to date. {message}"),
             )
             .with_hint("run `keel upgrade head`")
         } else {
-            Diagnostic::warning("pending", message).with_hint("run `keel upgrade head`")
+            Diagnostic::warning(codes::PENDING, message).with_hint("run `keel upgrade head`")
         });
     }
     for name in crate::db::catalog::invalid_indexes(session)? {
         out.push(
             Diagnostic::error(
-                "invalid-index",
+                codes::INVALID_INDEX,
                 format!("index {name} is INVALID (left by a failed CREATE INDEX CONCURRENTLY)"),
             )
             .with_hint(format!(

@@ -1,7 +1,7 @@
 //! Validation of a whole project: every file checked (in parallel: files are
 //! independent), plus the rules that look across files.
 
-use crate::diagnostic::{Diagnostic, Position};
+use crate::diagnostic::{codes, Diagnostic, Position};
 use crate::header::TransactionMode;
 use crate::project::{FileKind, Project, SqlFile};
 use crate::sql::rules::{self, Class};
@@ -88,7 +88,7 @@ fn enum_value_rule(files: &[&SqlFile], checked: &[CheckedFile], out: &mut Vec<Di
                     let pos = Position::of(&origin.text, *at);
                     out.push(
                         Diagnostic::warning(
-                            "enum-value-in-same-transaction",
+                            codes::ENUM_VALUE_IN_SAME_TRANSACTION,
                             format!(
                                 "enum value '{label}' is used in the transaction that adds it ({}:{})",
                                 origin.path.display(),
@@ -133,7 +133,7 @@ mod tests {
         }
     }
 
-    fn codes(migrations: Vec<Migration>) -> Vec<&'static str> {
+    fn codes(migrations: Vec<Migration>) -> Vec<codes::Code> {
         let project = Project {
             migrations,
             ..Project::default()
@@ -151,11 +151,11 @@ mod tests {
         let used = "INSERT INTO feelings VALUES ('meh');";
         assert_eq!(
             codes(vec![migration(1, &format!("{add}\n{used}"), &[])]),
-            ["enum-value-in-same-transaction"]
+            [codes::ENUM_VALUE_IN_SAME_TRANSACTION]
         );
         assert_eq!(
             codes(vec![migration(1, add, &[]), migration(2, used, &[])]),
-            ["enum-value-in-same-transaction"]
+            [codes::ENUM_VALUE_IN_SAME_TRANSACTION]
         );
         // A `transaction off` migration commits before what follows.
         assert!(codes(vec![

@@ -3,7 +3,8 @@
 
 use super::shared::{db_failure, open};
 use super::{Context, Failure};
-use crate::diagnostic;
+use crate::diagnostic::{self, codes};
+use crate::report::json;
 use crate::sql::validate::Options;
 use crate::validation;
 
@@ -48,7 +49,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
         if args.strict {
             for f in &mut v.files {
                 for d in &mut f.diagnostics {
-                    if d.code == "unvalidated" {
+                    if d.code == codes::UNVALIDATED {
                         d.severity = crate::diagnostic::Severity::Error;
                     }
                 }
@@ -80,14 +81,14 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
     let (errors, warnings) = diagnostic::count(&diagnostics);
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({
-            "ok": errors == 0,
-            "errors": errors,
-            "warnings": warnings,
-            "migrations": loaded.project.migrations.len(),
-            "statements": counts,
-            "diagnostics": diagnostics,
-        }));
+        r.json(&json::Check {
+            ok: errors == 0,
+            errors,
+            warnings,
+            migrations: loaded.project.migrations.len(),
+            statements: &counts,
+            diagnostics: &diagnostics,
+        });
     }
     r.diagnostics(&diagnostics);
     r.line(format!(

@@ -3,6 +3,7 @@
 
 use super::{Context, Failure};
 use crate::db::cluster::DevDb;
+use crate::report::json;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DevDbCommand {
@@ -27,7 +28,11 @@ pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
         DevDbCommand::Start => {
             let s = dev.start().map_err(fail)?;
             if r.json_output() {
-                r.json(&serde_json::json!({"running": s.running, "url": s.url, "data_dir": s.data_dir}));
+                r.json(&json::DevDbStarted {
+                    running: s.running,
+                    url: &s.url,
+                    data_dir: &s.data_dir,
+                });
             } else {
                 r.note(format!(
                     "dev database running (pid {}), data in {}",
@@ -44,7 +49,13 @@ pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
         DevDbCommand::Status => {
             let s = dev.status().map_err(fail)?;
             if r.json_output() {
-                r.json(&serde_json::json!({"running": s.running, "pid": s.pid, "url": s.url, "data_dir": s.data_dir, "log": s.log_file}));
+                r.json(&json::DevDbStatus {
+                    running: s.running,
+                    pid: s.pid,
+                    url: &s.url,
+                    data_dir: &s.data_dir,
+                    log: &s.log_file,
+                });
             } else {
                 r.line(if s.running {
                     format!("running (pid {})", s.pid.unwrap_or_default())

@@ -4,6 +4,7 @@
 
 use super::{Context, Failure};
 use crate::config::{Config, FILE_NAME};
+use crate::report::json;
 use std::path::{Path, PathBuf};
 
 /// The migrations folder when nothing else is said.
@@ -58,12 +59,12 @@ pub fn run(ctx: &Context, args: InitArgs) -> Result<(), Failure> {
     ];
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({
-            "created": created.shown(),
-            "config": config_path,
-            "dir": dir,
-            "next": next,
-        }));
+        r.json(&json::Init {
+            created: created.shown(),
+            config: &config_path,
+            dir: &dir,
+            next: &next,
+        });
     } else {
         for p in created.shown() {
             r.line(format!("created {}", p.display()));

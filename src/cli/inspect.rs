@@ -2,6 +2,7 @@
 
 use super::{Context, Failure};
 use crate::project::{Project, Version};
+use crate::report::json;
 
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
@@ -14,11 +15,12 @@ pub fn heads(ctx: &Context) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
     let r = &ctx.reporter;
     match loaded.project.head() {
-        Some(m) if r.json_output() => r.json(&serde_json::json!({
-            "version": m.version.digits, "name": m.name,
+        Some(m) if r.json_output() => r.json(&Some(json::Head {
+            version: &m.version.digits,
+            name: &m.name,
         })),
         Some(m) => r.line(format!("{} (head)", m.id())),
-        None if r.json_output() => r.json(&serde_json::json!(null)),
+        None if r.json_output() => r.json(&None::<json::Head>),
         None => r.note("no migrations yet: create one with `keel revision -m \"...\"`"),
     }
     Ok(())
@@ -40,15 +42,15 @@ pub fn show(ctx: &Context, args: ShowArgs) -> Result<(), Failure> {
     })?;
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({
-            "version": m.version.digits,
-            "name": m.name,
-            "message": m.up.header.message(),
-            "transaction": m.up.header.transaction() == crate::header::TransactionMode::On,
-            "irreversible": m.irreversible(),
-            "up": { "path": m.up.path, "checksum": m.up.actual_checksum().to_string(), "sql": crate::header::normalize(m.up.body()) },
-            "down": { "path": m.down.path, "checksum": m.down.actual_checksum().to_string(), "sql": crate::header::normalize(m.down.body()) },
-        }));
+        r.json(&json::Show {
+            version: &m.version.digits,
+            name: &m.name,
+            message: m.up.header.message(),
+            transaction: m.up.header.transaction() == crate::header::TransactionMode::On,
+            irreversible: m.irreversible(),
+            up: show_file(&m.up),
+            down: show_file(&m.down),
+        });
         return Ok(());
     }
     r.line(format!("Rev: {}", m.id()));
@@ -93,5 +95,13 @@ pub fn known_versions(project: &Project) -> String {
             all[..3].join(", "),
             all[n - 3..].join(", ")
         ),
+    }
+}
+
+fn show_file(f: &crate::project::SqlFile) -> json::ShowFile<'_> {
+    json::ShowFile {
+        path: &f.path,
+        checksum: f.actual_checksum().to_string(),
+        sql: crate::header::normalize(f.body()),
     }
 }

@@ -11,6 +11,7 @@ use crate::db::connect::ConnectError;
 use crate::diagnostic;
 use crate::policies::declared::declare;
 use crate::policies::lint;
+use crate::report::json;
 use crate::session::{Session, SessionError};
 
 #[derive(Debug, clap::Args)]
@@ -59,13 +60,13 @@ pub fn run(ctx: &Context, args: LintArgs) -> Result<(), Failure> {
     let (errors, warnings) = diagnostic::count(&diagnostics);
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({
-            "ok": errors == 0,
-            "errors": errors,
-            "warnings": warnings,
-            "live": ran_live,
-            "diagnostics": diagnostics,
-        }));
+        r.json(&json::Lint {
+            ok: errors == 0,
+            errors,
+            warnings,
+            live: ran_live,
+            diagnostics: &diagnostics,
+        });
     }
     r.diagnostics(&diagnostics);
     if !args.offline && !ran_live {

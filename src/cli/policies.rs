@@ -4,6 +4,7 @@ use super::shared::{db_failure, load_for_run, open, report_policy_changes, Rende
 use super::{Context, Failure};
 use crate::diagnostic::Diagnostic;
 use crate::policies::status::{self, State};
+use crate::report::json;
 use crate::sql::validate::{CheckedFile, Options};
 use crate::validation;
 use colored::Colorize;
@@ -62,7 +63,7 @@ fn matrix(ctx: &Context) -> Result<(), Failure> {
     let g = grids(&coverage, &ctx.config.test_roles);
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({ "source": source, "tables": g }));
+        r.json(&json::PolicyMatrix { source, tables: &g });
     } else {
         let color = r.color;
         r.note(format!("from the {source}"));
@@ -86,7 +87,7 @@ fn apply(ctx: &Context, flags: &RunFlags) -> Result<(), Failure> {
     let changes = crate::migrate::apply_policies(&req, &mut Render::new(ctx))?;
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({ "changes": changes }));
+        r.json(&json::PoliciesApplied { changes: &changes });
     } else if changes.is_empty() {
         r.line("policies match the declarations: no changes");
     } else {
@@ -111,7 +112,10 @@ fn show_status(ctx: &Context) -> Result<(), Failure> {
     let drift = tables.iter().any(|t| t.drifted());
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({ "drift": drift, "tables": tables }));
+        r.json(&json::PoliciesStatus {
+            drift,
+            tables: &tables,
+        });
     } else {
         if tables.is_empty() {
             r.line("no managed tables at this version");
@@ -209,14 +213,21 @@ fn test(ctx: &Context) -> Result<(), Failure> {
             }
         }
         if r.json_output() {
-            results.push(serde_json::json!({
-                "path": f.path, "passed": res.passed, "statements": res.statements,
-                "ms": res.elapsed.as_secs_f64() * 1000.0, "failure": res.failure,
-            }));
+            results.push(json::PolicyTestFile {
+                path: &f.path,
+                passed: res.passed,
+                statements: res.statements,
+                ms: res.elapsed.as_secs_f64() * 1000.0,
+                failure: res.failure,
+            });
         }
     }
     if r.json_output() {
-        r.json(&serde_json::json!({"passed": passed, "failed": failed, "files": results}));
+        r.json(&json::PolicyTests {
+            passed,
+            failed,
+            files: &results,
+        });
     } else {
         if files.is_empty() {
             r.note(format!(

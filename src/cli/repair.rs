@@ -4,6 +4,7 @@
 use super::shared::{Render, RunFlags};
 use super::{Context, Failure};
 use crate::migrate::{self, RepairRequest};
+use crate::report::json;
 
 #[derive(Debug, clap::Args)]
 pub struct RepairArgs {
@@ -29,9 +30,11 @@ pub fn run(ctx: &Context, a: RepairArgs) -> Result<(), Failure> {
         .collect();
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(
-            &serde_json::json!({"version": report.digits, "changes": report.changes, "sealed": sealed}),
-        );
+        r.json(&json::Repair {
+            version: &report.digits,
+            changes: &report.changes,
+            sealed: &sealed,
+        });
         return Ok(());
     }
     for p in &sealed {

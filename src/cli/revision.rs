@@ -3,6 +3,7 @@
 use super::{Context, Failure};
 use crate::header::{self, Checksum};
 use crate::project::{self, slug, Version};
+use crate::report::json;
 
 #[derive(Debug, clap::Args)]
 pub struct RevisionArgs {
@@ -68,11 +69,11 @@ pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
     }
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({
-            "version": version.digits,
-            "up": up_path,
-            "down": down_path,
-        }));
+        r.json(&json::Revision {
+            version: &version.digits,
+            up: &up_path,
+            down: &down_path,
+        });
     } else {
         r.line(format!("created {}", up_path.display()));
         r.line(format!("created {}", down_path.display()));

@@ -3,6 +3,7 @@
 use super::{Context, Failure};
 use crate::header;
 use crate::project::{SqlFile, Version};
+use crate::report::json;
 
 #[derive(Debug, clap::Args)]
 pub struct SealArgs {
@@ -54,7 +55,7 @@ pub fn run(ctx: &Context, args: SealArgs) -> Result<(), Failure> {
     }
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({ "sealed": sealed }));
+        r.json(&json::Seal { sealed: &sealed });
     } else if sealed.is_empty() {
         r.line("nothing to seal: every checksum matches its body");
     } else {

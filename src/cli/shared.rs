@@ -8,6 +8,7 @@ use crate::plan::Direction;
 use crate::policies::declared::Declared;
 use crate::policies::reconcile::Change as PolicyChange;
 use crate::project::Project;
+use crate::report::json;
 use crate::session::{Session, SessionError};
 use std::time::Duration;
 
@@ -94,12 +95,15 @@ impl Sink for Render<'_> {
                 };
                 if r.json_output() {
                     if !r.quiet {
-                        r.json(&serde_json::json!({
-                            "event": verb,
-                            "version": step.migration.version.digits,
-                            "name": step.migration.name,
-                            "ms": elapsed.as_secs_f64() * 1000.0,
-                        }));
+                        let done = json::Step {
+                            version: &step.migration.version.digits,
+                            name: &step.migration.name,
+                            ms: elapsed.as_secs_f64() * 1000.0,
+                        };
+                        r.json(&match step.direction {
+                            Direction::Up => json::RunEvent::Applied(done),
+                            Direction::Down => json::RunEvent::Reverted(done),
+                        });
                     }
                 } else {
                     r.note(format!(

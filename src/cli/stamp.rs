@@ -3,6 +3,7 @@
 use super::shared::{report_policy_changes, Render, RunFlags};
 use super::{Context, Failure};
 use crate::migrate::{self, version_text, StampRequest};
+use crate::report::json;
 
 #[derive(Debug, clap::Args)]
 pub struct StampArgs {
@@ -26,10 +27,14 @@ pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
     );
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({
-            "event": "summary", "command": "stamp", "from": from, "to": to,
-            "added": report.added,
-            "removed": report.removed.iter().map(|v| v.digits.clone()).collect::<Vec<_>>(),
+        r.json(&json::RunEvent::Summary(json::Summary {
+            command: "stamp",
+            from: &from,
+            to: &to,
+            outcome: json::Outcome::Stamped {
+                added: &report.added,
+                removed: report.removed.iter().map(|v| v.digits.as_str()).collect(),
+            },
         }));
     } else {
         report_policy_changes(ctx, &report.policy_changes);

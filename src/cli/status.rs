@@ -4,6 +4,7 @@ use super::shared::{db_failure, open};
 use super::{Context, Failure};
 use crate::db::history::AppliedVersion;
 use crate::project::Version;
+use crate::report::json;
 use colored::Colorize;
 
 #[derive(Debug, clap::Args)]
@@ -41,13 +42,13 @@ pub fn current(ctx: &Context) -> Result<(), Failure> {
     let applied_count = summary.as_ref().map_or(0, |s| s.count);
     let r = &ctx.reporter;
     if r.json_output() {
-        r.json(&serde_json::json!({
-            "version": cur.as_ref().map(|(v, _)| v.digits.clone()),
-            "name": cur.as_ref().map(|(_, n)| n.clone()),
-            "head": head.map(|h| h.version.digits.clone()),
-            "at_head": at_head,
-            "dirty": dirty_version.as_ref().map(|(v, _)| v.digits.clone()),
-        }));
+        r.json(&json::Current {
+            version: cur.as_ref().map(|(v, _)| v.digits.as_str()),
+            name: cur.as_ref().map(|(_, n)| n.as_str()),
+            head: head.map(|h| h.version.digits.as_str()),
+            at_head,
+            dirty: dirty_version.as_ref().map(|(v, _)| v.digits.as_str()),
+        });
         return Ok(());
     }
     match &cur {
@@ -157,14 +158,17 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
             (_, None, _) => "pending",
         };
         if r.json_output() {
-            rows.push(serde_json::json!({
-                "version": v.digits, "name": name, "state": state,
-                "head": head.as_ref() == Some(v),
-                "message": m.and_then(|m| m.up.header.message()),
-                "applied": ap,
-                "up_checksum": m.map(|m| m.up.actual_checksum().to_string()),
-                "down_checksum": m.map(|m| m.down.actual_checksum().to_string()),
-            }));
+            let row = json::HistoryRow {
+                version: &v.digits,
+                name,
+                state,
+                head: head.as_ref() == Some(v),
+                message: m.and_then(|m| m.up.header.message()),
+                applied: ap,
+                up_checksum: m.map(|m| m.up.actual_checksum().to_string()),
+                down_checksum: m.map(|m| m.down.actual_checksum().to_string()),
+            };
+            rows.push(row);
             continue;
         }
         let head_mark = if head.as_ref() == Some(v) {

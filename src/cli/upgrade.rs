@@ -5,6 +5,7 @@ use super::shared::{human, report_policy_changes, Render, RunFlags};
 use super::{Context, Failure};
 use crate::migrate::{self, version_text, Report, Request};
 use crate::plan::Direction;
+use crate::report::json;
 
 #[derive(Debug, clap::Args)]
 pub struct UpgradeArgs {
@@ -87,7 +88,15 @@ fn render(ctx: &Context, report: &Report) {
     let Some(elapsed) = report.elapsed else {
         // Nothing to run: only the policy stage did its work.
         if r.json_output() {
-            r.json(&serde_json::json!({"event": "summary", "command": command, "from": from, "to": to, "steps": 0, "policy_changes": report.policy_changes.len()}));
+            r.json(&json::RunEvent::Summary(json::Summary {
+                command,
+                from: &from,
+                to: &to,
+                outcome: json::Outcome::NothingToRun {
+                    steps: 0,
+                    policy_changes: report.policy_changes.len(),
+                },
+            }));
         } else {
             report_policy_changes(ctx, &report.policy_changes);
             r.note(format!("nothing to do: the database is at {from}"));
@@ -96,9 +105,14 @@ fn render(ctx: &Context, report: &Report) {
     };
     report_policy_changes(ctx, &report.policy_changes);
     if r.json_output() {
-        r.json(&serde_json::json!({
-            "event": "summary", "command": command, "from": from, "to": to,
-            "steps": report.steps, "ms": elapsed.as_secs_f64() * 1000.0,
+        r.json(&json::RunEvent::Summary(json::Summary {
+            command,
+            from: &from,
+            to: &to,
+            outcome: json::Outcome::Ran {
+                steps: report.steps,
+                ms: elapsed.as_secs_f64() * 1000.0,
+            },
         }));
     } else {
         let verb = match report.direction {

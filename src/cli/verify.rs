@@ -10,6 +10,7 @@ use crate::db::run::RunError;
 use crate::diagnostic::Diagnostic;
 use crate::policies::declared::Declared;
 use crate::project::{Project, SqlFile};
+use crate::report::json;
 use crate::session::Session;
 use crate::sql::ident::quote_ident;
 use crate::sql::validate::Options;
@@ -17,7 +18,6 @@ use crate::validation;
 use crate::verify::scratch::{self, Interrupted, Scratch};
 use crate::verify::{snapshot, Checked, Problem, Report, Verdict, Verifier};
 use postgres::Client;
-use serde_json::{json, Value};
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
@@ -310,9 +310,13 @@ fn verify_on(
     }
 }
 
-fn json_report(report: &Report<'_>, place: &Place, elapsed: std::time::Duration) -> Value {
+fn json_report<'r>(
+    report: &'r Report<'_>,
+    place: &'r Place,
+    elapsed: std::time::Duration,
+) -> json::Verify<'r> {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-    let mut migrations: Vec<Value> = report
+    let mut migrations: Vec<json::Verified<'r>> = report
         .checked
         .iter()
         .map(|c| {
@@ -320,55 +324,75 @@ fn json_report(report: &Report<'_>, place: &Place, elapsed: std::time::Duration)
             let (result, notes) = match &c.verdict {
                 Verdict::Reversible { notes } => (
                     "reversible",
-                    notes.iter().map(|n| n.to_json()).collect::<Vec<_>>(),
+                    notes.iter().map(json::SchemaNote::of).collect(),
                 ),
                 Verdict::Irreversible => ("irreversible", Vec::new()),
             };
-            json!({
-                "id": m.id(), "version": m.version.digits, "name": m.name,
-                "result": result, "checked": result == "reversible",
-                "ms": ms(c.elapsed), "notes": notes,
-            })
+            json::Verified {
+                id: m.id(),
+                version: &m.version.digits,
+                name: &m.name,
+                result,
+                checked: result == "reversible",
+                ms: ms(c.elapsed),
+                notes: Some(notes),
+                message: None,
+                phase: None,
+                differences: None,
+                error: None,
+                diagnostic: None,
+            }
         })
         .collect();
     let failure = report.stopped.as_ref().map(|s| {
         let m = s.migration;
-        let mut v = json!({
-            "id": m.id(), "version": m.version.digits, "name": m.name,
-            "result": "failed", "checked": true, "ms": ms(s.elapsed),
-            "message": s.problem.summary(),
-        });
+        let mut v = json::Verified {
+            id: m.id(),
+            version: &m.version.digits,
+            name: &m.name,
+            result: "failed",
+            checked: true,
+            ms: ms(s.elapsed),
+            notes: None,
+            message: Some(s.problem.summary()),
+            phase: None,
+            differences: None,
+            error: None,
+            diagnostic: None,
+        };
         match &s.problem {
             Problem::NotRestored { phase, diff } => {
-                v["phase"] = json!(phase.label());
-                v["differences"] = diff.changes.iter().map(|c| c.to_json()).collect();
-                v["notes"] = diff.notes.iter().map(|n| n.to_json()).collect();
+                v.phase = Some(phase.label());
+                v.differences = Some(diff.changes.iter().map(json::SchemaChange::of).collect());
+                v.notes = Some(diff.notes.iter().map(json::SchemaNote::of).collect());
             }
             Problem::Step { phase, error } => {
-                v["phase"] = json!(phase.label());
-                v["error"] = json!(error.to_string());
+                v.phase = Some(phase.label());
+                v.error = Some(error.to_string());
                 if let RunError::Statement { diagnostic, .. } = error {
-                    v["diagnostic"] = json!(diagnostic);
+                    v.diagnostic = Some(diagnostic);
                 }
             }
             Problem::Snapshot(e) => {
-                v["error"] = json!(e.to_string());
+                v.error = Some(e.to_string());
             }
         }
         v
     });
-    if let Some(f) = &failure {
-        migrations.push(f.clone());
+    let failed = failure.as_ref().map(|f| f.id.clone());
+    migrations.extend(failure);
+    json::Verify {
+        command: "verify",
+        ok: report.stopped.is_none(),
+        scratch: json::Scratch {
+            database: &place.database,
+            created: place.created,
+        },
+        migrations,
+        verified: report.checked.len(),
+        reversible: report.reversible(),
+        irreversible: report.irreversible(),
+        failed,
+        ms: ms(elapsed),
     }
-    json!({
-        "command": "verify",
-        "ok": report.stopped.is_none(),
-        "scratch": { "database": place.database, "created": place.created },
-        "migrations": migrations,
-        "verified": report.checked.len(),
-        "reversible": report.reversible(),
-        "irreversible": report.irreversible(),
-        "failed": failure.as_ref().map(|f| f["id"].clone()),
-        "ms": ms(elapsed),
-    })
 }

@@ -12,7 +12,7 @@
 //! runs is exactly the statements that were checked.
 
 use crate::db::DbError;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{codes, Diagnostic};
 use crate::project::SqlFile;
 use crate::sql::split::words;
 use crate::sql::validate::CheckedFile;
@@ -70,7 +70,7 @@ pub fn run_file(
             elapsed: start.elapsed(),
             failure: Some(
                 Diagnostic::error(
-                    "policy-test-bypasses-rls",
+                    codes::POLICY_TEST_BYPASSES_RLS,
                     "this test never switches role and keel is connected as a superuser or BYPASSRLS role: RLS does not apply, so the test can never fail",
                 )
                 .with_path(&file.path)
@@ -103,8 +103,11 @@ pub fn run_file(
                 None => (crate::db::connect::error_text(&e), 0),
             };
             let at = range.start + offset;
-            let mut d =
-                Diagnostic::error("policy-test-failed", message).at(&file.path, &file.text, at..at);
+            let mut d = Diagnostic::error(codes::POLICY_TEST_FAILED, message).at(
+                &file.path,
+                &file.text,
+                at..at,
+            );
             if let Some(db) = e.as_db_error() {
                 if let Some(detail) = db.detail() {
                     d = d.with_note(format!("DETAIL: {detail}"));

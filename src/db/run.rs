@@ -8,7 +8,7 @@
 
 use super::history::{self, Event, NewVersion};
 use super::DbError;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{codes, Diagnostic};
 use crate::header::TransactionMode;
 use crate::plan::{Direction, Plan, Step};
 use crate::project::{SqlFile, Version};
@@ -370,7 +370,7 @@ pub fn statement_error(file: &SqlFile, range: Range<usize>, e: &postgres::Error)
             .unwrap_or(sql.len() - offset)
     };
     let mut d = Diagnostic::error(
-        "statement-failed",
+        codes::STATEMENT_FAILED,
         format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
     )
     .at(&file.path, &file.text, at..end.max(at));

@@ -9,7 +9,7 @@
 //! statements after it.
 
 use super::DbError;
-use crate::diagnostic::{Diagnostic, Source};
+use crate::diagnostic::{codes, Diagnostic, Source};
 use crate::project::SqlFile;
 use crate::sql::split::words;
 use postgres::error::ErrorPosition;
@@ -138,7 +138,7 @@ pub fn check_counting(
             let source = source.as_ref().expect("set above");
             verdicts[idx] = Verdict::Rejected(
                 Diagnostic::error(
-                    "syntax-error",
+                    codes::SYNTAX_ERROR,
                     format!("{} (PostgreSQL's parser)", db.message()),
                 )
                 .located(source, at..end.max(at))

@@ -4,7 +4,7 @@
 
 use super::{Error, Event, Sink};
 use crate::config::Config;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{codes, Diagnostic};
 use crate::policies::declared::Declared;
 use crate::project::{FileKind, Layout, Project, SqlFile};
 use crate::sql::validate::{self, Options};
@@ -101,5 +101,5 @@ fn declare_policies(policies: &[SqlFile], diags: &mut Vec<Diagnostic>) -> Declar
 /// A file edited without `keel seal`: its checksum line is missing or does
 /// not match its body.
 fn is_unsealed_edit(d: &Diagnostic) -> bool {
-    d.code == "checksum-mismatch" || d.code == "missing-checksum"
+    d.code == codes::CHECKSUM_MISMATCH || d.code == codes::MISSING_CHECKSUM
 }

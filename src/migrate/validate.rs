@@ -2,7 +2,7 @@
 //! server's parser for what sqlparser could not read, then strictness.
 
 use super::{guard::changed_during_run, step_file, Error, Event, Sink};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{codes, Diagnostic};
 use crate::plan::Plan;
 use crate::project::SqlFile;
 use crate::session::Session;
@@ -57,7 +57,7 @@ pub fn validate_plan(
     let mut diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
     if strict {
         for d in &mut diags {
-            if d.code == "unvalidated" {
+            if d.code == codes::UNVALIDATED {
                 d.severity = crate::diagnostic::Severity::Error;
             }
         }

@@ -4,7 +4,7 @@
 //! SECURITY`, `CREATE POLICY` and `COMMENT ON POLICY`: it declares a state,
 //! it does not migrate one. Helper functions belong in migrations.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{codes, Diagnostic};
 use crate::header::Entry;
 use crate::project::{SqlFile, Version};
 use crate::sql::ident::quote_ident;
@@ -293,7 +293,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
                 if existing.path != file.path {
                     d.diagnostics.push(
                         Diagnostic::error(
-                            "policy-table-declared-twice",
+                            codes::POLICY_TABLE_DECLARED_TWICE,
                             format!(
                                 "table {table} is already declared in `{}`",
                                 existing.path.display()
@@ -363,7 +363,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
                 let Some(p) = read_policy(file, sql, span.clone()) else {
                     d.diagnostics.push(
                         Diagnostic::error(
-                            "policy-unreadable",
+                            codes::POLICY_UNREADABLE,
                             "cannot read the policy's name and table",
                         )
                         .at(&file.path, &file.text, span.clone())
@@ -376,7 +376,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
                     if decl.policies.iter().any(|q| q.name == p.name) {
                         d.diagnostics.push(
                             Diagnostic::error(
-                                "policy-declared-twice",
+                                codes::POLICY_DECLARED_TWICE,
                                 format!("policy {} on {t} is declared twice", p.name),
                             )
                             .at(&file.path, &file.text, span.clone())
@@ -394,7 +394,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
                     }
                     None => d.diagnostics.push(
                         Diagnostic::error(
-                            "policy-unreadable",
+                            codes::POLICY_UNREADABLE,
                             "cannot read this COMMENT ON POLICY",
                         )
                         .at(&file.path, &file.text, span.clone())
@@ -418,7 +418,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
             }
             None => d.diagnostics.push(
                 Diagnostic::error(
-                    "policy-comment-orphan",
+                    codes::POLICY_COMMENT_ORPHAN,
                     format!("COMMENT ON POLICY {name} ON {table}: no such policy is declared in this file"),
                 )
                 .with_path(&file.path)
@@ -430,7 +430,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
 
 fn not_allowed(file: &SqlFile, span: Range<usize>) -> Diagnostic {
     Diagnostic::error(
-        "policy-file-statement",
+        codes::POLICY_FILE_STATEMENT,
         "policy files may only hold ALTER TABLE ... ENABLE|FORCE ROW LEVEL SECURITY, CREATE POLICY and COMMENT ON POLICY",
     )
     .at(&file.path, &file.text, span)
@@ -584,8 +584,8 @@ mod tests {
         assert_eq!(
             codes,
             [
-                ("policy-file-statement", Some(1)),
-                ("policy-file-statement", Some(2))
+                (codes::POLICY_FILE_STATEMENT, Some(1)),
+                (codes::POLICY_FILE_STATEMENT, Some(2))
             ]
         );
     }

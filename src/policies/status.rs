@@ -5,7 +5,7 @@ use super::declared::{Command, Declared, TableName};
 use super::live::{self, LivePolicy};
 use super::reconcile;
 use crate::db::{Connection, DbError};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{codes, Diagnostic};
 use crate::project::Version;
 use serde::Serialize;
 
@@ -165,7 +165,7 @@ pub fn drift_diagnostics(tables: &[TableStatus], declared: &Declared) -> Vec<Dia
         };
         if !t.exists {
             out.push(with_path(Diagnostic::error(
-                "policy-drift",
+                codes::POLICY_DRIFT,
                 format!("table {} does not exist", t.table),
             )));
             continue;
@@ -173,7 +173,7 @@ pub fn drift_diagnostics(tables: &[TableStatus], declared: &Declared) -> Vec<Dia
         if !t.rls {
             out.push(with_path(
                 Diagnostic::error(
-                    "policy-drift",
+                    codes::POLICY_DRIFT,
                     format!("row level security is off on {}", t.table),
                 )
                 .with_hint("run `keel policies apply`"),
@@ -182,7 +182,7 @@ pub fn drift_diagnostics(tables: &[TableStatus], declared: &Declared) -> Vec<Dia
         if t.force != t.declared_force {
             out.push(with_path(
                 Diagnostic::error(
-                    "policy-drift",
+                    codes::POLICY_DRIFT,
                     format!(
                         "FORCE ROW LEVEL SECURITY on {} differs from the declaration",
                         t.table
@@ -200,7 +200,7 @@ pub fn drift_diagnostics(tables: &[TableStatus], declared: &Declared) -> Vec<Dia
                 State::Unmanaged => "exists but was not applied by keel",
                 State::Ok => "",
             };
-            let mut d = Diagnostic::error("policy-drift", format!("policy {} on {} {what}", p.name, t.table))
+            let mut d = Diagnostic::error(codes::POLICY_DRIFT, format!("policy {} on {} {what}", p.name, t.table))
                 .with_hint("`keel policies status` shows the details; `keel policies apply` restores the declarations");
             if let (Some(l), Some(r)) = (&p.live, &p.recorded) {
                 if l != r {

@@ -6,7 +6,7 @@ pub mod digest;
 pub mod listing_cache;
 pub mod version;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{codes, Diagnostic};
 use crate::header::{Checksum, Header};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -122,13 +122,13 @@ impl SqlFile {
         let mut diags = Vec::new();
         let Some(now) = read_file(self.path.clone(), self.kind, &mut diags) else {
             return Err(Box::new(diags.pop().unwrap_or_else(|| {
-                Diagnostic::error("unreadable", "cannot read file").with_path(&self.path)
+                Diagnostic::error(codes::UNREADABLE, "cannot read file").with_path(&self.path)
             })));
         };
         if now.actual_checksum() != self.actual_checksum() {
             return Err(Box::new(
                 Diagnostic::error(
-                    "changed-during-run",
+                    codes::CHANGED_DURING_RUN,
                     "the file changed while keel was running, after it was checked",
                 )
                 .with_path(&self.path)
@@ -426,9 +426,12 @@ fn list_migration_folder(dir: &Path, root: &Root, diags: &mut Vec<Diagnostic>) -
             }
             Err(e) => {
                 diags.push(
-                    Diagnostic::error("bad-file-name", format!("bad migration file name: {e}"))
-                        .with_path(&path)
-                        .with_hint(rename_hint(&file_name, &e)),
+                    Diagnostic::error(
+                        codes::BAD_FILE_NAME,
+                        format!("bad migration file name: {e}"),
+                    )
+                    .with_path(&path)
+                    .with_hint(rename_hint(&file_name, &e)),
                 );
                 continue;
             }
@@ -437,7 +440,7 @@ fn list_migration_folder(dir: &Path, root: &Root, diags: &mut Vec<Diagnostic>) -
             let other = dir.join(format!("{first}_{other_name}.sql"));
             diags.push(
                 Diagnostic::error(
-                    "duplicate-version",
+                    codes::DUPLICATE_VERSION,
                     format!(
                         "version {} is used twice: `{}` and `{}`",
                         version.number,
@@ -474,7 +477,7 @@ fn pair(ups: Folder, mut downs: Folder, diags: &mut Vec<Diagnostic>) -> Vec<Pair
                 };
                 diags.push(
                     Diagnostic::error(
-                        "missing-down",
+                        codes::MISSING_DOWN,
                         format!(
                             "up file `{}` and down file `{}` have the same version but different names",
                             up_path.display(),
@@ -486,7 +489,7 @@ fn pair(ups: Folder, mut downs: Folder, diags: &mut Vec<Diagnostic>) -> Vec<Pair
                 )
             }
             None => diags.push(
-                Diagnostic::error("missing-down", "up file has no down file")
+                Diagnostic::error(codes::MISSING_DOWN, "up file has no down file")
                     .with_path(&up_path)
                     .with_hint(format!(
                         "create `{}` (with `-- keel:irreversible` if it cannot be undone)",
@@ -500,7 +503,7 @@ fn pair(ups: Folder, mut downs: Folder, diags: &mut Vec<Diagnostic>) -> Vec<Pair
             Ok(p) | Err(p) => p.clone(),
         };
         diags.push(
-            Diagnostic::error("missing-up", "down file has no up file")
+            Diagnostic::error(codes::MISSING_UP, "down file has no up file")
                 .with_path(&down_path)
                 .with_hint(format!(
                     "create `{}` or delete the down file",
@@ -555,7 +558,7 @@ fn rename_hint(file_name: &str, e: &NameError) -> String {
 
 fn stray(path: &Path) -> Diagnostic {
     Diagnostic::error(
-        "stray-file",
+        codes::STRAY_FILE,
         "not a SQL file; keel does not know what to do with it",
     )
     .with_path(path)
@@ -610,7 +613,7 @@ fn special_kind(t: std::fs::FileType) -> &'static str {
 
 fn not_regular(path: &Path, t: std::fs::FileType) -> Diagnostic {
     Diagnostic::error(
-        "unreadable",
+        codes::UNREADABLE,
         format!(
             "cannot read this entry: it is not a regular file ({})",
             special_kind(t)
@@ -634,7 +637,7 @@ fn list_folder(
     if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
         if let Some(why) = root.refuses(dir) {
             diags.push(
-                Diagnostic::error("unreadable", format!("cannot read this folder: {why}"))
+                Diagnostic::error(codes::UNREADABLE, format!("cannot read this folder: {why}"))
                     .with_path(dir)
                     .with_hint("keep migration folders inside the project"),
             );
@@ -669,7 +672,7 @@ fn list_folder(
                         .map_or_else(|| e.to_string(), |io| io.to_string())
                 };
                 diags.push(
-                    Diagnostic::error("unreadable", format!("cannot read this entry: {what}"))
+                    Diagnostic::error(codes::UNREADABLE, format!("cannot read this entry: {what}"))
                         .with_path(&path)
                         .with_hint("fix or remove this entry"),
                 );
@@ -686,7 +689,7 @@ fn list_folder(
                 Ok(m) => {
                     if let Some(why) = root.refuses(entry.path()) {
                         diags.push(
-                            Diagnostic::error("unreadable", format!("cannot read this entry: {why}"))
+                            Diagnostic::error(codes::UNREADABLE, format!("cannot read this entry: {why}"))
                                 .with_path(entry.path())
                                 .with_hint("a migration may link only to a file inside the migrations folder; copy the file in instead"),
                         );
@@ -704,9 +707,12 @@ fn list_folder(
                         e.to_string()
                     };
                     diags.push(
-                        Diagnostic::error("unreadable", format!("cannot read this entry: {what}"))
-                            .with_path(entry.path())
-                            .with_hint("fix or remove this entry"),
+                        Diagnostic::error(
+                            codes::UNREADABLE,
+                            format!("cannot read this entry: {what}"),
+                        )
+                        .with_path(entry.path())
+                        .with_hint("fix or remove this entry"),
                     );
                     out.push(Err(entry.into_path()));
                     continue;
@@ -725,7 +731,7 @@ fn list_folder(
             if !allowed_dirs.contains(&name.as_ref()) {
                 diags.push(
                     Diagnostic::error(
-                        "stray-file",
+                        codes::STRAY_FILE,
                         "unexpected folder inside the migrations folder",
                     )
                     .with_path(entry.path())
@@ -781,7 +787,7 @@ fn read_file(path: PathBuf, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Opti
         Ok(b) => b,
         Err(ReadError::Io(e)) => {
             diags.push(
-                Diagnostic::error("unreadable", format!("cannot read file: {e}"))
+                Diagnostic::error(codes::UNREADABLE, format!("cannot read file: {e}"))
                     .with_path(&path)
                     .with_hint("check the file's permissions"),
             );
@@ -794,7 +800,7 @@ fn read_file(path: PathBuf, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Opti
         Err(ReadError::TooLarge(len)) => {
             diags.push(
                 Diagnostic::error(
-                    "unreadable",
+                    codes::UNREADABLE,
                     format!("the file is larger than keel's limit of 1 GiB ({len} bytes)"),
                 )
                 .with_path(&path)
@@ -812,7 +818,7 @@ fn read_file(path: PathBuf, kind: FileKind, diags: &mut Vec<Diagnostic>) -> Opti
             let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
             let pos = crate::diagnostic::Position::of(prefix, prefix.len());
             let mut d = Diagnostic::error(
-                "not-utf8",
+                codes::NOT_UTF8,
                 format!("the file is not valid UTF-8 (byte 0x{bad:02X})"),
             )
             .with_path(&path)
@@ -845,9 +851,9 @@ mod tests {
         let again = f.reread().unwrap();
         assert_eq!(again.body(), "SELECT 1;\n");
         std::fs::write(&path, "-- keel:checksum sha256:00\nSELECT 2;\n").unwrap();
-        assert_eq!(f.reread().unwrap_err().code, "changed-during-run");
+        assert_eq!(f.reread().unwrap_err().code, codes::CHANGED_DURING_RUN);
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(f.reread().unwrap_err().code, "unreadable");
+        assert_eq!(f.reread().unwrap_err().code, codes::UNREADABLE);
     }
 
     #[test]
@@ -862,7 +868,7 @@ mod tests {
             checked
                 .diagnostics
                 .iter()
-                .all(|d| d.code == "missing-checksum"),
+                .all(|d| d.code == codes::MISSING_CHECKSUM),
             "{:?}",
             checked.diagnostics.first()
         );

@@ -44,11 +44,12 @@ fn escape_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::codes;
     use std::path::Path;
 
     #[test]
     fn renders_annotation() {
-        let mut d = Diagnostic::error("checksum-mismatch", "checksum mismatch")
+        let mut d = Diagnostic::error(codes::CHECKSUM_MISMATCH, "checksum mismatch")
             .with_path(Path::new("sql/up/0001_a.sql"))
             .with_hint("run keel seal");
         d.line = Some(1);

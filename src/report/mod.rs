@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_macros)]
 
 mod github;
+pub mod json;
 pub mod spinner;
 mod text;
 pub mod warning;
@@ -94,7 +95,10 @@ impl Reporter {
     /// (in JSON mode, an object on stdout as well so scripts see it).
     pub fn error(&self, message: &str, hint: Option<&str>) {
         if self.format == Format::Json {
-            self.json(&serde_json::json!({ "error": message, "hint": hint }));
+            self.json(&json::Error {
+                error: message,
+                hint,
+            });
         }
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{}", text::error_line(message, hint, self.color));
@@ -114,10 +118,12 @@ impl Reporter {
         }
     }
 
-    /// A JSON document (or JSON line) on stdout.
+    /// A JSON document (or JSON line) of [`json`] on stdout, with its keys
+    /// sorted at every level: it goes through [`serde_json::Value`], whose
+    /// maps are ordered, as keel's documents always have.
     pub fn json<T: Serialize>(&self, value: &T) {
         let mut out = std::io::stdout().lock();
-        match serde_json::to_string(value) {
+        match serde_json::to_value(value).and_then(|v| serde_json::to_string(&v)) {
             Ok(s) => {
                 let _ = writeln!(out, "{s}");
             }

@@ -27,7 +27,7 @@ pub fn render_diagnostic(d: &Diagnostic, color: bool) -> String {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let mut message = level.title(&title).id(d.code);
+    let mut message = level.title(&title).id(d.code.as_str());
     // A window cut out of a long line: annotate-snippets would count the
     // column in the window, so the location line is written here instead.
     let own_origin = match (&d.snippet, &location) {

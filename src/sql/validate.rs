@@ -11,7 +11,7 @@
 use super::parse::{self, ParseError};
 use super::rules::{self, Class};
 use super::split::{self, SplitErrorKind};
-use crate::diagnostic::{Diagnostic, Position, Source};
+use crate::diagnostic::{codes, Diagnostic, Position, Source};
 use crate::header::{Entry, HeaderErrorKind, TransactionMode};
 use crate::project::{FileKind, SqlFile};
 use std::ops::Range;
@@ -106,7 +106,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
         match (&class, transactional) {
             (Class::TransactionControl(what), true) if policy_test => out.diagnostics.push(
                 Diagnostic::error(
-                    "transaction-control",
+                    codes::TRANSACTION_CONTROL,
                     format!("explicit {what} in a policy test"),
                 )
                 .at(&file.path, &file.text, stmt.text.clone())
@@ -114,7 +114,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
             ),
             (Class::NonTransactional(what), true) if policy_test => out.diagnostics.push(
                 Diagnostic::error(
-                    "needs-transaction-off",
+                    codes::NEEDS_TRANSACTION_OFF,
                     format!("{what} cannot run inside a transaction block"),
                 )
                 .at(&file.path, &file.text, stmt.text.clone())
@@ -122,7 +122,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
             ),
             (Class::TransactionControl(what), true) => out.diagnostics.push(
                 Diagnostic::error(
-                    "transaction-control",
+                    codes::TRANSACTION_CONTROL,
                     format!("explicit {what} in a transactional migration"),
                 )
                 .located(&source, stmt.text.clone())
@@ -130,7 +130,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
             ),
             (Class::NonTransactional(what), true) => out.diagnostics.push(
                 Diagnostic::error(
-                    "needs-transaction-off",
+                    codes::NEEDS_TRANSACTION_OFF,
                     format!("{what} cannot run inside a transaction block"),
                 )
                 .located(&source, stmt.text.clone())
@@ -166,14 +166,14 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
 
     match file.kind {
         FileKind::Up if out.statements.is_empty() => out.diagnostics.push(
-            Diagnostic::error("empty-up", "the up file has no statements")
+            Diagnostic::error(codes::EMPTY_UP, "the up file has no statements")
                 .with_path(&file.path)
                 .with_hint("write the migration's SQL below the header, or delete the pair"),
         ),
         FileKind::Down if file.header.irreversible() && !out.statements.is_empty() => {
             out.diagnostics.push(
                 Diagnostic::error(
-                    "irreversible-not-empty",
+                    codes::IRREVERSIBLE_NOT_EMPTY,
                     "a down file marked `-- keel:irreversible` must have an empty body",
                 )
                 .located(&source, out.statements[0].text.clone())
@@ -183,7 +183,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
         FileKind::Down if !file.header.irreversible() && out.statements.is_empty() => out
             .diagnostics
             .push(
-                Diagnostic::warning("empty-down", "the down file is empty: downgrading through it does nothing")
+                Diagnostic::warning(codes::EMPTY_DOWN, "the down file is empty: downgrading through it does nothing")
                     .with_path(&file.path)
                     .with_hint("write the SQL that undoes the up file, or mark it `-- keel:irreversible`"),
             ),
@@ -308,7 +308,7 @@ fn rejected_diagnostic(
         if starts_with_word && !COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(first.text)) {
             let span = stmt.start + first.range.start..stmt.start + first.range.end;
             return Diagnostic::error(
-                "syntax-error",
+                codes::SYNTAX_ERROR,
                 format!(
                     "syntax error at or near `{}`: not a PostgreSQL command",
                     first.text
@@ -336,10 +336,10 @@ fn rejected_diagnostic(
         "not validated offline: sqlparser does not understand this {construct} statement ({message})"
     );
     let d = if options.strict {
-        Diagnostic::error("unvalidated", message)
+        Diagnostic::error(codes::UNVALIDATED, message)
             .with_hint("fix the statement, or drop `--strict` if it is valid PostgreSQL that sqlparser does not know yet")
     } else {
-        Diagnostic::warning("unvalidated", message)
+        Diagnostic::warning(codes::UNVALIDATED, message)
             .with_hint("if this is valid PostgreSQL, `keel check` with a database checks it with the server's own parser")
     };
     d.located(source, offset..end.max(offset))
@@ -352,7 +352,7 @@ fn nul_byte(source: &Source) -> Option<Diagnostic> {
     let at = memchr::memchr(0, source.text.as_bytes())?;
     Some(
         Diagnostic::error(
-            "nul-byte",
+            codes::NUL_BYTE,
             "this file contains a NUL byte, which PostgreSQL cannot carry in a statement",
         )
         .located(source, at..at + 1)
@@ -373,7 +373,7 @@ fn too_deep_diagnostic(source: &Source, offset: usize, stmt_end: usize) -> Diagn
         .next()
         .map_or(offset, |c| offset + c.len_utf8());
     Diagnostic::error(
-        "too-deep",
+        codes::TOO_DEEP,
         format!(
             "statement nested too deeply: more than {} levels of operators, parentheses or calls (or {} of subqueries, CASE or prefix operators)",
             parse::MAX_DEPTH,
@@ -387,31 +387,31 @@ fn too_deep_diagnostic(source: &Source, offset: usize, stmt_end: usize) -> Diagn
 fn split_error(source: &Source, e: &split::SplitError) -> Diagnostic {
     let (code, message, hint, len) = match e.kind {
         SplitErrorKind::UnterminatedString => (
-            "unterminated-string",
+            codes::UNTERMINATED_STRING,
             "unterminated string literal".to_string(),
             "close the string with `'` (write `''` for a quote inside it)".to_string(),
             1,
         ),
         SplitErrorKind::UnterminatedQuotedIdentifier => (
-            "unterminated-identifier",
+            codes::UNTERMINATED_IDENTIFIER,
             "unterminated quoted identifier".to_string(),
             "close the identifier with `\"`".to_string(),
             1,
         ),
         SplitErrorKind::UnterminatedDollarQuote => (
-            "unterminated-dollar-quote",
+            codes::UNTERMINATED_DOLLAR_QUOTE,
             format!("unterminated dollar-quoted string `{}`", e.delimiter),
             format!("close the body with `{}`", e.delimiter),
             e.delimiter.len(),
         ),
         SplitErrorKind::UnterminatedComment => (
-            "unterminated-comment",
+            codes::UNTERMINATED_COMMENT,
             "unterminated `/*` comment".to_string(),
             "close the comment with `*/` (comments nest in PostgreSQL)".to_string(),
             2,
         ),
         SplitErrorKind::MetaCommand => (
-            "psql-meta-command",
+            codes::PSQL_META_COMMAND,
             "psql meta-command in a migration".to_string(),
             "keel runs SQL, not psql scripts: remove the `\\` command or write it as SQL"
                 .to_string(),
@@ -430,10 +430,10 @@ pub fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
     let needs_checksum = matches!(file.kind, FileKind::Up | FileKind::Down);
     for e in errors {
         let code = match e.kind {
-            HeaderErrorKind::UnknownKey { .. } => "unknown-header-key",
-            HeaderErrorKind::BadValue { .. } => "bad-header-value",
-            HeaderErrorKind::Duplicate { .. } => "duplicate-header-key",
-            HeaderErrorKind::MissingChecksum => "missing-checksum",
+            HeaderErrorKind::UnknownKey { .. } => codes::UNKNOWN_HEADER_KEY,
+            HeaderErrorKind::BadValue { .. } => codes::BAD_HEADER_VALUE,
+            HeaderErrorKind::Duplicate { .. } => codes::DUPLICATE_HEADER_KEY,
+            HeaderErrorKind::MissingChecksum => codes::MISSING_CHECKSUM,
         };
         out.push(
             Diagnostic::error(code, e.kind.to_string())
@@ -450,7 +450,7 @@ pub fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
         };
         if !allowed {
             out.push(
-                Diagnostic::error("misplaced-header-key", "this header key does not belong in this kind of file")
+                Diagnostic::error(codes::MISPLACED_HEADER_KEY, "this header key does not belong in this kind of file")
                     .at(&file.path, &file.text, line.range.clone())
                     .with_hint("`irreversible` is for down files, `requires` for policy files, `transaction` for migrations"),
             );
@@ -473,7 +473,7 @@ pub fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
                 let declared = declared.map_or_else(|| "?".to_string(), |c| c.to_string());
                 out.push(
                     Diagnostic::error(
-                        "checksum-mismatch",
+                        codes::CHECKSUM_MISMATCH,
                         format!("checksum mismatch: the header says {declared}, the body is {actual}"),
                     )
                     .at(&file.path, &file.text, line.range.clone())
@@ -482,7 +482,7 @@ pub fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
             }
         }
         None if needs_checksum && !checksum_line_is_bad => out.push(
-            Diagnostic::error("missing-checksum", "missing `-- keel:checksum` header")
+            Diagnostic::error(codes::MISSING_CHECKSUM, "missing `-- keel:checksum` header")
                 .at(&file.path, &file.text, 0..0)
                 .with_hint("run `keel seal` to add it"),
         ),
@@ -504,7 +504,7 @@ mod tests {
         SqlFile::new(PathBuf::from("sql/up/0001_t.sql"), kind, text)
     }
 
-    fn codes(f: &SqlFile) -> Vec<&'static str> {
+    fn codes(f: &SqlFile) -> Vec<codes::Code> {
         check_file(f, Options::default())
             .diagnostics
             .iter()
@@ -530,7 +530,7 @@ mod tests {
         let body = "CREATE INDEX CONCURRENTLY i ON t (a);\nCOMMIT;\n";
         assert_eq!(
             codes(&file(FileKind::Up, body, &[])),
-            ["needs-transaction-off", "transaction-control"]
+            [codes::NEEDS_TRANSACTION_OFF, codes::TRANSACTION_CONTROL]
         );
         assert!(codes(&file(FileKind::Up, body, &["transaction off"])).is_empty());
     }
@@ -546,7 +546,7 @@ mod tests {
         };
         assert_eq!(
             codes(&test("SELECT 1;\nCOMMIT;\nVACUUM t;\n")),
-            ["transaction-control", "needs-transaction-off"]
+            [codes::TRANSACTION_CONTROL, codes::NEEDS_TRANSACTION_OFF]
         );
         // Savepoints stay inside the test's transaction.
         assert!(codes(&test(
@@ -556,11 +556,11 @@ mod tests {
         // No header turns the rules off.
         assert_eq!(
             codes(&test("-- keel:transaction off\nCOMMIT;\n")),
-            ["misplaced-header-key", "transaction-control"]
+            [codes::MISPLACED_HEADER_KEY, codes::TRANSACTION_CONTROL]
         );
         assert_eq!(
             codes(&test("SELECT 1;\nSELECT 'x;\n")),
-            ["unterminated-string"]
+            [codes::UNTERMINATED_STRING]
         );
     }
 
@@ -570,14 +570,14 @@ mod tests {
         let d = &check_file(&f, Options::default()).diagnostics[0];
         assert_eq!(
             (d.code, d.line, d.column),
-            ("syntax-error", Some(3), Some(1))
+            (codes::SYNTAX_ERROR, Some(3), Some(1))
         );
         let f = file(FileKind::Up, "CREATE TABLE t (id int,, b int);\n", &[]);
         let d = &check_file(&f, Options::default()).diagnostics[0];
         assert_eq!(
             (d.code, d.severity, d.line, d.column),
             (
-                "unvalidated",
+                codes::UNVALIDATED,
                 crate::diagnostic::Severity::Warning,
                 Some(2),
                 Some(24)
@@ -592,28 +592,28 @@ mod tests {
         let mut f = file(FileKind::Up, "SELECT 1;", &[]);
         f.text.push_str("\nSELECT 2;");
         f = SqlFile::new(f.path, f.kind, f.text);
-        assert_eq!(codes(&f), ["checksum-mismatch"]);
+        assert_eq!(codes(&f), [codes::CHECKSUM_MISMATCH]);
         let f = SqlFile::new(PathBuf::from("x.sql"), FileKind::Up, "SELECT 1;".into());
-        assert_eq!(codes(&f), ["missing-checksum"]);
+        assert_eq!(codes(&f), [codes::MISSING_CHECKSUM]);
     }
 
     #[test]
     fn empty_and_irreversible() {
         assert_eq!(
             codes(&file(FileKind::Up, "-- nothing\n", &[])),
-            ["empty-up"]
+            [codes::EMPTY_UP]
         );
         assert_eq!(
             codes(&file(FileKind::Down, "", &["irreversible"])),
-            Vec::<&str>::new()
+            Vec::<codes::Code>::new()
         );
         assert_eq!(
             codes(&file(FileKind::Down, "DROP TABLE t;", &["irreversible"])),
-            ["irreversible-not-empty"]
+            [codes::IRREVERSIBLE_NOT_EMPTY]
         );
         assert_eq!(
             codes(&file(FileKind::Up, "SELECT 1;", &["irreversible"])),
-            ["misplaced-header-key"]
+            [codes::MISPLACED_HEADER_KEY]
         );
     }
 
@@ -644,10 +644,13 @@ mod tests {
         let last = c.diagnostics.last().unwrap();
         assert_eq!(
             (last.code, last.line, last.column),
-            ("transaction-control", Some(2_001), Some(37))
+            (codes::TRANSACTION_CONTROL, Some(2_001), Some(37))
         );
         // Each statement knows its warning, for the server's verdict.
         let s = &c.statements[2];
-        assert_eq!(c.diagnostics[s.unvalidated.unwrap()].code, "unvalidated");
+        assert_eq!(
+            c.diagnostics[s.unvalidated.unwrap()].code,
+            codes::UNVALIDATED
+        );
     }
 }

@@ -86,18 +86,6 @@ impl Change {
             }
         }
     }
-
-    /// For `--format json`.
-    pub fn to_json(&self) -> serde_json::Value {
-        let key = self.key();
-        serde_json::json!({
-            "change": self.verb(),
-            "kind": key.kind.label(),
-            "name": key.name,
-            "before": self.before(),
-            "after": self.after(),
-        })
-    }
 }
 
 /// Something that changed but is not a difference: a column's position, or
@@ -111,14 +99,6 @@ pub struct Note {
 impl Note {
     pub fn line(&self) -> String {
         format!("note: {} {}", self.key, self.message)
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "kind": self.key.kind.label(),
-            "name": self.key.name,
-            "note": self.message,
-        })
     }
 }
 
@@ -300,7 +280,7 @@ mod tests {
             d.lines(),
             ["+ index public.items_name_idx ON public.items USING btree (name)"]
         );
-        assert_eq!(d.changes[0].to_json()["change"], "added");
+        assert_eq!(d.changes[0].verb(), "added");
     }
 
     #[test]

@@ -9,13 +9,13 @@ use super::expr::per_row_calls;
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct AuthRlsInitplan;
 
 impl LintRule for AuthRlsInitplan {
-    fn id(&self) -> &'static str {
-        "auth_rls_initplan"
+    fn id(&self) -> Code {
+        codes::AUTH_RLS_INITPLAN
     }
 
     fn level(&self) -> Severity {

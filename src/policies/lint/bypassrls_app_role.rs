@@ -7,13 +7,13 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct BypassrlsAppRole;
 
 impl LintRule for BypassrlsAppRole {
-    fn id(&self) -> &'static str {
-        "bypassrls_app_role"
+    fn id(&self) -> Code {
+        codes::BYPASSRLS_APP_ROLE
     }
 
     fn level(&self) -> Severity {

@@ -9,13 +9,13 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct FunctionSearchPathMutable;
 
 impl LintRule for FunctionSearchPathMutable {
-    fn id(&self) -> &'static str {
-        "function_search_path_mutable"
+    fn id(&self) -> Code {
+        codes::FUNCTION_SEARCH_PATH_MUTABLE
     }
 
     fn level(&self) -> Severity {

@@ -31,14 +31,14 @@ pub use model::Model;
 
 use crate::config::Config;
 use crate::db::{Connection, DbError};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 use crate::policies::declared::Declared;
 use crate::project::{Project, SqlFile};
 
 /// One lint rule.
 pub trait LintRule: Sync {
     /// The stable id: the diagnostic's code and the heading in `docs/lint.md`.
-    fn id(&self) -> &'static str;
+    fn id(&self) -> Code;
     fn level(&self) -> Severity;
     /// The findings in `model`: one diagnostic each, naming the table,
     /// policy, function or view, and pointing at its statement when the
@@ -119,7 +119,7 @@ fn too_deep(model: &Model) -> Vec<Diagnostic> {
     for t in model.tables.values() {
         for p in t.policies.iter().filter(|p| p.too_deep) {
             let d = Diagnostic::error(
-                "policy-too-deep",
+                codes::POLICY_TOO_DEEP,
                 format!(
                     "policy {} on {}: its expression nests deeper than keel reads ({} levels)",
                     p.name,
@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn rule_ids_are_unique_and_documented() {
         let docs = include_str!("../../../docs/lint.md");
-        let mut ids: Vec<&str> = RULES.iter().map(|r| r.id()).collect();
+        let mut ids: Vec<Code> = RULES.iter().map(|r| r.id()).collect();
         for id in &ids {
             assert!(
                 docs.contains(&format!("## `{id}`")),
@@ -302,9 +302,10 @@ mod tests {
 
     #[test]
     fn merge_reports_a_live_finding_once() {
-        let s = Diagnostic::error("x", "same").with_path(std::path::Path::new("a.sql"));
+        let s = Diagnostic::error(codes::RLS_NOT_FORCED, "same")
+            .with_path(std::path::Path::new("a.sql"));
         let l = s.clone().with_note("found in the database's catalog");
-        let other = Diagnostic::warning("y", "only live");
+        let other = Diagnostic::warning(codes::RLS_ENABLED_NO_POLICY, "only live");
         let m = merge(vec![s.clone()], vec![l, other.clone()]);
         assert_eq!(m, vec![s, other]);
     }

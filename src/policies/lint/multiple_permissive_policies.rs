@@ -7,7 +7,7 @@
 use super::model::{point, Model, Policy};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 use crate::policies::declared::Command;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,8 +21,8 @@ const COMMANDS: [Command; 4] = [
 ];
 
 impl LintRule for MultiplePermissivePolicies {
-    fn id(&self) -> &'static str {
-        "multiple_permissive_policies"
+    fn id(&self) -> Code {
+        codes::MULTIPLE_PERMISSIVE_POLICIES
     }
 
     fn level(&self) -> Severity {

@@ -6,13 +6,13 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct PolicyAppliesToPublic;
 
 impl LintRule for PolicyAppliesToPublic {
-    fn id(&self) -> &'static str {
-        "policy_applies_to_public"
+    fn id(&self) -> Code {
+        codes::POLICY_APPLIES_TO_PUBLIC
     }
 
     fn level(&self) -> Severity {

@@ -4,13 +4,13 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct PolicyExistsRlsDisabled;
 
 impl LintRule for PolicyExistsRlsDisabled {
-    fn id(&self) -> &'static str {
-        "policy_exists_rls_disabled"
+    fn id(&self) -> Code {
+        codes::POLICY_EXISTS_RLS_DISABLED
     }
 
     fn level(&self) -> Severity {

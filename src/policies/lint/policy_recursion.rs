@@ -15,15 +15,15 @@
 use super::model::{point, Model, Policy};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 use crate::policies::declared::TableName;
 use std::collections::{BTreeMap, VecDeque};
 
 pub struct PolicyRecursion;
 
 impl LintRule for PolicyRecursion {
-    fn id(&self) -> &'static str {
-        "policy_recursion"
+    fn id(&self) -> Code {
+        codes::POLICY_RECURSION
     }
 
     fn level(&self) -> Severity {

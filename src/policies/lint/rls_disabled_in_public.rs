@@ -10,13 +10,13 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct RlsDisabledInPublic;
 
 impl LintRule for RlsDisabledInPublic {
-    fn id(&self) -> &'static str {
-        "rls_disabled_in_public"
+    fn id(&self) -> Code {
+        codes::RLS_DISABLED_IN_PUBLIC
     }
 
     fn level(&self) -> Severity {

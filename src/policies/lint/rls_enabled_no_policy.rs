@@ -6,13 +6,13 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct RlsEnabledNoPolicy;
 
 impl LintRule for RlsEnabledNoPolicy {
-    fn id(&self) -> &'static str {
-        "rls_enabled_no_policy"
+    fn id(&self) -> Code {
+        codes::RLS_ENABLED_NO_POLICY
     }
 
     fn level(&self) -> Severity {

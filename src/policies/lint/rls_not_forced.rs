@@ -5,13 +5,13 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct RlsNotForced;
 
 impl LintRule for RlsNotForced {
-    fn id(&self) -> &'static str {
-        "rls_not_forced"
+    fn id(&self) -> Code {
+        codes::RLS_NOT_FORCED
     }
 
     fn level(&self) -> Severity {

@@ -8,14 +8,14 @@ use super::expr::is_true;
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 use crate::policies::declared::Command;
 
 pub struct RlsPolicyAlwaysTrue;
 
 impl LintRule for RlsPolicyAlwaysTrue {
-    fn id(&self) -> &'static str {
-        "rls_policy_always_true"
+    fn id(&self) -> Code {
+        codes::RLS_POLICY_ALWAYS_TRUE
     }
 
     fn level(&self) -> Severity {

@@ -6,13 +6,13 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 
 pub struct SecurityDefinerView;
 
 impl LintRule for SecurityDefinerView {
-    fn id(&self) -> &'static str {
-        "security_definer_view"
+    fn id(&self) -> Code {
+        codes::SECURITY_DEFINER_VIEW
     }
 
     fn level(&self) -> Severity {

@@ -5,14 +5,14 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 use crate::sql::ident::quote_ident;
 
 pub struct UnindexedTenantColumn;
 
 impl LintRule for UnindexedTenantColumn {
-    fn id(&self) -> &'static str {
-        "unindexed_tenant_column"
+    fn id(&self) -> Code {
+        codes::UNINDEXED_TENANT_COLUMN
     }
 
     fn level(&self) -> Severity {

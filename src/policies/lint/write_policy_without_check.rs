@@ -9,14 +9,14 @@
 use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 use crate::policies::declared::Command;
 
 pub struct WritePolicyWithoutCheck;
 
 impl LintRule for WritePolicyWithoutCheck {
-    fn id(&self) -> &'static str {
-        "write_policy_without_check"
+    fn id(&self) -> Code {
+        codes::WRITE_POLICY_WITHOUT_CHECK
     }
 
     fn level(&self) -> Severity {

@@ -1,0 +1,247 @@
+//! Every diagnostic code keel raises, in one place.
+//!
+//! A code is a [`Code`]: a value only this module makes, so a misspelt code
+//! does not compile and `d.code == codes::UNVALIDATED` compares the real
+//! thing. Each constant says when it is raised and what fixes it;
+//! `docs/diagnostics.md` has the same list as a table (a test keeps the two
+//! the same). The codes of `keel policies lint` are the rules' ids
+//! (snake_case, Supabase's splinter names where splinter has the rule);
+//! `docs/lint.md` has a section per rule with its fix.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// A stable diagnostic identifier, printed as its text (e.g.
+/// `checksum-mismatch`) in text, JSON and GitHub annotations.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Code(&'static str);
+
+impl Code {
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+/// Defines the constants and [`ALL`], the list the documentation test reads.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $text:literal;)*) => {
+        $($(#[$doc])* pub const $name: Code = Code($text);)*
+        /// Every code, in the order of this file.
+        pub const ALL: &[Code] = &[$($name),*];
+    };
+}
+
+codes! {
+    // Files and folders.
+
+    /// A file or folder cannot be read (permissions, a link leaving the
+    /// folder, a broken entry, a file over 1 GiB). Fix: fix its permissions,
+    /// or remove or replace the entry.
+    UNREADABLE = "unreadable";
+    /// A file changed on disk after keel checked it and before it ran. Fix:
+    /// finish the edit (and `keel seal`), then run the command again.
+    CHANGED_DURING_RUN = "changed-during-run";
+    /// A file in `up/` or `down/` is not named `NNNN_name.sql`. Fix: rename
+    /// it as the hint says.
+    BAD_FILE_NAME = "bad-file-name";
+    /// Two up (or two down) files have the same version. Fix: renumber one.
+    DUPLICATE_VERSION = "duplicate-version";
+    /// An up file has no down file of the same version. Fix: add the down
+    /// file (empty with `-- keel:irreversible` if it cannot be undone).
+    MISSING_DOWN = "missing-down";
+    /// A down file has no up file of the same version. Fix: add the up
+    /// file, or delete the down file.
+    MISSING_UP = "missing-up";
+    /// A file or folder in the migrations folder that keel does not use.
+    /// Fix: move it out of the folder.
+    STRAY_FILE = "stray-file";
+    /// A file is not valid UTF-8. Fix: save it as UTF-8.
+    NOT_UTF8 = "not-utf8";
+    /// A file contains a NUL byte, which PostgreSQL cannot carry. Fix:
+    /// remove it; write binary data as a bytea literal.
+    NUL_BYTE = "nul-byte";
+
+    // Headers and checksums.
+
+    /// An up or down file has no `-- keel:checksum` header. Fix: `keel seal`.
+    MISSING_CHECKSUM = "missing-checksum";
+    /// The body no longer matches the checksum in the header. Fix: review
+    /// the edit, then `keel seal`.
+    CHECKSUM_MISMATCH = "checksum-mismatch";
+    /// A `-- keel:` header key keel does not know. Fix: correct or remove it.
+    UNKNOWN_HEADER_KEY = "unknown-header-key";
+    /// A header key with a value it does not take. Fix: use a value the
+    /// hint lists.
+    BAD_HEADER_VALUE = "bad-header-value";
+    /// A header key given twice. Fix: keep one.
+    DUPLICATE_HEADER_KEY = "duplicate-header-key";
+    /// A header key in a kind of file it does not belong to. Fix:
+    /// `irreversible` is for down files, `requires` for policy files,
+    /// `transaction` for migrations.
+    MISPLACED_HEADER_KEY = "misplaced-header-key";
+
+    // Statements.
+
+    /// An up file without statements. Fix: write its SQL, or delete the pair.
+    EMPTY_UP = "empty-up";
+    /// A down file without statements (a warning: downgrading through it
+    /// does nothing). Fix: write the SQL that undoes the up file, or mark
+    /// it `-- keel:irreversible`.
+    EMPTY_DOWN = "empty-down";
+    /// A down file marked `-- keel:irreversible` has statements. Fix: empty
+    /// its body, or drop the mark.
+    IRREVERSIBLE_NOT_EMPTY = "irreversible-not-empty";
+    /// A statement does not parse (sqlparser, or PostgreSQL's parser when
+    /// checked with a database). Fix: correct the SQL.
+    SYNTAX_ERROR = "syntax-error";
+    /// A statement no parser could validate: a warning, an error under
+    /// `--strict`. Fix: check it is valid PostgreSQL (`keel check` with a
+    /// database uses the server's parser), or drop `--strict`.
+    UNVALIDATED = "unvalidated";
+    /// An expression nests deeper than keel reads. Fix: split it (a CTE, a
+    /// function, `IN (...)` instead of a long chain of `OR`).
+    TOO_DEEP = "too-deep";
+    /// A string literal is not closed. Fix: close it with `'`.
+    UNTERMINATED_STRING = "unterminated-string";
+    /// A quoted identifier is not closed. Fix: close it with `"`.
+    UNTERMINATED_IDENTIFIER = "unterminated-identifier";
+    /// A dollar-quoted body is not closed. Fix: close it with its delimiter.
+    UNTERMINATED_DOLLAR_QUOTE = "unterminated-dollar-quote";
+    /// A `/*` comment is not closed. Fix: close it with `*/` (they nest).
+    UNTERMINATED_COMMENT = "unterminated-comment";
+    /// A psql `\` meta-command in a file keel runs as SQL. Fix: remove it or
+    /// write it as SQL.
+    PSQL_META_COMMAND = "psql-meta-command";
+    /// `BEGIN`, `COMMIT`, `ROLLBACK` or the like in a transactional
+    /// migration or a policy test. Fix: remove it, or give the migration
+    /// `-- keel:transaction off`.
+    TRANSACTION_CONTROL = "transaction-control";
+    /// A statement that cannot run inside a transaction block (e.g. `CREATE
+    /// INDEX CONCURRENTLY`) in a transactional migration. Fix: add
+    /// `-- keel:transaction off` to the file.
+    NEEDS_TRANSACTION_OFF = "needs-transaction-off";
+    /// A new enum value used in the transaction that adds it (a warning).
+    /// Fix: add the value in a `-- keel:transaction off` migration, or use
+    /// it in a later migration.
+    ENUM_VALUE_IN_SAME_TRANSACTION = "enum-value-in-same-transaction";
+    /// PostgreSQL refused a statement while it ran; the server's DETAIL and
+    /// HINT are shown. Fix: correct the statement.
+    STATEMENT_FAILED = "statement-failed";
+
+    // The database against the files.
+
+    /// An applied version has no file on disk. Fix: restore the files from
+    /// version control (`keel history --verbose` shows what was applied).
+    APPLIED_FILE_MISSING = "applied-file-missing";
+    /// An applied migration was edited after it ran. Fix: restore the file,
+    /// or accept the edit with `keel repair VERSION`.
+    APPLIED_FILE_CHANGED = "applied-file-changed";
+    /// A migration outside a transaction did not finish: the database is
+    /// dirty. Fix: finish or undo the statement by hand, then `keel repair
+    /// VERSION`.
+    DIRTY = "dirty";
+    /// A pending version is older than the newest applied one. Fix: give it
+    /// a version above the newest applied one, or apply it by hand and
+    /// `keel stamp` it.
+    OUT_OF_ORDER = "out-of-order";
+    /// `keel check --up-to-date`: versions are pending. Fix: `keel upgrade
+    /// head`.
+    NOT_UP_TO_DATE = "not-up-to-date";
+    /// Versions are pending (a warning). Fix: `keel upgrade head`.
+    PENDING = "pending";
+    /// An index is INVALID, left by a failed `CREATE INDEX CONCURRENTLY`.
+    /// Fix: drop it and create it again.
+    INVALID_INDEX = "invalid-index";
+
+    // Declared policies.
+
+    /// A policy file holds something other than RLS switches, policies and
+    /// their comments. Fix: move it to a migration.
+    POLICY_FILE_STATEMENT = "policy-file-statement";
+    /// A policy's name or table cannot be read. Fix: write it as a plain
+    /// `CREATE POLICY name ON table ...` or `COMMENT ON POLICY`.
+    POLICY_UNREADABLE = "policy-unreadable";
+    /// A table's policies are declared in two files. Fix: declare each
+    /// table's policies in one file.
+    POLICY_TABLE_DECLARED_TWICE = "policy-table-declared-twice";
+    /// The same policy is declared twice. Fix: keep one declaration.
+    POLICY_DECLARED_TWICE = "policy-declared-twice";
+    /// `COMMENT ON POLICY` for a policy the file does not declare. Fix:
+    /// comment a policy declared in the same file.
+    POLICY_COMMENT_ORPHAN = "policy-comment-orphan";
+    /// The database's policies differ from the declarations. Fix: `keel
+    /// policies status` shows how; `keel policies apply` restores them.
+    POLICY_DRIFT = "policy-drift";
+    /// A policy expression nests deeper than lint reads. Fix: rewrite it
+    /// with a shallower expression.
+    POLICY_TOO_DEEP = "policy-too-deep";
+    /// A policy test failed: a statement raised an error. Fix: the policy
+    /// or the test.
+    POLICY_TEST_FAILED = "policy-test-failed";
+    /// A policy test never switches role while keel is a superuser or
+    /// BYPASSRLS role, so it can never fail. Fix: `SET LOCAL ROLE` to the
+    /// application's role first.
+    POLICY_TEST_BYPASSES_RLS = "policy-test-bypasses-rls";
+
+    // `keel policies lint` rules: `docs/lint.md` has each one's fix.
+
+    /// A table in an exposed schema without Row Level Security.
+    RLS_DISABLED_IN_PUBLIC = "rls_disabled_in_public";
+    /// RLS is on but the table has no policy: it is closed to everyone.
+    RLS_ENABLED_NO_POLICY = "rls_enabled_no_policy";
+    /// Policies exist but RLS is off, so PostgreSQL ignores them.
+    POLICY_EXISTS_RLS_DISABLED = "policy_exists_rls_disabled";
+    /// RLS is enabled but not forced: the table's owner bypasses it.
+    RLS_NOT_FORCED = "rls_not_forced";
+    /// A policy reads its own table (or a cycle of tables) through RLS.
+    POLICY_RECURSION = "policy_recursion";
+    /// A policy whose expression is always true.
+    RLS_POLICY_ALWAYS_TRUE = "rls_policy_always_true";
+    /// A policy that applies to PUBLIC (every role).
+    POLICY_APPLIES_TO_PUBLIC = "policy_applies_to_public";
+    /// `auth.uid()` and the like evaluated per row rather than once.
+    AUTH_RLS_INITPLAN = "auth_rls_initplan";
+    /// A tenant column policies filter on has no index.
+    UNINDEXED_TENANT_COLUMN = "unindexed_tenant_column";
+    /// A SECURITY DEFINER function without a fixed `search_path`.
+    FUNCTION_SEARCH_PATH_MUTABLE = "function_search_path_mutable";
+    /// Several permissive policies for the same role and command.
+    MULTIPLE_PERMISSIVE_POLICIES = "multiple_permissive_policies";
+    /// An INSERT or UPDATE policy without `WITH CHECK`.
+    WRITE_POLICY_WITHOUT_CHECK = "write_policy_without_check";
+    /// A view that runs with its owner's rights, bypassing RLS.
+    SECURITY_DEFINER_VIEW = "security_definer_view";
+    /// The application's role bypasses RLS (live only).
+    BYPASSRLS_APP_ROLE = "bypassrls_app_role";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique() {
+        let mut all = ALL.to_vec();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), ALL.len());
+    }
+}

@@ -1,0 +1,703 @@
+//! The documents `--format json` prints: one type per document, built by
+//! the command and printed by [`Reporter::json`](super::Reporter::json).
+//! `docs/json.md` describes each one field by field, and a test checks the
+//! two against each other.
+//!
+//! Keys are printed sorted at every level (the reporter serializes through
+//! [`serde_json::Value`], whose maps are ordered), so the order of the
+//! fields here is free; field names and values are the interface.
+
+use crate::db::history::AppliedVersion;
+use crate::diagnostic::Diagnostic;
+use crate::policies::matrix::Grid;
+use crate::policies::reconcile::Change as PolicyChange;
+use crate::policies::status::TableStatus;
+use crate::validation::Counts;
+use crate::verify::diff;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// An error that ends a command (also on stderr as text).
+#[derive(Debug, Serialize)]
+pub struct Error<'a> {
+    pub error: &'a str,
+    pub hint: Option<&'a str>,
+}
+
+/// `keel check`.
+#[derive(Debug, Serialize)]
+pub struct Check<'a> {
+    pub ok: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    pub migrations: usize,
+    pub statements: &'a Counts,
+    pub diagnostics: &'a [Diagnostic],
+}
+
+/// `keel policies lint`.
+#[derive(Debug, Serialize)]
+pub struct Lint<'a> {
+    pub ok: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    pub live: bool,
+    pub diagnostics: &'a [Diagnostic],
+}
+
+/// `keel dev-db start`.
+#[derive(Debug, Serialize)]
+pub struct DevDbStarted<'a> {
+    pub running: bool,
+    pub url: &'a str,
+    pub data_dir: &'a Path,
+}
+
+/// `keel dev-db status`.
+#[derive(Debug, Serialize)]
+pub struct DevDbStatus<'a> {
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub url: &'a str,
+    pub data_dir: &'a Path,
+    pub log: &'a Path,
+}
+
+/// `keel init`.
+#[derive(Debug, Serialize)]
+pub struct Init<'a> {
+    pub created: &'a [PathBuf],
+    pub config: &'a Path,
+    pub dir: &'a Path,
+    pub next: &'a [String],
+}
+
+/// `keel heads` (`null` when there is no migration yet).
+#[derive(Debug, Serialize)]
+pub struct Head<'a> {
+    pub version: &'a str,
+    pub name: &'a str,
+}
+
+/// `keel show`.
+#[derive(Debug, Serialize)]
+pub struct Show<'a> {
+    pub version: &'a str,
+    pub name: &'a str,
+    pub message: Option<&'a str>,
+    pub transaction: bool,
+    pub irreversible: bool,
+    pub up: ShowFile<'a>,
+    pub down: ShowFile<'a>,
+}
+
+/// One file of [`Show`].
+#[derive(Debug, Serialize)]
+pub struct ShowFile<'a> {
+    pub path: &'a Path,
+    pub checksum: String,
+    pub sql: String,
+}
+
+/// `keel revision`.
+#[derive(Debug, Serialize)]
+pub struct Revision<'a> {
+    pub version: &'a str,
+    pub up: &'a Path,
+    pub down: &'a Path,
+}
+
+/// `keel seal`.
+#[derive(Debug, Serialize)]
+pub struct Seal<'a> {
+    pub sealed: &'a [String],
+}
+
+/// `keel repair`.
+#[derive(Debug, Serialize)]
+pub struct Repair<'a> {
+    pub version: &'a str,
+    pub changes: &'a [String],
+    pub sealed: &'a [String],
+}
+
+/// `keel current`.
+#[derive(Debug, Serialize)]
+pub struct Current<'a> {
+    pub version: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub head: Option<&'a str>,
+    pub at_head: bool,
+    pub dirty: Option<&'a str>,
+}
+
+/// One version of `keel history` (which prints an array of them).
+#[derive(Debug, Serialize)]
+pub struct HistoryRow<'a> {
+    pub version: &'a str,
+    pub name: String,
+    pub state: &'a str,
+    pub head: bool,
+    pub message: Option<&'a str>,
+    pub applied: Option<&'a AppliedVersion>,
+    pub up_checksum: Option<String>,
+    pub down_checksum: Option<String>,
+}
+
+/// The JSON lines of `upgrade`, `downgrade` and `stamp`: a line per step,
+/// then a summary.
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum RunEvent<'a> {
+    Applied(Step<'a>),
+    Reverted(Step<'a>),
+    Summary(Summary<'a>),
+}
+
+/// A step done.
+#[derive(Debug, Serialize)]
+pub struct Step<'a> {
+    pub version: &'a str,
+    pub name: &'a str,
+    pub ms: f64,
+}
+
+/// The last line of a run: where it went, and what it did.
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    pub command: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    #[serde(flatten)]
+    pub outcome: Outcome<'a>,
+}
+
+/// What a run did, in [`Summary`].
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Outcome<'a> {
+    /// `upgrade` or `downgrade` ran steps.
+    Ran { steps: usize, ms: f64 },
+    /// `upgrade` or `downgrade` had no step to run (only the policy stage).
+    NothingToRun { steps: usize, policy_changes: usize },
+    /// `stamp` recorded and forgot versions.
+    Stamped {
+        added: &'a [String],
+        removed: Vec<&'a str>,
+    },
+}
+
+/// `keel policies status --matrix`.
+#[derive(Debug, Serialize)]
+pub struct PolicyMatrix<'a> {
+    pub source: &'a str,
+    pub tables: &'a [Grid],
+}
+
+/// `keel policies apply`.
+#[derive(Debug, Serialize)]
+pub struct PoliciesApplied<'a> {
+    pub changes: &'a [PolicyChange],
+}
+
+/// `keel policies status`.
+#[derive(Debug, Serialize)]
+pub struct PoliciesStatus<'a> {
+    pub drift: bool,
+    pub tables: &'a [TableStatus],
+}
+
+/// `keel policies test`.
+#[derive(Debug, Serialize)]
+pub struct PolicyTests<'a> {
+    pub passed: usize,
+    pub failed: usize,
+    pub files: &'a [PolicyTestFile<'a>],
+}
+
+/// One test file of [`PolicyTests`].
+#[derive(Debug, Serialize)]
+pub struct PolicyTestFile<'a> {
+    pub path: &'a Path,
+    pub passed: bool,
+    pub statements: usize,
+    pub ms: f64,
+    pub failure: Option<Diagnostic>,
+}
+
+/// `keel verify`.
+#[derive(Debug, Serialize)]
+pub struct Verify<'a> {
+    pub command: &'a str,
+    pub ok: bool,
+    pub scratch: Scratch<'a>,
+    pub migrations: Vec<Verified<'a>>,
+    pub verified: usize,
+    pub reversible: usize,
+    pub irreversible: usize,
+    pub failed: Option<String>,
+    pub ms: f64,
+}
+
+/// The scratch database of [`Verify`].
+#[derive(Debug, Serialize)]
+pub struct Scratch<'a> {
+    pub database: &'a str,
+    pub created: bool,
+}
+
+/// One migration of [`Verify`]: checked, or the one that failed (the
+/// fields after `ms` are those of a failure and of notes, when present).
+#[derive(Debug, Serialize)]
+pub struct Verified<'a> {
+    pub id: String,
+    pub version: &'a str,
+    pub name: &'a str,
+    pub result: &'a str,
+    pub checked: bool,
+    pub ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<SchemaNote<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub differences: Option<Vec<SchemaChange<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostic: Option<&'a Diagnostic>,
+}
+
+/// A difference between two schema snapshots.
+#[derive(Debug, Serialize)]
+pub struct SchemaChange<'a> {
+    pub change: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+}
+
+impl<'a> SchemaChange<'a> {
+    pub fn of(c: &'a diff::Change) -> SchemaChange<'a> {
+        let key = c.key();
+        SchemaChange {
+            change: c.verb(),
+            kind: key.kind.label(),
+            name: &key.name,
+            before: c.before(),
+            after: c.after(),
+        }
+    }
+}
+
+/// A change between two schema snapshots that is not a difference.
+#[derive(Debug, Serialize)]
+pub struct SchemaNote<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub note: &'a str,
+}
+
+impl<'a> SchemaNote<'a> {
+    pub fn of(n: &'a diff::Note) -> SchemaNote<'a> {
+        SchemaNote {
+            kind: n.key.kind.label(),
+            name: &n.key.name,
+            note: &n.message,
+        }
+    }
+}
+
+/// `docs/json.md` has a table per document (a `###` heading) listing its
+/// fields in the order printed: the same names as a sample of each type,
+/// serialized with every optional field present.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::codes;
+    use crate::policies::declared::{Command, TableName};
+    use crate::policies::matrix::Cell;
+    use crate::policies::status::{PolicyStatus, State};
+    use crate::project::Version;
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    fn value(v: impl Serialize) -> Value {
+        serde_json::to_value(v).unwrap()
+    }
+
+    /// Every document and every object in one, by its name in the doc.
+    fn samples() -> Vec<(&'static str, Value)> {
+        let p = Path::new("sql/up/0001_a.sql");
+        let strings = ["a".to_string()];
+        let paths = [p.to_path_buf()];
+        let d = Diagnostic::error(codes::CHECKSUM_MISMATCH, "m")
+            .with_path(p)
+            .with_hint("h")
+            .with_note("n");
+        let diagnostics = std::slice::from_ref(&d);
+        let counts = Counts::default();
+        let file = || ShowFile {
+            path: p,
+            checksum: "c".into(),
+            sql: "s".into(),
+        };
+        let version = Version::parse("0001").unwrap();
+        let applied = AppliedVersion {
+            version: version.clone(),
+            name: "a".into(),
+            up_checksum: "c".into(),
+            down_checksum: "c".into(),
+            up_sql: String::new(),
+            down_sql: String::new(),
+            irreversible: false,
+            applied_at: "t".into(),
+            applied_by: "r".into(),
+            client_host: None,
+            duration_ms: None,
+            keel_version: "v".into(),
+            dirty: false,
+            dirty_direction: None,
+            dirty_statement: None,
+        };
+        let table = TableName {
+            schema: "public".into(),
+            name: "t".into(),
+        };
+        let policy = PolicyStatus {
+            name: "p".into(),
+            command: Some(Command::Select),
+            state: State::Ok,
+            declared: None,
+            live: None,
+            recorded: None,
+        };
+        let tables = [TableStatus {
+            table: table.clone(),
+            exists: true,
+            declared_force: true,
+            rls: true,
+            force: true,
+            policies: vec![policy.clone()],
+        }];
+        let changes = [PolicyChange {
+            table,
+            action: "a".into(),
+            sql: "s".into(),
+        }];
+        let grids = [Grid {
+            table: "t".into(),
+            rls: true,
+            roles: vec!["r".into()],
+            commands: vec!["SELECT"],
+            cells: vec![vec![Cell::Denied]],
+        }];
+        let test_files = [PolicyTestFile {
+            path: p,
+            passed: false,
+            statements: 1,
+            ms: 1.0,
+            failure: Some(d.clone()),
+        }];
+        let step = || Step {
+            version: "0001",
+            name: "a",
+            ms: 1.0,
+        };
+        let note = || SchemaNote {
+            kind: "table",
+            name: "t",
+            note: "n",
+        };
+        let change = SchemaChange {
+            change: "added",
+            kind: "table",
+            name: "t",
+            before: None,
+            after: Some("d"),
+        };
+        let verified = Verified {
+            id: "0001_a".into(),
+            version: "0001",
+            name: "a",
+            result: "failed",
+            checked: true,
+            ms: 1.0,
+            notes: Some(vec![note()]),
+            message: Some("m".into()),
+            phase: Some("down"),
+            differences: Some(vec![change]),
+            error: Some("e".into()),
+            diagnostic: Some(&d),
+        };
+        vec![
+            (
+                "error",
+                value(Error {
+                    error: "e",
+                    hint: None,
+                }),
+            ),
+            ("diagnostic", value(&d)),
+            (
+                "init",
+                value(Init {
+                    created: &paths,
+                    config: p,
+                    dir: p,
+                    next: &strings,
+                }),
+            ),
+            (
+                "revision",
+                value(Revision {
+                    version: "0001",
+                    up: p,
+                    down: p,
+                }),
+            ),
+            ("seal", value(Seal { sealed: &strings })),
+            (
+                "check",
+                value(Check {
+                    ok: true,
+                    errors: 0,
+                    warnings: 0,
+                    migrations: 0,
+                    statements: &counts,
+                    diagnostics,
+                }),
+            ),
+            ("statements", value(counts)),
+            (
+                "heads",
+                value(Head {
+                    version: "0001",
+                    name: "a",
+                }),
+            ),
+            (
+                "show",
+                value(Show {
+                    version: "0001",
+                    name: "a",
+                    message: None,
+                    transaction: true,
+                    irreversible: false,
+                    up: file(),
+                    down: file(),
+                }),
+            ),
+            ("show file", value(file())),
+            (
+                "current",
+                value(Current {
+                    version: None,
+                    name: None,
+                    head: None,
+                    at_head: true,
+                    dirty: None,
+                }),
+            ),
+            (
+                "history",
+                value(HistoryRow {
+                    version: "0001",
+                    name: "a".into(),
+                    state: "applied",
+                    head: true,
+                    message: None,
+                    applied: Some(&applied),
+                    up_checksum: None,
+                    down_checksum: None,
+                }),
+            ),
+            ("applied", value(&applied)),
+            ("applied event", value(RunEvent::Applied(step()))),
+            ("reverted", value(RunEvent::Reverted(step()))),
+            (
+                "summary",
+                value(RunEvent::Summary(Summary {
+                    command: "upgrade",
+                    from: "base",
+                    to: "0001",
+                    outcome: Outcome::Ran { steps: 1, ms: 1.0 },
+                })),
+            ),
+            (
+                "summary with nothing to run",
+                value(RunEvent::Summary(Summary {
+                    command: "upgrade",
+                    from: "base",
+                    to: "base",
+                    outcome: Outcome::NothingToRun {
+                        steps: 0,
+                        policy_changes: 0,
+                    },
+                })),
+            ),
+            (
+                "summary of stamp",
+                value(RunEvent::Summary(Summary {
+                    command: "stamp",
+                    from: "base",
+                    to: "0001",
+                    outcome: Outcome::Stamped {
+                        added: &strings,
+                        removed: vec![],
+                    },
+                })),
+            ),
+            (
+                "repair",
+                value(Repair {
+                    version: "0001",
+                    changes: &strings,
+                    sealed: &strings,
+                }),
+            ),
+            (
+                "verify",
+                value(Verify {
+                    command: "verify",
+                    ok: false,
+                    scratch: Scratch {
+                        database: "d",
+                        created: true,
+                    },
+                    migrations: vec![],
+                    verified: 0,
+                    reversible: 0,
+                    irreversible: 0,
+                    failed: None,
+                    ms: 1.0,
+                }),
+            ),
+            (
+                "scratch",
+                value(Scratch {
+                    database: "d",
+                    created: true,
+                }),
+            ),
+            ("verified", value(&verified)),
+            (
+                "schema change",
+                value(&verified.differences.as_ref().unwrap()[0]),
+            ),
+            ("schema note", value(note())),
+            (
+                "policies apply",
+                value(PoliciesApplied { changes: &changes }),
+            ),
+            ("policy change", value(&changes[0])),
+            (
+                "policies status",
+                value(PoliciesStatus {
+                    drift: false,
+                    tables: &tables,
+                }),
+            ),
+            ("table status", value(&tables[0])),
+            ("policy status", value(&policy)),
+            (
+                "policies status --matrix",
+                value(PolicyMatrix {
+                    source: "live database",
+                    tables: &grids,
+                }),
+            ),
+            ("grid", value(&grids[0])),
+            (
+                "policies test",
+                value(PolicyTests {
+                    passed: 0,
+                    failed: 1,
+                    files: &test_files,
+                }),
+            ),
+            ("policy test", value(&test_files[0])),
+            (
+                "policies lint",
+                value(Lint {
+                    ok: true,
+                    errors: 0,
+                    warnings: 0,
+                    live: false,
+                    diagnostics,
+                }),
+            ),
+            (
+                "dev-db start",
+                value(DevDbStarted {
+                    running: true,
+                    url: "u",
+                    data_dir: p,
+                }),
+            ),
+            (
+                "dev-db status",
+                value(DevDbStatus {
+                    running: true,
+                    pid: Some(1),
+                    url: "u",
+                    data_dir: p,
+                    log: p,
+                }),
+            ),
+        ]
+    }
+
+    /// The fields of each `###` section of `docs/json.md`, by its heading
+    /// without backticks.
+    fn documented() -> BTreeMap<String, Vec<String>> {
+        let doc = include_str!("../../docs/json.md");
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut current = None;
+        for line in doc.lines() {
+            if let Some(name) = line.strip_prefix("### ") {
+                let name = name.replace('`', "");
+                assert!(!out.contains_key(&name), "{name} is documented twice");
+                out.insert(name.clone(), Vec::new());
+                current = Some(name);
+            } else if line.starts_with("## ") {
+                current = None;
+            } else if let (Some(name), Some(row)) = (&current, line.strip_prefix("| `")) {
+                let field = row.split('`').next().unwrap_or_default();
+                out.get_mut(name).unwrap().push(field.to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn docs_json_md_lists_the_fields_of_every_document() {
+        let mut documented = documented();
+        // The reverted event is the applied event with another value.
+        let step = documented.get("applied event").cloned();
+        let samples = samples();
+        for (name, sample) in &samples {
+            let keys: Vec<String> = match sample {
+                Value::Object(map) => map.keys().cloned().collect(),
+                other => panic!("{name} is not an object: {other}"),
+            };
+            if *name == "reverted" {
+                assert_eq!(sample["event"], "reverted");
+                assert_eq!(Some(&keys), step.as_ref());
+                continue;
+            }
+            let Some(fields) = documented.remove(*name) else {
+                panic!("docs/json.md has no section `{name}`");
+            };
+            assert_eq!(fields, keys, "the fields of `{name}` in docs/json.md");
+        }
+        assert!(
+            documented.is_empty(),
+            "docs/json.md documents what keel does not print: {:?}",
+            documented.keys().collect::<Vec<_>>()
+        );
+    }
+}
