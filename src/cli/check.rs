@@ -3,7 +3,7 @@
 
 use super::shared::{db_failure, open};
 use super::{Context, Failure};
-use crate::diagnostic::{self, codes};
+use crate::diagnostic;
 use crate::report::json;
 use crate::sql::validate::Options;
 use crate::validation;
@@ -43,18 +43,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
             other => other,
         })?;
         let files: Vec<&crate::project::SqlFile> = loaded.project.files().collect();
-        counts.server = session
-            .server_validate(&files, &mut v.files)
-            .map_err(db_failure)?;
-        if args.strict {
-            for f in &mut v.files {
-                for d in &mut f.diagnostics {
-                    if d.code == codes::UNVALIDATED {
-                        d.severity = crate::diagnostic::Severity::Error;
-                    }
-                }
-            }
-        }
+        counts.server = crate::migrate::settle(&mut session, &files, &mut v.files, args.strict)?;
         online = crate::drift::database_diagnostics(
             &mut session,
             &loaded.project,

@@ -5,8 +5,7 @@ use super::{Context, Failure};
 use crate::diagnostic::Diagnostic;
 use crate::policies::status::{self, State};
 use crate::report::json;
-use crate::sql::validate::{CheckedFile, Options};
-use crate::validation;
+use crate::sql::validate::CheckedFile;
 use colored::Colorize;
 
 #[derive(Debug, clap::Subcommand)]
@@ -254,10 +253,7 @@ fn validate_tests(
     files: &[crate::project::SqlFile],
 ) -> Result<Vec<CheckedFile>, Failure> {
     let refs: Vec<&crate::project::SqlFile> = files.iter().collect();
-    let mut checked = validation::check_parallel(&refs, Options::default());
-    session
-        .server_validate(&refs, &mut checked)
-        .map_err(db_failure)?;
+    let checked = crate::migrate::validate_files(session, &refs, false)?;
     let diags: Vec<Diagnostic> = checked
         .iter()
         .flat_map(|c| c.diagnostics.iter().cloned())

@@ -13,8 +13,6 @@ use crate::project::{Project, SqlFile};
 use crate::report::json;
 use crate::session::Session;
 use crate::sql::ident::quote_ident;
-use crate::sql::validate::Options;
-use crate::validation;
 use crate::verify::scratch::{self, Interrupted, Scratch};
 use crate::verify::{snapshot, Checked, Problem, Report, Verdict, Verifier};
 use postgres::Client;
@@ -188,10 +186,7 @@ fn validate(ctx: &Context, session: &mut Session, project: &Project) -> Result<(
             std::iter::once(&m.up).chain(down)
         })
         .collect();
-    let mut checked = validation::check_parallel(&files, Options::default());
-    session
-        .server_validate(&files, &mut checked)
-        .map_err(db_failure)?;
+    let checked = crate::migrate::validate_files(session, &files, false)?;
     let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
     ctx.reporter.diagnostics(&diags);
     if diags.iter().any(Diagnostic::is_error) {

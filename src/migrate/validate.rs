@@ -1,12 +1,47 @@
-//! Full validation of the files a plan executes: sqlparser, then the
-//! server's parser for what sqlparser could not read, then strictness.
+//! Validation with a database, in one place for every command that has one
+//! (`check`, `upgrade`, `downgrade`, `verify`, `policies test`): sqlparser,
+//! then the server's parser for what sqlparser could not read, then
+//! strictness.
 
 use super::{guard::changed_during_run, step_file, Error, Event, Sink};
 use crate::diagnostic::{codes, Diagnostic};
 use crate::plan::Plan;
 use crate::project::SqlFile;
 use crate::session::Session;
-use crate::sql::validate::{Options, Parse};
+use crate::sql::validate::{CheckedFile, Options, Parse};
+
+/// Settles what sqlparser could not: the statements it rejected in `checked`
+/// (one entry per file of `files`) go to the server's parser, which accepts
+/// them (their `unvalidated` warning goes) or finds a real syntax error. With
+/// `strict`, what neither parser validated is an error. Returns how many
+/// statements the server validated.
+pub fn settle(
+    session: &mut Session,
+    files: &[&SqlFile],
+    checked: &mut [CheckedFile],
+    strict: bool,
+) -> Result<usize, Error> {
+    let by_server = session.server_validate(files, checked)?;
+    if strict {
+        for d in checked.iter_mut().flat_map(|c| c.diagnostics.iter_mut()) {
+            if d.code == codes::UNVALIDATED {
+                d.severity = crate::diagnostic::Severity::Error;
+            }
+        }
+    }
+    Ok(by_server)
+}
+
+/// Checks `files` with sqlparser on every core, then [`settle`]s them.
+pub fn validate_files(
+    session: &mut Session,
+    files: &[&SqlFile],
+    strict: bool,
+) -> Result<Vec<CheckedFile>, Error> {
+    let mut checked = crate::validation::check_parallel(files, Options { strict });
+    settle(session, files, &mut checked, strict)?;
+    Ok(checked)
+}
 
 /// Validates every file `plan` executes. Warnings go to the sink; errors
 /// stop the run before anything executes.
@@ -50,18 +85,21 @@ pub fn validate_plan(
         .iter()
         .map(|(i, _)| std::mem::take(&mut checked[*i]))
         .collect();
-    session.server_validate(&kept_files, &mut kept_checks)?;
+    settle(session, &kept_files, &mut kept_checks, false)?;
     for ((i, _), c) in kept.iter().zip(kept_checks) {
         checked[*i] = c;
     }
-    let mut diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
-    if strict {
-        for d in &mut diags {
-            if d.code == codes::UNVALIDATED {
+    // Strictness covers every file, not only those the server looked at.
+    let diags: Vec<Diagnostic> = checked
+        .into_iter()
+        .flat_map(|c| c.diagnostics)
+        .map(|mut d| {
+            if strict && d.code == codes::UNVALIDATED {
                 d.severity = crate::diagnostic::Severity::Error;
             }
-        }
-    }
+            d
+        })
+        .collect();
     sink.event(Event::Diagnostics(&diags));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::failed(
