@@ -14,6 +14,7 @@ pub mod drift;
 pub mod header;
 pub mod history_model;
 pub mod migrate;
+pub mod online_checks;
 pub mod parallel;
 pub mod plan;
 pub mod policies;

@@ -253,7 +253,7 @@ fn a_long_line_with_many_diagnostics_costs_bounded_memory() {
 /// left per error was quadratic: 2,000 errors took minutes).
 #[test]
 fn server_validation_of_many_errors_is_linear() {
-    use keel::db::server_parse::{self, Verdict, BATCH};
+    use keel::db::server_parse::{self, ServerVerdict, BATCH};
     use keel::project::{FileKind, SqlFile};
 
     let db = common::fresh_db();
@@ -275,11 +275,11 @@ fn server_validation_of_many_errors_is_linear() {
     assert!(sent <= n * BATCH, "{sent} statements sent for {n} errors");
     for (i, v) in verdicts.iter().enumerate() {
         match (i % 2, v) {
-            (0, Verdict::Rejected(d)) => assert_eq!(
+            (0, ServerVerdict::Rejected(d)) => assert_eq!(
                 (d.line, d.column),
                 (Some(i + 1), Some(23 + (i / 2).to_string().len()))
             ),
-            (1, Verdict::Accepted) => {}
+            (1, ServerVerdict::Accepted) => {}
             _ => panic!("statement {i}: {v:?}"),
         }
     }

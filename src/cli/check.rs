@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
         })?;
         let files: Vec<&crate::project::SqlFile> = loaded.project.files().collect();
         counts.server = crate::migrate::settle(&mut session, &files, &mut v.files, args.strict)?;
-        online = crate::drift::database_diagnostics(
+        online = crate::online_checks::database_diagnostics(
             &mut session,
             &loaded.project,
             args.require_up_to_date,

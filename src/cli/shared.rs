@@ -6,7 +6,7 @@ use super::{Context, Failure};
 use crate::migrate::{self, Event, Sink};
 use crate::plan::Direction;
 use crate::policies::declared::Declared;
-use crate::policies::reconcile::Change as PolicyChange;
+use crate::policies::reconcile::PolicyChange;
 use crate::project::Project;
 use crate::report::json;
 use crate::session::{Session, SessionError};

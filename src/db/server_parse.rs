@@ -18,7 +18,7 @@ use std::ops::Range;
 
 /// What the server said about one statement.
 #[derive(Debug, Clone)]
-pub enum Verdict {
+pub enum ServerVerdict {
     /// Valid PostgreSQL syntax.
     Accepted,
     /// A real syntax error, as a diagnostic at the right file position.
@@ -59,7 +59,7 @@ pub const BATCH: usize = 64;
 pub fn check(
     client: &mut Client,
     statements: &[(&SqlFile, Range<usize>)],
-) -> Result<Vec<Verdict>, DbError> {
+) -> Result<Vec<ServerVerdict>, DbError> {
     Ok(check_counting(client, statements)?.0)
 }
 
@@ -67,19 +67,19 @@ pub fn check(
 pub fn check_counting(
     client: &mut Client,
     statements: &[(&SqlFile, Range<usize>)],
-) -> Result<(Vec<Verdict>, usize), DbError> {
-    let mut verdicts: Vec<Verdict> = statements
+) -> Result<(Vec<ServerVerdict>, usize), DbError> {
+    let mut verdicts: Vec<ServerVerdict> = statements
         .iter()
         .map(|(f, r)| {
             if checkable(&f.text[r.clone()]) {
-                Verdict::Accepted
+                ServerVerdict::Accepted
             } else {
-                Verdict::Unchecked
+                ServerVerdict::Unchecked
             }
         })
         .collect();
     let todo: Vec<usize> = (0..statements.len())
-        .filter(|&i| matches!(verdicts[i], Verdict::Accepted))
+        .filter(|&i| matches!(verdicts[i], ServerVerdict::Accepted))
         .collect();
     // The statements come file by file: one line index per file places
     // all of its errors.
@@ -136,7 +136,7 @@ pub fn check_counting(
                 source = Some(Source::new(&file.path, &file.text));
             }
             let source = source.as_ref().expect("set above");
-            verdicts[idx] = Verdict::Rejected(
+            verdicts[idx] = ServerVerdict::Rejected(
                 Diagnostic::error(
                     codes::SYNTAX_ERROR,
                     format!("{} (PostgreSQL's parser)", db.message()),
@@ -147,7 +147,7 @@ pub fn check_counting(
         } else {
             // Not a syntax error (e.g. an unknown PL/pgSQL construct):
             // leave it as unvalidated rather than block the run.
-            verdicts[idx] = Verdict::Unchecked;
+            verdicts[idx] = ServerVerdict::Unchecked;
         }
         // Everything before the failing one in this batch passed.
         next += k + 1;

@@ -4,7 +4,7 @@
 use crate::db::connect::{ConnectError, Target};
 use crate::db::history::{self, AppliedVersion};
 use crate::db::lock::{Holder, Lock, LockError};
-use crate::db::server_parse::{self, Verdict};
+use crate::db::server_parse::{self, ServerVerdict};
 use crate::db::DbError;
 use crate::diagnostic::Diagnostic;
 use crate::project::{Project, SqlFile, Version};
@@ -186,9 +186,9 @@ impl Session {
         let mut found: Vec<Vec<Diagnostic>> = vec![Vec::new(); checked.len()];
         for ((fi, warning), verdict) in origin.into_iter().zip(verdicts) {
             match verdict {
-                Verdict::Accepted => accepted += 1,
-                Verdict::Rejected(diag) => found[fi].push(diag),
-                Verdict::Unchecked => continue,
+                ServerVerdict::Accepted => accepted += 1,
+                ServerVerdict::Rejected(diag) => found[fi].push(diag),
+                ServerVerdict::Unchecked => continue,
             }
             if let Some(w) = warning {
                 settled[fi][w] = true;

@@ -5,7 +5,7 @@ use super::{Error, Event, Sink};
 use crate::db::history::AppliedVersion;
 use crate::db::run;
 use crate::diagnostic::Diagnostic;
-use crate::drift::{self, Change};
+use crate::drift::{self, Edit};
 use crate::plan::Direction;
 use crate::project::{Migration, Project};
 use crate::session::Session;
@@ -76,7 +76,7 @@ pub(super) fn refuse_drift(
             continue;
         };
         let up = m.up.reread().map_err(|d| changed_during_run(&d, sink))?;
-        if let Change::Semantic { .. } =
+        if let Edit::Semantic { .. } =
             drift::classify(&a.up_sql, up.body(), &m.up.path.display().to_string())
         {
             return Err(Error::failed(

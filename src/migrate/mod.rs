@@ -30,7 +30,7 @@ use crate::db::lock::Holder;
 use crate::db::run::{self, Progress, RunError, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::plan::{self, Direction, Plan, Step, Target};
-use crate::policies::reconcile::Change as PolicyChange;
+use crate::policies::reconcile::PolicyChange;
 use crate::policies::stage::Stage;
 use crate::project::{Project, SqlFile, Version};
 use crate::session::Session;

@@ -3,7 +3,7 @@
 use super::Error;
 use crate::db::history::{self, Event};
 use crate::policies::declared::Declared;
-use crate::policies::reconcile::Change as PolicyChange;
+use crate::policies::reconcile::PolicyChange;
 use crate::project::Version;
 use crate::session::Session;
 use std::time::Duration;

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::db::history::{self, Event, NewVersion};
 use crate::db::DbError;
 use crate::plan;
-use crate::policies::reconcile::Change as PolicyChange;
+use crate::policies::reconcile::PolicyChange;
 use crate::project::Version;
 use std::collections::BTreeSet;
 use std::time::Duration;

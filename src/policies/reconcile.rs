@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// One change made (or to be made).
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Change {
+pub struct PolicyChange {
     #[serde(serialize_with = "as_text")]
     pub table: TableName,
     pub action: String,
@@ -71,7 +71,7 @@ impl ReconcileError {
 pub fn drop_managed_policies(
     conn: &mut impl Connection,
     schema: &str,
-) -> Result<Vec<Change>, DbError> {
+) -> Result<Vec<PolicyChange>, DbError> {
     let managed = state::managed_tables(conn, schema)?;
     let refs: Vec<&TableName> = managed.iter().collect();
     let live = live::read(conn, &refs)?;
@@ -80,7 +80,7 @@ pub fn drop_managed_policies(
         for p in &t.policies {
             let sql = format!("DROP POLICY {} ON {}", quote_ident(&p.name), t.table.sql());
             state::run_ddl(conn, &sql)?;
-            changes.push(Change {
+            changes.push(PolicyChange {
                 table: t.table.clone(),
                 action: format!("drop policy {} (re-declared after the run)", p.name),
                 sql,
@@ -98,7 +98,7 @@ pub fn reconcile(
     schema: &str,
     declared: &Declared,
     at: Option<&Version>,
-) -> Result<Vec<Change>, ReconcileError> {
+) -> Result<Vec<PolicyChange>, ReconcileError> {
     let wanted: Vec<&TableDecl> = declared.at(at);
     let previously = state::managed_tables(conn, schema)?;
     if wanted.is_empty() && previously.is_empty() {
@@ -222,8 +222,8 @@ pub fn reconcile(
     Ok(changes)
 }
 
-fn change(table: &TableName, action: &str, sql: String) -> Change {
-    Change {
+fn change(table: &TableName, action: &str, sql: String) -> PolicyChange {
+    PolicyChange {
         table: table.clone(),
         action: action.to_string(),
         sql,

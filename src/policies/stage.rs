@@ -4,7 +4,7 @@
 //! reconciled, in the same transaction.
 
 use super::declared::Declared;
-use super::reconcile::{self, Change, ReconcileError};
+use super::reconcile::{self, PolicyChange, ReconcileError};
 use crate::db::run::{Hooks, RunError};
 use crate::project::Version;
 use postgres::Client;
@@ -16,7 +16,7 @@ pub struct Stage<'a> {
     /// Drop managed policies before the steps (downgrades).
     pub drop_first: bool,
     /// What the stage changed, for the report.
-    pub changes: Vec<Change>,
+    pub changes: Vec<PolicyChange>,
 }
 
 impl<'a> Stage<'a> {

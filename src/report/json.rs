@@ -10,7 +10,7 @@
 use crate::db::history::AppliedVersion;
 use crate::diagnostic::Diagnostic;
 use crate::policies::matrix::Grid;
-use crate::policies::reconcile::Change as PolicyChange;
+use crate::policies::reconcile::PolicyChange;
 use crate::policies::status::TableStatus;
 use crate::validation::Counts;
 use crate::verify::diff;
@@ -281,7 +281,7 @@ pub struct SchemaChange<'a> {
 }
 
 impl<'a> SchemaChange<'a> {
-    pub fn of(c: &'a diff::Change) -> SchemaChange<'a> {
+    pub fn of(c: &'a diff::CatalogChange) -> SchemaChange<'a> {
         let key = c.key();
         SchemaChange {
             change: c.verb(),

@@ -42,7 +42,7 @@ pub enum Parse {
 
 /// One statement of a file, validated.
 #[derive(Debug, Clone)]
-pub struct Statement {
+pub struct CheckedStatement {
     /// File byte range of the statement text (no leading comments, no `;`).
     pub text: Range<usize>,
     pub class: Class,
@@ -55,7 +55,7 @@ pub struct Statement {
 /// The result of checking one file.
 #[derive(Debug, Clone, Default)]
 pub struct CheckedFile {
-    pub statements: Vec<Statement>,
+    pub statements: Vec<CheckedStatement>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -156,7 +156,7 @@ pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
             out.diagnostics
                 .push(too_deep_diagnostic(&source, offset, stmt.text.end));
         }
-        out.statements.push(Statement {
+        out.statements.push(CheckedStatement {
             text: stmt.text,
             class,
             parse,

@@ -5,60 +5,62 @@
 //! note (a column that moved, a difference the caller excuses) is kept apart
 //! from the differences.
 
-use super::snapshot::{Entry, Key, Snapshot};
+use super::snapshot::{CatalogEntry, Key, Snapshot};
 use std::collections::btree_map;
 
 /// One difference between two snapshots.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub enum CatalogChange {
     Added {
         key: Key,
-        after: Entry,
+        after: CatalogEntry,
     },
     Removed {
         key: Key,
-        before: Entry,
+        before: CatalogEntry,
     },
     Changed {
         key: Key,
-        before: Entry,
-        after: Entry,
+        before: CatalogEntry,
+        after: CatalogEntry,
     },
 }
 
-impl Change {
+impl CatalogChange {
     pub fn key(&self) -> &Key {
         match self {
-            Change::Added { key, .. }
-            | Change::Removed { key, .. }
-            | Change::Changed { key, .. } => key,
+            CatalogChange::Added { key, .. }
+            | CatalogChange::Removed { key, .. }
+            | CatalogChange::Changed { key, .. } => key,
         }
     }
 
     /// The definition before, if the object existed.
     pub fn before(&self) -> Option<&str> {
         match self {
-            Change::Removed { before, .. } | Change::Changed { before, .. } => {
+            CatalogChange::Removed { before, .. } | CatalogChange::Changed { before, .. } => {
                 Some(&before.definition)
             }
-            Change::Added { .. } => None,
+            CatalogChange::Added { .. } => None,
         }
     }
 
     /// The definition after, if the object exists.
     pub fn after(&self) -> Option<&str> {
         match self {
-            Change::Added { after, .. } | Change::Changed { after, .. } => Some(&after.definition),
-            Change::Removed { .. } => None,
+            CatalogChange::Added { after, .. } | CatalogChange::Changed { after, .. } => {
+                Some(&after.definition)
+            }
+            CatalogChange::Removed { .. } => None,
         }
     }
 
     /// `added`, `removed`, `changed`.
     pub fn verb(&self) -> &'static str {
         match self {
-            Change::Added { .. } => "added",
-            Change::Removed { .. } => "removed",
-            Change::Changed { .. } => "changed",
+            CatalogChange::Added { .. } => "added",
+            CatalogChange::Removed { .. } => "removed",
+            CatalogChange::Changed { .. } => "changed",
         }
     }
 
@@ -68,9 +70,9 @@ impl Change {
     pub fn lines(&self) -> Vec<String> {
         let key = self.key();
         match self {
-            Change::Added { after, .. } => vec![one_line('+', key, &after.definition)],
-            Change::Removed { before, .. } => vec![one_line('-', key, &before.definition)],
-            Change::Changed { before, after, .. } => {
+            CatalogChange::Added { after, .. } => vec![one_line('+', key, &after.definition)],
+            CatalogChange::Removed { before, .. } => vec![one_line('-', key, &before.definition)],
+            CatalogChange::Changed { before, after, .. } => {
                 let (b, a) = (&before.definition, &after.definition);
                 if !b.contains('\n') && !a.contains('\n') {
                     vec![
@@ -105,7 +107,7 @@ impl Note {
 /// The differences (sorted by kind, then name) and the notes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diff {
-    pub changes: Vec<Change>,
+    pub changes: Vec<CatalogChange>,
     pub notes: Vec<Note>,
 }
 
@@ -117,11 +119,11 @@ impl Diff {
 
     /// Every change, line by line.
     pub fn lines(&self) -> Vec<String> {
-        self.changes.iter().flat_map(Change::lines).collect()
+        self.changes.iter().flat_map(CatalogChange::lines).collect()
     }
 
     /// Turns the changes `explain` has an explanation for into notes.
-    pub fn excuse(&mut self, explain: impl Fn(&Change) -> Option<String>) {
+    pub fn excuse(&mut self, explain: impl Fn(&CatalogChange) -> Option<String>) {
         let mut kept = Vec::with_capacity(self.changes.len());
         for c in self.changes.drain(..) {
             match explain(&c) {
@@ -151,14 +153,14 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Diff {
         match order {
             std::cmp::Ordering::Less => {
                 let (k, e) = next(&mut b);
-                out.changes.push(Change::Removed {
+                out.changes.push(CatalogChange::Removed {
                     key: k.clone(),
                     before: e.clone(),
                 });
             }
             std::cmp::Ordering::Greater => {
                 let (k, e) = next(&mut a);
-                out.changes.push(Change::Added {
+                out.changes.push(CatalogChange::Added {
                     key: k.clone(),
                     after: e.clone(),
                 });
@@ -167,7 +169,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Diff {
                 let (k, eb) = next(&mut b);
                 let (_, ea) = next(&mut a);
                 if eb.definition != ea.definition {
-                    out.changes.push(Change::Changed {
+                    out.changes.push(CatalogChange::Changed {
                         key: k.clone(),
                         before: eb.clone(),
                         after: ea.clone(),
@@ -188,7 +190,9 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Diff {
     out
 }
 
-fn next<'a>(it: &mut std::iter::Peekable<btree_map::Iter<'a, Key, Entry>>) -> (&'a Key, &'a Entry) {
+fn next<'a>(
+    it: &mut std::iter::Peekable<btree_map::Iter<'a, Key, CatalogEntry>>,
+) -> (&'a Key, &'a CatalogEntry) {
     it.next().expect("peeked")
 }
 

@@ -21,7 +21,7 @@ use crate::plan::{Direction, Plan, Step};
 use crate::policies::declared::{Declared, TableName};
 use crate::policies::stage::Stage;
 use crate::project::{Migration, Project, Version};
-use diff::{Change, Diff, Note};
+use diff::{CatalogChange, Diff, Note};
 use postgres::Client;
 use snapshot::{Kind, Snapshot};
 use std::collections::BTreeSet;
@@ -280,7 +280,7 @@ impl<'a> Verifier<'a> {
 /// The RLS stage keeps a table's row level security on after its policy
 /// file stops applying (fail closed, SPEC 5): not the down migration's
 /// doing, so only a note.
-fn fail_closed(c: &Change, declared: &Declared) -> Option<String> {
+fn fail_closed(c: &CatalogChange, declared: &Declared) -> Option<String> {
     let key = c.key();
     if key.kind != Kind::RowLevelSecurity {
         return None;
@@ -311,7 +311,7 @@ fn fail_closed(c: &Change, declared: &Declared) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::snapshot::{Entry, Key};
+    use crate::verify::snapshot::{CatalogEntry, Key};
 
     fn declared_items() -> Declared {
         let mut d = Declared::default();
@@ -335,19 +335,19 @@ mod tests {
         d
     }
 
-    fn rls(name: &str, before: Option<&str>, after: Option<&str>) -> Change {
+    fn rls(name: &str, before: Option<&str>, after: Option<&str>) -> CatalogChange {
         let key = Key {
             kind: Kind::RowLevelSecurity,
             name: name.into(),
         };
-        let e = |s: &str| Entry {
+        let e = |s: &str| CatalogEntry {
             definition: s.into(),
             note: None,
         };
         match (before, after) {
-            (None, Some(a)) => Change::Added { key, after: e(a) },
-            (Some(b), None) => Change::Removed { key, before: e(b) },
-            (Some(b), Some(a)) => Change::Changed {
+            (None, Some(a)) => CatalogChange::Added { key, after: e(a) },
+            (Some(b), None) => CatalogChange::Removed { key, before: e(b) },
+            (Some(b), Some(a)) => CatalogChange::Changed {
                 key,
                 before: e(b),
                 after: e(a),

@@ -119,7 +119,7 @@ impl fmt::Display for Key {
 /// What an object is, as text. `note` holds what only counts as a note
 /// when it changes (a column's position).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Entry {
+pub struct CatalogEntry {
     pub definition: String,
     pub note: Option<String>,
 }
@@ -127,7 +127,7 @@ pub struct Entry {
 /// A whole snapshot: sorted by kind, then name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
-    pub entries: BTreeMap<Key, Entry>,
+    pub entries: BTreeMap<Key, CatalogEntry>,
 }
 
 impl Snapshot {
@@ -152,14 +152,14 @@ impl Snapshot {
                 kind,
                 name: name.into(),
             },
-            Entry {
+            CatalogEntry {
                 definition: definition.into(),
                 note,
             },
         );
     }
 
-    pub fn get(&self, kind: Kind, name: &str) -> Option<&Entry> {
+    pub fn get(&self, kind: Kind, name: &str) -> Option<&CatalogEntry> {
         self.entries.get(&Key {
             kind,
             name: name.to_string(),

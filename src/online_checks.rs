@@ -1,0 +1,129 @@
+//! The checks `keel check` runs against a database, beyond the files
+//! themselves: applied files edited since they ran (classified by
+//! [`crate::drift`]), applied versions without files, out-of-order and
+//! pending versions, a dirty database, and indexes left INVALID.
+
+use crate::db::DbError;
+use crate::diagnostic::{codes, Diagnostic};
+use crate::drift::{classify, Edit};
+use crate::project::{Migration, Project};
+use crate::session::Session;
+
+/// Everything `keel check` reports about the database against the files:
+/// edited applied files, applied versions without files, out-of-order
+/// pending versions, a dirty database, pending migrations, and indexes left
+/// INVALID by a failed `CREATE INDEX CONCURRENTLY`.
+pub fn database_diagnostics(
+    session: &mut Session,
+    project: &Project,
+    require_up_to_date: bool,
+) -> Result<Vec<Diagnostic>, DbError> {
+    let mut out = Vec::new();
+    let applied = session.applied(true, project)?;
+    for a in &applied {
+        let Some(m) = project.find(&a.version) else {
+            out.push(
+                Diagnostic::error(
+                    codes::APPLIED_FILE_MISSING,
+                    format!("applied version {}_{} has no file on disk", a.version, a.name),
+                )
+                .with_hint("restore the files from version control (the applied SQL is recorded: `keel history --verbose`)"),
+            );
+            continue;
+        };
+        for (file, recorded_sum, recorded_sql) in [
+            (&m.up, &a.up_checksum, &a.up_sql),
+            (&m.down, &a.down_checksum, &a.down_sql),
+        ] {
+            if file.actual_checksum().to_string() == *recorded_sum {
+                continue;
+            }
+            let path = file.path.display().to_string();
+            let d = match classify(recorded_sql, file.body(), &path) {
+                Edit::Cosmetic => Diagnostic::error(
+                    codes::APPLIED_FILE_CHANGED,
+                    "applied migration was edited after it ran (cosmetic: comments and whitespace only)",
+                ),
+                Edit::Semantic { diff } => Diagnostic::error(
+                    codes::APPLIED_FILE_CHANGED,
+                    "applied migration was edited after it ran (semantic: its SQL changed)",
+                )
+                .with_note(diff.trim_end().to_string()),
+            };
+            out.push(d.with_path(&file.path).with_hint(format!(
+                "restore the file as it was applied, or accept the edit with `keel repair {}`",
+                m.version.number
+            )));
+        }
+    }
+    if let Some(d) = applied.iter().find(|a| a.dirty) {
+        out.push(
+            Diagnostic::error(
+                codes::DIRTY,
+                format!(
+                    "the database is dirty: {}_{} ({}, outside a transaction) did not finish (statement {})",
+                    d.version,
+                    d.name,
+                    d.dirty_direction.unwrap_or(crate::plan::Direction::Up),
+                    d.dirty_statement.unwrap_or(0)
+                ),
+            )
+            .with_hint(format!(
+                "finish or undo that statement by hand, then `keel repair {}`",
+                d.version.number
+            )),
+        );
+    }
+    let current = applied.iter().map(|a| &a.version).max();
+    let pending: Vec<&Migration> = project
+        .migrations
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .collect();
+    for m in &pending {
+        if current.is_some_and(|c| &m.version < c) {
+            out.push(
+                Diagnostic::error(
+                    codes::OUT_OF_ORDER,
+                    format!(
+                        "{} is not applied but the newer version {} is",
+                        m.id(),
+                        current.map(|c| c.to_string()).unwrap_or_default()
+                    ),
+                )
+                .with_path(&m.up.path)
+                .with_hint("give it a version above the newest applied one, or apply it by hand and `keel stamp` it"),
+            );
+        }
+    }
+    if !pending.is_empty() {
+        let list: Vec<String> = pending.iter().take(5).map(|m| m.id()).collect();
+        let more = if pending.len() > 5 { ", ..." } else { "" };
+        let message = format!(
+            "{} pending migration(s): {}{more}",
+            pending.len(),
+            list.join(", ")
+        );
+        out.push(if require_up_to_date {
+            Diagnostic::error(
+                codes::NOT_UP_TO_DATE,
+                format!("Target database is not up to date. {message}"),
+            )
+            .with_hint("run `keel upgrade head`")
+        } else {
+            Diagnostic::warning(codes::PENDING, message).with_hint("run `keel upgrade head`")
+        });
+    }
+    for name in crate::db::catalog::invalid_indexes(session)? {
+        out.push(
+            Diagnostic::error(
+                codes::INVALID_INDEX,
+                format!("index {name} is INVALID (left by a failed CREATE INDEX CONCURRENTLY)"),
+            )
+            .with_hint(format!(
+                "run `DROP INDEX CONCURRENTLY {name};`, then create it again"
+            )),
+        );
+    }
+    Ok(out)
+}
