@@ -38,10 +38,13 @@ pub struct Config {
     pub test_roles: Vec<String>,
 }
 
+/// The migrations folder when nothing else is said.
+pub const DEFAULT_DIR: &str = "sql";
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            dir: PathBuf::from("sql"),
+            dir: PathBuf::from(DEFAULT_DIR),
             history_schema: "keel".into(),
             lock_timeout: Duration::from_secs(60),
             tenant_columns: vec!["tenant_id".into()],
@@ -174,6 +177,59 @@ fn validate_identifier(name: &str, value: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// The commented `keel.toml`: every setting at its default, each explained.
+/// Only `dir` is set, and only when it is not the default; `None` when `dir`
+/// is not UTF-8 (keel.toml can only name UTF-8 paths).
+pub fn template(dir: &Path) -> Option<String> {
+    let d = Config::default();
+    let dir_line = if dir == Path::new(DEFAULT_DIR) {
+        format!("# dir = {}", toml_string(DEFAULT_DIR))
+    } else {
+        let s = dir.to_str()?;
+        format!("dir = {}", toml_string(s))
+    };
+    let list = |v: &[String]| {
+        let items: Vec<String> = v.iter().map(|s| toml_string(s)).collect();
+        format!("[{}]", items.join(", "))
+    };
+    Some(format!(
+        "\
+# keel.toml: settings for keel, the PostgreSQL migration runner.
+#
+# Every setting is optional: a commented line shows the default. Environment
+# variables (KEEL_DIR, KEEL_HISTORY_SCHEMA, KEEL_LOCK_TIMEOUT) override this
+# file, and command-line flags override both. Unknown keys are errors, so a
+# typo is never silently ignored.
+
+# The migrations folder, holding up/, down/ and policies/ (relative to this file).
+{dir_line}
+
+# The schema where keel keeps its bookkeeping (keel.versions, keel.events);
+# a lowercase identifier.
+# history_schema = {schema}
+
+# Seconds to wait for another runner's lock before giving up.
+# lock_timeout = {timeout}
+
+[policies]
+# Column names that identify a tenant; the RLS linter expects policies on
+# tables that have one.
+# tenant_columns = {tenants}
+
+# The roles that policy tests (policies/tests/*.sql) may assume.
+# test_roles = {roles}
+",
+        schema = toml_string(&d.history_schema),
+        timeout = d.lock_timeout.as_secs(),
+        tenants = list(&d.tenant_columns),
+        roles = list(&d.test_roles),
+    ))
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +304,58 @@ mod tests {
             (c.lock_timeout, c.history_schema.as_str()),
             (Duration::from_secs(5), "keel")
         );
+    }
+
+    fn load_text(text: &str) -> Config {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join(FILE_NAME), text).unwrap();
+        // Relative to `root`, as keel.toml's own `dir` is.
+        let mut c = Config::load_file(root.path(), &Overrides::default()).unwrap();
+        if let Ok(rel) = c.dir.strip_prefix(root.path()) {
+            c.dir = rel.to_path_buf();
+        }
+        c
+    }
+
+    fn same(a: &Config, b: &Config) {
+        assert_eq!(a.dir, b.dir);
+        assert_eq!(a.history_schema, b.history_schema);
+        assert_eq!(a.lock_timeout, b.lock_timeout);
+        assert_eq!(a.tenant_columns, b.tenant_columns);
+        assert_eq!(a.test_roles, b.test_roles);
+    }
+
+    #[test]
+    fn written_file_loads_as_the_defaults() {
+        let text = template(Path::new("sql")).unwrap();
+        same(&load_text(&text), &Config::default());
+    }
+
+    #[test]
+    fn every_commented_setting_is_a_valid_key_at_its_default() {
+        let text = template(Path::new("sql")).unwrap();
+        // Uncomment the settings (`# key = value`), not the explanations.
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") => rest.to_string(),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let keys = uncommented
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(" = "))
+            .count();
+        assert_eq!(keys, 5, "{uncommented}");
+        same(&load_text(&uncommented), &Config::default());
+    }
+
+    #[test]
+    fn other_folder_is_written_uncommented_and_escaped() {
+        let text = template(Path::new("db/mig \"x\"")).unwrap();
+        assert!(text.lines().any(|l| l.starts_with("dir = ")), "{text}");
+        let c = load_text(&text);
+        assert_eq!(c.dir, PathBuf::from("db/mig \"x\""));
     }
 }

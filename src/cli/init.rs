@@ -3,12 +3,9 @@
 //! before the first folder is created.
 
 use super::{Context, Failure};
-use crate::config::{Config, FILE_NAME};
+use crate::config::FILE_NAME;
 use crate::report::json;
 use std::path::{Path, PathBuf};
-
-/// The migrations folder when nothing else is said.
-const DEFAULT_DIR: &str = "sql";
 
 /// Empty folders get this file so that git keeps them (keel ignores
 /// dot-files).
@@ -206,118 +203,12 @@ fn keel_gitignore(created: &mut Created) -> Result<(), Failure> {
     }
 }
 
-/// The commented `keel.toml`: every setting at its default, each explained.
-/// Only `dir` is set, and only when it is not the default.
+/// The commented `keel.toml` for the migrations folder `dir`.
 fn config_file(dir: &Path) -> Result<String, Failure> {
-    let d = Config::default();
-    let dir_line = if dir == Path::new(DEFAULT_DIR) {
-        format!("# dir = {}", toml_string(DEFAULT_DIR))
-    } else {
-        let s = dir.to_str().ok_or_else(|| {
-            Failure::usage(
-                format!("the folder name `{}` is not UTF-8", dir.display()),
-                Some("keel.toml can only name UTF-8 paths; pick another --dir".to_string()),
-            )
-        })?;
-        format!("dir = {}", toml_string(s))
-    };
-    let list = |v: &[String]| {
-        let items: Vec<String> = v.iter().map(|s| toml_string(s)).collect();
-        format!("[{}]", items.join(", "))
-    };
-    Ok(format!(
-        "\
-# keel.toml: settings for keel, the PostgreSQL migration runner.
-#
-# Every setting is optional: a commented line shows the default. Environment
-# variables (KEEL_DIR, KEEL_HISTORY_SCHEMA, KEEL_LOCK_TIMEOUT) override this
-# file, and command-line flags override both. Unknown keys are errors, so a
-# typo is never silently ignored.
-
-# The migrations folder, holding up/, down/ and policies/ (relative to this file).
-{dir_line}
-
-# The schema where keel keeps its bookkeeping (keel.versions, keel.events);
-# a lowercase identifier.
-# history_schema = {schema}
-
-# Seconds to wait for another runner's lock before giving up.
-# lock_timeout = {timeout}
-
-[policies]
-# Column names that identify a tenant; the RLS linter expects policies on
-# tables that have one.
-# tenant_columns = {tenants}
-
-# The roles that policy tests (policies/tests/*.sql) may assume.
-# test_roles = {roles}
-",
-        schema = toml_string(&d.history_schema),
-        timeout = d.lock_timeout.as_secs(),
-        tenants = list(&d.tenant_columns),
-        roles = list(&d.test_roles),
-    ))
-}
-
-fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Overrides;
-
-    fn load(text: &str) -> Config {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join(FILE_NAME), text).unwrap();
-        // Relative to `root`, as keel.toml's own `dir` is.
-        let mut c = Config::load_file(root.path(), &Overrides::default()).unwrap();
-        if let Ok(rel) = c.dir.strip_prefix(root.path()) {
-            c.dir = rel.to_path_buf();
-        }
-        c
-    }
-
-    fn same(a: &Config, b: &Config) {
-        assert_eq!(a.dir, b.dir);
-        assert_eq!(a.history_schema, b.history_schema);
-        assert_eq!(a.lock_timeout, b.lock_timeout);
-        assert_eq!(a.tenant_columns, b.tenant_columns);
-        assert_eq!(a.test_roles, b.test_roles);
-    }
-
-    #[test]
-    fn written_file_loads_as_the_defaults() {
-        let text = config_file(Path::new("sql")).unwrap();
-        same(&load(&text), &Config::default());
-    }
-
-    #[test]
-    fn every_commented_setting_is_a_valid_key_at_its_default() {
-        let text = config_file(Path::new("sql")).unwrap();
-        // Uncomment the settings (`# key = value`), not the explanations.
-        let uncommented: String = text
-            .lines()
-            .map(|l| match l.strip_prefix("# ") {
-                Some(rest) if rest.contains(" = ") => rest.to_string(),
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let keys = uncommented
-            .lines()
-            .filter(|l| !l.starts_with('#') && l.contains(" = "))
-            .count();
-        assert_eq!(keys, 5, "{uncommented}");
-        same(&load(&uncommented), &Config::default());
-    }
-
-    #[test]
-    fn other_folder_is_written_uncommented_and_escaped() {
-        let text = config_file(Path::new("db/mig \"x\"")).unwrap();
-        assert!(text.lines().any(|l| l.starts_with("dir = ")), "{text}");
-        let c = load(&text);
-        assert_eq!(c.dir, PathBuf::from("db/mig \"x\""));
-    }
+    crate::config::template(dir).ok_or_else(|| {
+        Failure::usage(
+            format!("the folder name `{}` is not UTF-8", dir.display()),
+            Some("keel.toml can only name UTF-8 paths; pick another --dir".to_string()),
+        )
+    })
 }

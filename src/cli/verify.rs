@@ -4,17 +4,16 @@
 //! dropped (or given with `--scratch-url`: then it must be empty, and it is
 //! left as verification leaves it).
 
-use super::shared::{db_failure, human, load_for_run, open, session_failure};
+use super::shared::{db_failure, human, load_for_run, open, session_failure, Render};
 use super::{Context, Failure};
 use crate::db::run::RunError;
-use crate::diagnostic::Diagnostic;
 use crate::policies::declared::Declared;
-use crate::project::{Project, SqlFile};
+use crate::project::Project;
 use crate::report::json;
 use crate::session::Session;
 use crate::sql::ident::quote_ident;
 use crate::verify::scratch::{self, Interrupted, Scratch};
-use crate::verify::{snapshot, Checked, Problem, Report, Verdict, Verifier};
+use crate::verify::{snapshot, Checked, Problem, Verdict, Verifier};
 use postgres::Client;
 use std::time::Instant;
 
@@ -174,27 +173,12 @@ fn on_given_scratch(
     result
 }
 
-/// Checks every file verification will run, as `upgrade` does before a
-/// run: sqlparser, then the server's parser for what sqlparser could not
-/// read. Nothing runs when a file has errors.
+/// Checks every file verification will run, as `upgrade` does: nothing runs
+/// when a file has errors.
 fn validate(ctx: &Context, session: &mut Session, project: &Project) -> Result<(), Failure> {
-    let files: Vec<&SqlFile> = project
-        .migrations
-        .iter()
-        .flat_map(|m| {
-            let down = (!m.irreversible()).then_some(&m.down);
-            std::iter::once(&m.up).chain(down)
-        })
-        .collect();
-    let checked = crate::migrate::validate_files(session, &files, false)?;
-    let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
-    ctx.reporter.diagnostics(&diags);
-    if diags.iter().any(Diagnostic::is_error) {
-        return Err(Failure::failed(
-            "nothing was verified: the migrations have errors",
-            Some("`keel check` lists them".to_string()),
-        ));
-    }
+    let files = crate::verify::files_run(project);
+    let refused = "nothing was verified: the migrations have errors";
+    crate::migrate::validate_or_refuse(session, &files, refused, &mut Render::new(ctx))?;
     Ok(())
 }
 
@@ -235,7 +219,12 @@ fn verify_on(
     scratch::wait_if_interrupted();
     let elapsed = started.elapsed();
     if r.json_output() {
-        r.json(&json_report(&report, place, elapsed));
+        r.json(&json::Verify::of(
+            &report,
+            &place.database,
+            place.created,
+            elapsed,
+        ));
         return match report.stopped {
             None => Ok(()),
             Some(_) => Err(Failure::Reported),
@@ -302,92 +291,5 @@ fn verify_on(
             }
         },
         Problem::Snapshot(e) => Err(Failure::failed(format!("{id}: {e}"), None)),
-    }
-}
-
-fn json_report<'r>(
-    report: &'r Report<'_>,
-    place: &'r Place,
-    elapsed: std::time::Duration,
-) -> json::Verify<'r> {
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-    let mut migrations: Vec<json::Verified<'r>> = report
-        .checked
-        .iter()
-        .map(|c| {
-            let m = c.migration;
-            let (result, notes) = match &c.verdict {
-                Verdict::Reversible { notes } => (
-                    "reversible",
-                    notes.iter().map(json::SchemaNote::of).collect(),
-                ),
-                Verdict::Irreversible => ("irreversible", Vec::new()),
-            };
-            json::Verified {
-                id: m.id(),
-                version: &m.version.digits,
-                name: &m.name,
-                result,
-                checked: result == "reversible",
-                ms: ms(c.elapsed),
-                notes: Some(notes),
-                message: None,
-                phase: None,
-                differences: None,
-                error: None,
-                diagnostic: None,
-            }
-        })
-        .collect();
-    let failure = report.stopped.as_ref().map(|s| {
-        let m = s.migration;
-        let mut v = json::Verified {
-            id: m.id(),
-            version: &m.version.digits,
-            name: &m.name,
-            result: "failed",
-            checked: true,
-            ms: ms(s.elapsed),
-            notes: None,
-            message: Some(s.problem.summary()),
-            phase: None,
-            differences: None,
-            error: None,
-            diagnostic: None,
-        };
-        match &s.problem {
-            Problem::NotRestored { phase, diff } => {
-                v.phase = Some(phase.label());
-                v.differences = Some(diff.changes.iter().map(json::SchemaChange::of).collect());
-                v.notes = Some(diff.notes.iter().map(json::SchemaNote::of).collect());
-            }
-            Problem::Step { phase, error } => {
-                v.phase = Some(phase.label());
-                v.error = Some(error.to_string());
-                if let RunError::Statement { diagnostic, .. } = error {
-                    v.diagnostic = Some(diagnostic);
-                }
-            }
-            Problem::Snapshot(e) => {
-                v.error = Some(e.to_string());
-            }
-        }
-        v
-    });
-    let failed = failure.as_ref().map(|f| f.id.clone());
-    migrations.extend(failure);
-    json::Verify {
-        command: "verify",
-        ok: report.stopped.is_none(),
-        scratch: json::Scratch {
-            database: &place.database,
-            created: place.created,
-        },
-        migrations,
-        verified: report.checked.len(),
-        reversible: report.reversible(),
-        irreversible: report.irreversible(),
-        failed,
-        ms: ms(elapsed),
     }
 }

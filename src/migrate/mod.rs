@@ -22,7 +22,7 @@ pub use load::{load, load_accepting_edits};
 pub use policies::{apply_policies, policies_only, PoliciesRequest};
 pub use repair::{repair, RepairReport, RepairRequest};
 pub use stamp::{stamp, StampReport, StampRequest};
-pub use validate::{settle, validate_files, validate_plan};
+pub use validate::{settle, validate_files, validate_or_refuse, validate_plan};
 
 use crate::config::Config;
 use crate::db::history::AppliedVersion;

@@ -43,6 +43,26 @@ pub fn validate_files(
     Ok(checked)
 }
 
+/// [`validate_files`] with every problem sent to the sink; an error saying
+/// `refused` (what did not happen) when a file has one.
+pub fn validate_or_refuse(
+    session: &mut Session,
+    files: &[&SqlFile],
+    refused: &str,
+    sink: &mut dyn Sink,
+) -> Result<(), Error> {
+    let checked = validate_files(session, files, false)?;
+    let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
+    sink.event(Event::Diagnostics(&diags));
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Error::failed(
+            refused,
+            Some("`keel check` lists them".to_string()),
+        ));
+    }
+    Ok(())
+}
+
 /// Validates every file `plan` executes. Warnings go to the sink; errors
 /// stop the run before anything executes.
 pub fn validate_plan(

@@ -8,12 +8,14 @@
 //! fields here is free; field names and values are the interface.
 
 use crate::db::history::AppliedVersion;
+use crate::db::run::RunError;
 use crate::diagnostic::Diagnostic;
 use crate::policies::matrix::Grid;
 use crate::policies::reconcile::PolicyChange;
 use crate::policies::status::TableStatus;
 use crate::validation::Counts;
 use crate::verify::diff;
+use crate::verify::{Problem, Report as VerifyReport, Verdict};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -314,6 +316,94 @@ impl<'a> SchemaNote<'a> {
 /// `docs/json.md` has a table per document (a `###` heading) listing its
 /// fields in the order printed: the same names as a sample of each type,
 /// serialized with every optional field present.
+impl<'r> Verify<'r> {
+    /// The document `keel verify --format json` prints for `report`, verified on the scratch
+    /// database `database` (`created` when verify made it).
+    pub fn of(
+        report: &'r VerifyReport<'_>,
+        database: &'r str,
+        created: bool,
+        elapsed: std::time::Duration,
+    ) -> Verify<'r> {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        let mut migrations: Vec<Verified<'r>> = report
+            .checked
+            .iter()
+            .map(|c| {
+                let m = c.migration;
+                let (result, notes) = match &c.verdict {
+                    Verdict::Reversible { notes } => {
+                        ("reversible", notes.iter().map(SchemaNote::of).collect())
+                    }
+                    Verdict::Irreversible => ("irreversible", Vec::new()),
+                };
+                Verified {
+                    id: m.id(),
+                    version: &m.version.digits,
+                    name: &m.name,
+                    result,
+                    checked: result == "reversible",
+                    ms: ms(c.elapsed),
+                    notes: Some(notes),
+                    message: None,
+                    phase: None,
+                    differences: None,
+                    error: None,
+                    diagnostic: None,
+                }
+            })
+            .collect();
+        let failure = report.stopped.as_ref().map(|s| {
+            let m = s.migration;
+            let mut v = Verified {
+                id: m.id(),
+                version: &m.version.digits,
+                name: &m.name,
+                result: "failed",
+                checked: true,
+                ms: ms(s.elapsed),
+                notes: None,
+                message: Some(s.problem.summary()),
+                phase: None,
+                differences: None,
+                error: None,
+                diagnostic: None,
+            };
+            match &s.problem {
+                Problem::NotRestored { phase, diff } => {
+                    v.phase = Some(phase.label());
+                    v.differences = Some(diff.changes.iter().map(SchemaChange::of).collect());
+                    v.notes = Some(diff.notes.iter().map(SchemaNote::of).collect());
+                }
+                Problem::Step { phase, error } => {
+                    v.phase = Some(phase.label());
+                    v.error = Some(error.to_string());
+                    if let RunError::Statement { diagnostic, .. } = error {
+                        v.diagnostic = Some(diagnostic);
+                    }
+                }
+                Problem::Snapshot(e) => {
+                    v.error = Some(e.to_string());
+                }
+            }
+            v
+        });
+        let failed = failure.as_ref().map(|f| f.id.clone());
+        migrations.extend(failure);
+        Verify {
+            command: "verify",
+            ok: report.stopped.is_none(),
+            scratch: Scratch { database, created },
+            migrations,
+            verified: report.checked.len(),
+            reversible: report.reversible(),
+            irreversible: report.irreversible(),
+            failed,
+            ms: ms(elapsed),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

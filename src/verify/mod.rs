@@ -308,6 +308,19 @@ fn fail_closed(c: &CatalogChange, declared: &Declared) -> Option<String> {
     })
 }
 
+/// The files verification runs: every up file, and every down file but those
+/// of irreversible migrations.
+pub fn files_run(project: &Project) -> Vec<&crate::project::SqlFile> {
+    project
+        .migrations
+        .iter()
+        .flat_map(|m| {
+            let down = (!m.irreversible()).then_some(&m.down);
+            std::iter::once(&m.up).chain(down)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
