@@ -186,7 +186,7 @@ fn test(ctx: &Context) -> Result<(), Failure> {
     let (mut passed, mut failed) = (0, 0);
     let mut results = Vec::new();
     for (f, c) in files.iter().zip(&checked) {
-        let res = crate::policies::tests::run_file(&mut session, f, c).map_err(db_failure)?;
+        let res = crate::policies::isolation::run_file(&mut session, f, c).map_err(db_failure)?;
         if res.passed {
             passed += 1;
             r.line(format!(

@@ -11,8 +11,8 @@
 //!   reconcile after the last step);
 //! - [`lint`]: RLS mistakes, from the files and from the catalog;
 //! - [`matrix`]: which policy lets each role run each command, per table;
-//! - [`tests`]: running the tenant isolation tests (runtime code, not unit
-//!   tests; in `db/`).
+//! - [`isolation`]: running the tenant isolation tests of `sql/policies/tests/`
+//!   (in `db/`, as [`crate::db::policy_test`]).
 
 pub mod declared;
 pub mod lint;
@@ -22,5 +22,5 @@ pub mod stage;
 pub mod status;
 
 pub use crate::db::policy_live as live;
-pub use crate::db::policy_test as tests;
+pub use crate::db::policy_test as isolation;
 pub use declared::{Command, Declared, PolicyDecl, TableDecl, TableName};
