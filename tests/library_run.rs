@@ -178,3 +178,53 @@ fn the_printed_script_leaves_the_history_a_run_leaves() {
     assert_eq!(record(&ran), (true, Some("up".to_string()), Some(2)));
     assert_eq!(record(&printed), record(&ran), "{script}");
 }
+
+/// A downgrade that fails on its second step, committing after each migration, says where it
+/// left the database: the first revert is committed, the failing one is not.
+#[test]
+fn a_failed_downgrade_reports_the_version_it_left() {
+    let db = common::fresh_db();
+    let project = tempfile::tempdir().unwrap();
+    let sql = project.path().join("sql");
+    write_pair(
+        &sql,
+        "0001_a",
+        "CREATE TABLE a (id int);\n",
+        "DROP TABLE a;\n",
+    );
+    write_pair(
+        &sql,
+        "0002_b",
+        "CREATE TABLE b (id int);\n",
+        "DROP TABLE missing_b;\n",
+    );
+    write_pair(
+        &sql,
+        "0003_c",
+        "CREATE TABLE c (id int);\n",
+        "DROP TABLE c;\n",
+    );
+    migrate::run(&request(&sql, db.url(), Direction::Up, "head"), &mut ()).unwrap();
+
+    let mut req = request(&sql, db.url(), Direction::Down, "base");
+    req.per_migration = true;
+    let err = migrate::run(&req, &mut ()).expect_err("0002's down fails");
+    let Error::Failed { message, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        message.contains("steps before the failing one were committed: the database is at 0002"),
+        "{message}"
+    );
+    let mut c = db.connect();
+    let versions: Vec<String> = c
+        .query(
+            "SELECT version::text FROM keel.versions ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, ["1", "2"]);
+}

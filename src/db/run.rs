@@ -113,13 +113,13 @@ pub fn execute(
     let client = super::client(conn);
     let started = Instant::now();
     let mut state = State {
-        applied: applied.clone(),
-        committed: applied.clone(),
+        done: 0,
+        committed: 0,
         in_tx: false,
         rows: history::Batch::default(),
         deletes: Vec::new(),
     };
-    let result = run_steps(client, plan, settings, progress, hooks, &mut state);
+    let result = run_steps(client, plan, applied, settings, progress, hooks, &mut state);
     match result {
         Ok(()) => Ok(Outcome {
             steps: plan.steps.len(),
@@ -130,8 +130,10 @@ pub fn execute(
                 // The error already aborted the transaction; this ends it.
                 let _ = client.batch_execute("ROLLBACK");
             }
-            let now_at = state.committed.iter().next_back().cloned();
-            let partly = state.committed != *applied;
+            let now_at = version_after(applied, plan, state.committed);
+            // Each step changes the set of applied versions: any committed step
+            // means the database moved.
+            let partly = state.committed > 0;
             let _ = history::log_event(
                 client,
                 settings.schema,
@@ -157,15 +159,36 @@ pub fn execute(
     }
 }
 
+/// Where a run is. The applied versions at any point are the ones applied
+/// before the run changed by the plan's first steps ([`version_after`]), so
+/// counts are enough: no copy of the set per step or per commit.
 struct State<'a> {
-    /// Versions applied as the run goes (committed or not).
-    applied: BTreeSet<Version>,
-    /// Versions applied as far as committed work goes.
-    committed: BTreeSet<Version>,
+    /// Steps finished (committed or not).
+    done: usize,
+    /// Steps whose work is committed.
+    committed: usize,
     in_tx: bool,
     /// History rows of applied steps not written yet.
     rows: history::Batch,
     deletes: Vec<&'a Version>,
+}
+
+/// The newest version applied once the first `steps` steps of `plan` ran on a
+/// database where `applied` were applied.
+fn version_after(applied: &BTreeSet<Version>, plan: &Plan<'_>, steps: usize) -> Option<Version> {
+    let done = &plan.steps[..steps.min(plan.steps.len())];
+    let reverted: BTreeSet<&Version> = done
+        .iter()
+        .filter(|s| s.direction == Direction::Down)
+        .map(|s| &s.migration.version)
+        .collect();
+    let newest_kept = applied.iter().rev().find(|v| !reverted.contains(v));
+    let newest_applied = done
+        .iter()
+        .filter(|s| s.direction == Direction::Up)
+        .map(|s| &s.migration.version)
+        .max();
+    newest_kept.max(newest_applied).cloned()
 }
 
 fn begin(client: &mut Client, state: &mut State<'_>) -> Result<(), RunError> {
@@ -187,7 +210,7 @@ fn commit(client: &mut Client, schema: &str, state: &mut State<'_>) -> Result<()
             .map_err(|e| DbError::query("committing", &e))?;
         state.in_tx = false;
     }
-    state.committed = state.applied.clone();
+    state.committed = state.done;
     Ok(())
 }
 
@@ -230,6 +253,7 @@ fn record(
 fn run_steps<'a>(
     client: &mut Client,
     plan: &Plan<'a>,
+    applied: &BTreeSet<Version>,
     settings: &Settings<'_>,
     progress: &mut dyn Progress,
     hooks: &mut dyn Hooks,
@@ -261,7 +285,6 @@ fn run_steps<'a>(
         let elapsed = t.elapsed();
         match step.direction {
             Direction::Up => {
-                state.applied.insert(version.clone());
                 if let (TransactionMode::On, Some(down)) = (file.header.transaction(), &down) {
                     let ms = elapsed.as_secs_f64() * 1000.0;
                     let row = NewVersion::of_files(step.migration, file, down, Some(ms), false);
@@ -269,14 +292,14 @@ fn run_steps<'a>(
                 }
             }
             Direction::Down => {
-                state.applied.remove(version);
                 if file.header.transaction() == TransactionMode::On {
                     state.deletes.push(version);
                 }
             }
         }
+        state.done += 1;
         if file.header.transaction() == TransactionMode::Off {
-            state.committed = state.applied.clone();
+            state.committed = state.done;
         } else if settings.per_migration {
             commit(client, schema, state)?;
         }
@@ -284,7 +307,7 @@ fn run_steps<'a>(
     }
     begin(client, state)?;
     flush(client, schema, state)?;
-    let now = state.applied.iter().next_back().cloned();
+    let now = version_after(applied, plan, state.done);
     hooks.before_commit(client, now.as_ref())?;
     history::log_event(
         client,
