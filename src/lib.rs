@@ -1,7 +1,7 @@
 //! keel: a PostgreSQL migration runner for pure SQL.
 //!
 //! A run goes files on disk ([`project`]) → split and validated statements
-//! ([`sql`], [`validation`]) → a [`plan`] → the database ([`db`]); [`migrate`]
+//! ([`sql`], [`project_check`]) → a [`plan`] → the database ([`db`]); [`migrate`]
 //! drives it end to end and reports typed events, which [`cli`] renders through
 //! [`report`]. `docs/architecture.md` is the map: what each module does and
 //! what it may depend on.
@@ -22,6 +22,6 @@ pub mod project;
 pub mod report;
 pub mod safe_fs;
 pub use db::session;
+pub mod project_check;
 pub mod sql;
-pub mod validation;
 pub mod verify;

@@ -4,9 +4,9 @@
 use super::shared::{db_failure, open};
 use super::{Context, Failure};
 use crate::diagnostic;
+use crate::project_check;
 use crate::report::json;
-use crate::sql::validate::Options;
-use crate::validation;
+use crate::sql::check::Options;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -23,7 +23,7 @@ pub struct CheckArgs {
 
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
-    let mut v = validation::validate(
+    let mut v = project_check::validate(
         &loaded.project,
         Options {
             strict: args.strict,

@@ -5,7 +5,7 @@ use super::{Context, Failure};
 use crate::diagnostic::Diagnostic;
 use crate::policies::status::{self, State};
 use crate::report::json;
-use crate::sql::validate::CheckedFile;
+use crate::sql::check::CheckedFile;
 use colored::Colorize;
 
 #[derive(Debug, clap::Subcommand)]

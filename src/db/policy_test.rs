@@ -14,8 +14,8 @@
 use crate::db::DbError;
 use crate::diagnostic::{codes, Diagnostic};
 use crate::project::SqlFile;
+use crate::sql::check::CheckedFile;
 use crate::sql::split::words;
-use crate::sql::validate::CheckedFile;
 use postgres::error::ErrorPosition;
 use postgres::GenericClient;
 use std::time::{Duration, Instant};
@@ -46,7 +46,7 @@ fn switches_role(sql: &str) -> bool {
 }
 
 /// Runs one test file, whose statements `checked` lists (validated by
-/// [`crate::sql::validate::check_file`], with no errors).
+/// [`crate::sql::check::check_file`], with no errors).
 pub fn run_file(
     conn: &mut impl super::Connection,
     file: &SqlFile,

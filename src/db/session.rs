@@ -8,7 +8,7 @@ use crate::db::server_parse::{self, ServerVerdict};
 use crate::db::DbError;
 use crate::diagnostic::Diagnostic;
 use crate::project::{Project, SqlFile, Version};
-use crate::sql::validate::{CheckedFile, Parse};
+use crate::sql::check::{CheckedFile, Parse};
 use postgres::{Client, Transaction};
 use std::ops::Range;
 use std::time::Duration;

@@ -7,8 +7,8 @@ use crate::config::Config;
 use crate::diagnostic::{codes, Diagnostic};
 use crate::policies::declared::Declared;
 use crate::project::{FileKind, Layout, Project, SqlFile};
-use crate::sql::validate::{self, Options};
-use crate::validation;
+use crate::project_check;
+use crate::sql::check::{self, Options};
 use std::path::Path;
 
 /// Loads the project and checks what must hold before any run.
@@ -40,13 +40,13 @@ pub(super) fn checked(
 ) -> Result<(Project, Declared), Error> {
     let loaded = crate::project::load_layout(layout, |f, diags| {
         if lean && matches!(f.kind, FileKind::Up | FileKind::Down) {
-            validate::header_diagnostics(f, diags);
+            check::header_diagnostics(f, diags);
             f.release();
         }
     });
     let mut diags = loaded.diagnostics;
     for f in loaded.project.files().filter(|f| !f.is_released()) {
-        validate::header_diagnostics(f, &mut diags);
+        check::header_diagnostics(f, &mut diags);
     }
     diags.retain(|d| {
         !(is_unsealed_edit(d) && d.path.as_deref().is_some_and(|p| unsealed.contains(&p)))
@@ -88,7 +88,7 @@ pub(super) fn policies_at_head(dir: &Path, sink: &mut dyn Sink) -> Result<Option
 fn declare_policies(policies: &[SqlFile], diags: &mut Vec<Diagnostic>) -> Declared {
     let refs: Vec<&SqlFile> = policies.iter().collect();
     diags.extend(
-        validation::check_parallel(&refs, Options::default())
+        project_check::check_parallel(&refs, Options::default())
             .into_iter()
             .flat_map(|c| c.diagnostics)
             .filter(|d| !is_unsealed_edit(d)),

@@ -33,9 +33,9 @@ use crate::plan::{self, Direction, Plan, Step, Target};
 use crate::policies::reconcile::PolicyChange;
 use crate::policies::stage::Stage;
 use crate::project::{Project, SqlFile, Version};
+use crate::project_check;
 use crate::session::Session;
-use crate::sql::validate::Options;
-use crate::validation;
+use crate::sql::check::Options;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -213,7 +213,7 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
     };
     let plan = plan_for(&project, &applied, &target, req.direction)?;
     let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
-    let checked = validation::check_parallel(&files, Options { strict: req.strict });
+    let checked = project_check::check_parallel(&files, Options { strict: req.strict });
     let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
     sink.event(Event::Diagnostics(&diags));
     if diags.iter().any(Diagnostic::is_error) {

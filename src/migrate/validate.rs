@@ -8,7 +8,7 @@ use crate::diagnostic::{codes, Diagnostic};
 use crate::plan::Plan;
 use crate::project::SqlFile;
 use crate::session::Session;
-use crate::sql::validate::{CheckedFile, Options, Parse};
+use crate::sql::check::{CheckedFile, Options, Parse};
 
 /// Settles what sqlparser could not: the statements it rejected in `checked`
 /// (one entry per file of `files`) go to the server's parser, which accepts
@@ -38,7 +38,7 @@ pub fn validate_files(
     files: &[&SqlFile],
     strict: bool,
 ) -> Result<Vec<CheckedFile>, Error> {
-    let mut checked = crate::validation::check_parallel(files, Options { strict });
+    let mut checked = crate::project_check::check_parallel(files, Options { strict });
     settle(session, files, &mut checked, strict)?;
     Ok(checked)
 }
@@ -81,7 +81,7 @@ pub fn validate_plan(
     for batch in files.chunks(256) {
         let results = crate::parallel::map(batch, 1, |f| {
             let file = f.reread()?;
-            let mut c = crate::sql::validate::check_file(&file, Options { strict: false });
+            let mut c = crate::sql::check::check_file(&file, Options { strict: false });
             c.statements
                 .retain(|s| matches!(s.parse, Parse::Rejected { .. }));
             // Usually nothing is left: give the space back.

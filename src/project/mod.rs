@@ -861,7 +861,7 @@ mod tests {
         let body = "INSERT INTO t VALUES (1);   \n".repeat(LARGE / 20);
         let f = SqlFile::new(PathBuf::from("big.sql"), FileKind::Up, body.clone());
         assert!(f.checksum_pending());
-        let checked = crate::sql::validate::check_file(&f, Default::default());
+        let checked = crate::sql::check::check_file(&f, Default::default());
         assert!(!f.checksum_pending());
         // Only the header is missing; every statement parsed.
         assert!(

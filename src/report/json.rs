@@ -13,7 +13,7 @@ use crate::diagnostic::Diagnostic;
 use crate::policies::matrix::Grid;
 use crate::policies::reconcile::PolicyChange;
 use crate::policies::status::TableStatus;
-use crate::validation::Counts;
+use crate::project_check::Counts;
 use crate::verify::diff;
 use crate::verify::{Problem, Report as VerifyReport, Verdict};
 use serde::Serialize;

@@ -4,8 +4,8 @@
 use crate::diagnostic::{codes, Diagnostic, Position};
 use crate::header::TransactionMode;
 use crate::project::{FileKind, Project, SqlFile};
+use crate::sql::check::{self, CheckedFile, Options, Parse};
 use crate::sql::rules::{self, Class};
-use crate::sql::validate::{self, CheckedFile, Options, Parse};
 
 /// Everything validation found.
 #[derive(Debug, Default)]
@@ -64,7 +64,7 @@ pub fn validate(project: &Project, options: Options) -> Validation {
 
 /// Checks files on all cores (files are independent).
 pub fn check_parallel(files: &[&SqlFile], options: Options) -> Vec<CheckedFile> {
-    crate::parallel::map(files, 1, |f| validate::check_file(f, options))
+    crate::parallel::map(files, 1, |f| check::check_file(f, options))
 }
 
 /// `ALTER TYPE ... ADD VALUE 'x'` followed, in the same transaction, by a
