@@ -78,12 +78,7 @@ fn matrix(ctx: &Context) -> Result<(), Failure> {
 }
 
 fn apply(ctx: &Context, flags: &RunFlags) -> Result<(), Failure> {
-    let req = crate::migrate::PoliciesRequest {
-        config: ctx.config.clone(),
-        database_url: ctx.database_url.clone(),
-        lock_timeout: flags.lock_timeout(),
-    };
-    let changes = crate::migrate::apply_policies(&req, &mut Render::new(ctx))?;
+    let changes = crate::migrate::apply_policies(&flags.database(ctx), &mut Render::new(ctx))?;
     let r = &ctx.reporter;
     if r.json_output() {
         r.json(&json::PoliciesApplied { changes: &changes });

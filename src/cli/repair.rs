@@ -17,9 +17,7 @@ pub struct RepairArgs {
 
 pub fn run(ctx: &Context, a: RepairArgs) -> Result<(), Failure> {
     let req = RepairRequest {
-        config: ctx.config.clone(),
-        database_url: ctx.database_url.clone(),
-        lock_timeout: a.run.lock_timeout(),
+        database: a.run.database(ctx),
         version: a.rev,
     };
     let report = migrate::repair(&req, &mut Render::new(ctx))?;

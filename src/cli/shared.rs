@@ -27,6 +27,15 @@ impl RunFlags {
     pub fn lock_timeout(&self) -> Option<Duration> {
         self.lock_timeout.map(Duration::from_secs)
     }
+
+    /// The database the command line names, with these flags' lock timeout.
+    pub fn database(&self, ctx: &Context) -> migrate::Database {
+        migrate::Database {
+            config: ctx.config.clone(),
+            database_url: ctx.database_url.clone(),
+            lock_timeout: self.lock_timeout(),
+        }
+    }
 }
 
 impl From<migrate::Error> for Failure {

@@ -15,9 +15,7 @@ pub struct StampArgs {
 
 pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
     let req = StampRequest {
-        config: ctx.config.clone(),
-        database_url: ctx.database_url.clone(),
-        lock_timeout: a.run.lock_timeout(),
+        database: a.run.database(ctx),
         target: a.target,
     };
     let report = migrate::stamp(&req, &mut Render::new(ctx))?;

@@ -52,3 +52,25 @@ fn note_dev_db(session: &Session, sink: &mut dyn Sink) {
         sink.event(Event::UsingDevDb);
     }
 }
+
+/// The database a command works on, under the run lock: the project's
+/// settings, the URL (`None`: the `PG*` variables or the dev database), and a
+/// lock timeout overriding the configured one.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub config: Config,
+    pub database_url: Option<String>,
+    pub lock_timeout: Option<Duration>,
+}
+
+impl Database {
+    /// [`locked`] on this database.
+    pub fn locked(&self, sink: &mut dyn Sink) -> Result<Session, Error> {
+        locked(
+            &self.config,
+            self.database_url.as_deref(),
+            self.lock_timeout,
+            sink,
+        )
+    }
+}

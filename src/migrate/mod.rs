@@ -16,10 +16,10 @@ mod repair;
 mod stamp;
 mod validate;
 
-pub use connect::{locked, open, open_optional};
+pub use connect::{locked, open, open_optional, Database};
 pub use guard::refuse_dirty;
 pub use load::{load, load_accepting_edits};
-pub use policies::{apply_policies, policies_only, PoliciesRequest};
+pub use policies::{apply_policies, policies_only};
 pub use repair::{repair, RepairReport, RepairRequest};
 pub use stamp::{stamp, StampReport, StampRequest};
 pub use validate::{settle, validate_files, validate_or_refuse, validate_plan};

@@ -49,35 +49,21 @@ pub fn policies_only(
     })
 }
 
-/// What `policies apply` needs: the project, the database and the lock.
-#[derive(Debug, Clone)]
-pub struct PoliciesRequest {
-    pub config: crate::config::Config,
-    pub database_url: Option<String>,
-    /// Overrides the configured lock timeout.
-    pub lock_timeout: Option<Duration>,
-}
-
 /// Applies the declared policies at the database's current version, under
 /// the run lock; returns what changed.
 pub fn apply_policies(
-    req: &PoliciesRequest,
+    db: &super::Database,
     sink: &mut dyn super::Sink,
 ) -> Result<Vec<PolicyChange>, Error> {
-    let (project, declared) = super::load(&req.config, sink)?;
-    let mut session = super::locked(
-        &req.config,
-        req.database_url.as_deref(),
-        req.lock_timeout,
-        sink,
-    )?;
+    let (project, declared) = super::load(&db.config, sink)?;
+    let mut session = db.locked(sink)?;
     let applied = session.applied(false, &project)?;
     super::refuse_dirty(&applied, &project)?;
     let at = crate::plan::current(&applied);
     let waited = session.lock_wait();
     let changes = policies_only(
         &mut session,
-        &req.config.history_schema,
+        &db.config.history_schema,
         &declared,
         at.as_ref(),
         "policies",

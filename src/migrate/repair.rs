@@ -6,21 +6,16 @@
 //! version's files may be unsealed, and repair seals them in the same step
 //! as it records them. Any other problem in the folder still refuses.
 
-use super::{load_accepting_edits, locked, Error, Sink};
-use crate::config::Config;
+use super::{load_accepting_edits, Database, Error, Sink};
 use crate::db::history::{self, Event, NewVersion};
 use crate::plan::Direction;
 use crate::project::Version;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// What to repair.
 #[derive(Debug, Clone)]
 pub struct RepairRequest {
-    pub config: Config,
-    pub database_url: Option<String>,
-    /// Overrides the configured lock timeout.
-    pub lock_timeout: Option<Duration>,
+    pub database: Database,
     /// The applied version, as the user wrote it.
     pub version: String,
 }
@@ -39,7 +34,7 @@ pub struct RepairReport {
 }
 
 pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, Error> {
-    let layout = crate::project::scan(&req.config.dir)?;
+    let layout = crate::project::scan(&req.database.config.dir)?;
     let wanted = Version::parse(&req.version);
     // The layout moves into the load, so the version's paths are copied out.
     let unsealed: Vec<PathBuf> = layout
@@ -59,12 +54,7 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
     };
     let version = wanted.ok_or_else(unknown)?;
     let m = project.find(&version).ok_or_else(unknown)?;
-    let mut session = locked(
-        &req.config,
-        req.database_url.as_deref(),
-        req.lock_timeout,
-        sink,
-    )?;
+    let mut session = req.database.locked(sink)?;
     let applied = session.applied(false, &project)?;
     let Some(rec) = applied.iter().find(|r| r.version == version) else {
         return Err(Error::failed(
@@ -75,7 +65,7 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
             Some("edit and `keel seal` a pending migration instead".to_string()),
         ));
     };
-    let schema = req.config.history_schema.as_str();
+    let schema = req.database.config.history_schema.as_str();
     let up = m.up.actual_checksum().to_string();
     let down = m.down.actual_checksum().to_string();
     let mut changes = Vec::new();

@@ -1,25 +1,20 @@
 //! `stamp`: record the database as being at a version without running any
 //! SQL (the policy stage still runs).
 
-use super::{guard::refuse_dirty, load, locked, parse_target, plan_error, Error, Sink};
-use crate::config::Config;
+use super::{guard::refuse_dirty, load, parse_target, plan_error, Database, Error, Sink};
 use crate::db::history::{self, Event, NewVersion};
 use crate::db::DbError;
 use crate::plan;
 use crate::policies::reconcile::PolicyChange;
 use crate::project::Version;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 /// What to stamp.
 #[derive(Debug, Clone)]
 pub struct StampRequest {
-    pub config: Config,
-    pub database_url: Option<String>,
+    pub database: Database,
     /// `head`, `base` or a version.
     pub target: String,
-    /// Overrides the configured lock timeout.
-    pub lock_timeout: Option<Duration>,
 }
 
 /// What `stamp` changed.
@@ -35,19 +30,14 @@ pub struct StampReport {
 }
 
 pub fn stamp(req: &StampRequest, sink: &mut dyn Sink) -> Result<StampReport, Error> {
-    let (project, declared) = load(&req.config, sink)?;
+    let (project, declared) = load(&req.database.config, sink)?;
     let target = parse_target(&req.target, &project)?;
-    let mut session = locked(
-        &req.config,
-        req.database_url.as_deref(),
-        req.lock_timeout,
-        sink,
-    )?;
+    let mut session = req.database.locked(sink)?;
     let applied = session.applied(false, &project)?;
     refuse_dirty(&applied, &project)?;
     let (add, remove) =
         plan::stamp(&project, &applied, &target).map_err(|e| plan_error(&e, &project))?;
-    let schema = req.config.history_schema.as_str();
+    let schema = req.database.config.history_schema.as_str();
     let from = plan::current(&applied);
     let rows: Vec<NewVersion<'_>> = add.iter().map(|m| NewVersion::of(m, None, false)).collect();
     let removed: Vec<&Version> = remove.iter().collect();
