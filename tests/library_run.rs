@@ -7,7 +7,7 @@
 mod common;
 
 use keel::config::Config;
-use keel::migrate::{self, Error, Event, Request, Sink};
+use keel::migrate::{self, Database, Error, Event, Request, Sink};
 use keel::plan::Direction;
 use std::path::Path;
 
@@ -52,11 +52,14 @@ fn write_pair_with(dir: &Path, id: &str, header: &str, up: &str, down: &str) {
 
 fn request(dir: &Path, url: &str, direction: Direction, target: &str) -> Request {
     Request {
-        config: Config {
-            dir: dir.to_path_buf(),
-            ..Config::default()
+        database: Database {
+            config: Config {
+                dir: dir.to_path_buf(),
+                ..Config::default()
+            },
+            database_url: Some(url.to_string()),
+            lock_timeout: None,
         },
-        database_url: Some(url.to_string()),
         direction,
         target: target.to_string(),
         per_migration: false,

@@ -52,13 +52,8 @@ fn move_to(
     target: String,
     m: &MoveFlags,
 ) -> Result<(), Failure> {
-    let mut config = ctx.config.clone();
-    if let Some(t) = m.run.lock_timeout() {
-        config.lock_timeout = t;
-    }
     let req = Request {
-        config,
-        database_url: ctx.database_url.clone(),
+        database: m.run.database(ctx),
         direction,
         target,
         per_migration: m.transaction_per_migration,

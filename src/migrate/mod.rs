@@ -24,7 +24,6 @@ pub use repair::{repair, RepairReport, RepairRequest};
 pub use stamp::{stamp, StampReport, StampRequest};
 pub use validate::{settle, validate_files, validate_or_refuse, validate_plan};
 
-use crate::config::Config;
 use crate::db::history::AppliedVersion;
 use crate::db::lock::Holder;
 use crate::db::run::{self, Progress, RunError, Settings};
@@ -42,10 +41,8 @@ use std::time::Duration;
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The migrations folder, history schema and lock timeout.
-    pub config: Config,
-    /// `None`: the `PG*` variables, or the project's dev database.
-    pub database_url: Option<String>,
+    /// The project's settings, the database and the lock timeout.
+    pub database: Database,
     pub direction: Direction,
     /// `head`, `base`, a version, `+N` or `-N`, as the user wrote it.
     pub target: String,
@@ -181,19 +178,19 @@ pub fn run(req: &Request, sink: &mut dyn Sink) -> Result<Report, Error> {
     // policies.
     if req.direction == Direction::Up && req.target == "head" {
         use crate::project::listing_cache::{self, DiskVersions, Listing};
-        let listing = listing_cache::list(&req.config.dir)?;
+        let listing = listing_cache::list(&req.database.config.dir)?;
         let on_disk = match &listing {
             Listing::Cached(v) => Some(v.clone()),
             Listing::Scanned(layout) => (!layout.has_errors()).then(|| DiskVersions::of(layout)),
         };
         if let Some(on_disk) = on_disk {
-            let mut session = locked(&req.config, req.database_url.as_deref(), None, sink)?;
+            let mut session = req.database.locked(sink)?;
             if let Some(report) = upgrade_at_head(req, &mut session, &on_disk, sink)? {
                 return Ok(report);
             }
             let layout = match listing {
                 Listing::Scanned(layout) => layout,
-                Listing::Cached(_) => crate::project::scan(&req.config.dir)?,
+                Listing::Cached(_) => crate::project::scan(&req.database.config.dir)?,
             };
             return full_run(req, Some((session, layout)), sink);
         }
@@ -205,9 +202,13 @@ pub fn run(req: &Request, sink: &mut dyn Sink) -> Result<Report, Error> {
 /// nothing is locked or written. The state is read when a database is
 /// configured.
 pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
-    let (project, _) = load(&req.config, sink)?;
+    let (project, _) = load(&req.database.config, sink)?;
     let target = parse_target(&req.target, &project)?;
-    let applied = match open_optional(&req.config, req.database_url.as_deref(), sink)? {
+    let applied = match open_optional(
+        &req.database.config,
+        req.database.database_url.as_deref(),
+        sink,
+    )? {
         Some(mut s) => s.applied(false, &project)?,
         None => Vec::new(),
     };
@@ -224,7 +225,11 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
         command(req.direction),
         version_text(plan.from.as_ref()),
         version_text(plan.to.as_ref()),
-        run::render_sql(&plan, &req.config.history_schema, req.per_migration)
+        run::render_sql(
+            &plan,
+            &req.database.config.history_schema,
+            req.per_migration
+        )
     ))
 }
 
@@ -284,7 +289,7 @@ fn upgrade_at_head(
     if summary.dirty.is_some() || summary.digest != on_disk.digest {
         return Ok(None);
     }
-    let Some(declared) = load::policies_at_head(&req.config.dir, sink)? else {
+    let Some(declared) = load::policies_at_head(&req.database.config.dir, sink)? else {
         // A full run reports the policy folder's problems.
         return Ok(None);
     };
@@ -294,7 +299,7 @@ fn upgrade_at_head(
     let waited = session.lock_wait();
     let changes = policies_only(
         session,
-        &req.config.history_schema,
+        &req.database.config.history_schema,
         &declared,
         at.as_ref(),
         "upgrade",
@@ -320,16 +325,16 @@ fn full_run(
 ) -> Result<Report, Error> {
     let (session, layout) = match started {
         Some((s, l)) => (Some(s), l),
-        None => (None, crate::project::scan(&req.config.dir)?),
+        None => (None, crate::project::scan(&req.database.config.dir)?),
     };
     let (project, declared) = load::checked(layout, true, &[], sink)?;
     let target = parse_target(&req.target, &project)?;
     let command = command(req.direction);
-    let schema = &req.config.history_schema;
+    let schema = &req.database.config.history_schema;
 
     let mut session = match session {
         Some(s) => s,
-        None => locked(&req.config, req.database_url.as_deref(), None, sink)?,
+        None => req.database.locked(sink)?,
     };
     let waited = session.lock_wait();
     let applied = session.applied(false, &project)?;
