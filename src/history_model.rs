@@ -61,5 +61,5 @@ pub struct AppliedVersion {
 }
 
 fn version_digits<S: serde::Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&v.digits)
+    s.serialize_str(&v.digits())
 }

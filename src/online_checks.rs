@@ -32,12 +32,19 @@ pub fn database_diagnostics(
             continue;
         };
         for (file, recorded_sum, recorded_sql) in [
-            (&m.up, &a.up_checksum, &a.up_sql),
-            (&m.down, &a.down_checksum, &a.down_sql),
+            (m.up_file(), &a.up_checksum, &a.up_sql),
+            (m.down_file(), &a.down_checksum, &a.down_sql),
         ] {
-            if file.actual_checksum().to_string() == *recorded_sum {
+            if file.facts.checksum.to_string() == *recorded_sum {
                 continue;
             }
+            let file = match file.read() {
+                Ok(text) => text,
+                Err(d) => {
+                    out.push(*d);
+                    continue;
+                }
+            };
             let path = file.path.display().to_string();
             let d = match classify(recorded_sql, file.body(), &path) {
                 Edit::Cosmetic => Diagnostic::error(
@@ -52,7 +59,7 @@ pub fn database_diagnostics(
             };
             out.push(d.with_path(&file.path).with_hint(format!(
                 "restore the file as it was applied, or accept the edit with `keel repair {}`",
-                m.version.number
+                m.version.number()
             )));
         }
     }
@@ -70,7 +77,7 @@ pub fn database_diagnostics(
             )
             .with_hint(format!(
                 "finish or undo that statement by hand, then `keel repair {}`",
-                d.version.number
+                d.version.number()
             )),
         );
     }
@@ -91,7 +98,7 @@ pub fn database_diagnostics(
                         current.map(|c| c.to_string()).unwrap_or_default()
                     ),
                 )
-                .with_path(&m.up.path)
+                .with_path(&m.path(crate::project::FileKind::Up))
                 .with_hint("give it a version above the newest applied one, or apply it by hand and `keel stamp` it"),
             );
         }

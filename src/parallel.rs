@@ -32,17 +32,31 @@ pub fn map_owned<T: Send, R: Send>(
     min_per_thread: usize,
     f: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
-    let wanted = items.len() / min_per_thread.max(1);
-    let threads = if wanted <= 1 { 1 } else { cores().min(wanted) };
-    if threads <= 1 {
+    if threads_for(items.len(), min_per_thread) <= 1 {
         return items.into_iter().map(f).collect();
+    }
+    let mut inputs: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    map_mut(&mut inputs, min_per_thread, |item| {
+        f(item.take().expect("every item is mapped once"))
+    })
+}
+
+/// `items.iter_mut().map(f).collect()`, computed on all cores when there is
+/// enough work to be worth a thread: `f` may fill each item in place.
+pub fn map_mut<T: Send, R: Send>(
+    items: &mut [T],
+    min_per_thread: usize,
+    f: impl Fn(&mut T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads_for(items.len(), min_per_thread);
+    if threads <= 1 {
+        return items.iter_mut().map(f).collect();
     }
     // Eight chunks per thread at least: enough to balance uneven items.
     let chunk = (items.len() / (threads * 8)).clamp(1, 64);
-    let mut inputs: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    let mut slots: Vec<Option<R>> = Vec::with_capacity(inputs.len());
-    slots.resize_with(inputs.len(), || None);
-    let work = Mutex::new(slots.chunks_mut(chunk).zip(inputs.chunks_mut(chunk)));
+    let mut slots: Vec<Option<R>> = Vec::with_capacity(items.len());
+    slots.resize_with(items.len(), || None);
+    let work = Mutex::new(slots.chunks_mut(chunk).zip(items.chunks_mut(chunk)));
     std::thread::scope(|s| {
         for _ in 0..threads {
             std::thread::Builder::new()
@@ -51,17 +65,25 @@ pub fn map_owned<T: Send, R: Send>(
                     let next = work.lock().unwrap_or_else(PoisonError::into_inner).next();
                     let Some((out, ins)) = next else { break };
                     for (slot, item) in out.iter_mut().zip(ins) {
-                        *slot = item.take().map(&f);
+                        *slot = Some(f(item));
                     }
                 })
                 .expect("cannot start a thread");
         }
     });
-    drop(inputs);
     slots
         .into_iter()
         .map(|r| r.expect("every item was mapped"))
         .collect()
+}
+
+fn threads_for(items: usize, min_per_thread: usize) -> usize {
+    let wanted = items / min_per_thread.max(1);
+    if wanted <= 1 {
+        1
+    } else {
+        cores().min(wanted)
+    }
 }
 
 /// Runs `f` on a new thread with a [`STACK_SIZE`] stack and returns its

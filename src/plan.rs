@@ -99,7 +99,7 @@ pub fn nearby_versions(project: &Project, given: &str) -> String {
     }
     let wanted = given.trim_start_matches(['+', '-']).parse::<u128>().ok();
     let centre = wanted.map_or(all.len() - 1, |w| {
-        all.partition_point(|m| m.version.number < w)
+        all.partition_point(|m| m.version.number() < w)
             .min(all.len() - 1)
     });
     let lo = centre.saturating_sub(3);
@@ -115,7 +115,7 @@ pub fn nearby_versions(project: &Project, given: &str) -> String {
 
 /// The newest applied version.
 pub fn current(applied: &[AppliedVersion]) -> Option<Version> {
-    applied.iter().map(|a| a.version.clone()).max()
+    applied.iter().map(|a| a.version).max()
 }
 
 /// Steps to apply to reach `target`.
@@ -135,7 +135,7 @@ pub fn upgrade<'a>(
         let late: Vec<Version> = pending
             .iter()
             .filter(|m| &m.version < cur)
-            .map(|m| m.version.clone())
+            .map(|m| m.version)
             .collect();
         if !late.is_empty() {
             return Err(PlanError::OutOfOrder {
@@ -179,7 +179,7 @@ pub fn upgrade<'a>(
             })
         }
     };
-    let to = chosen.last().map(|m| m.version.clone()).or(from.clone());
+    let to = chosen.last().map(|m| m.version).or(from);
     Ok(Plan {
         from,
         to,
@@ -251,7 +251,7 @@ pub fn downgrade<'a>(
         if m.irreversible() {
             return Err(PlanError::Irreversible {
                 id: m.id(),
-                path: m.down.path.display().to_string(),
+                path: m.path(crate::project::FileKind::Down).display().to_string(),
             });
         }
         steps.push(Step {
@@ -263,7 +263,7 @@ pub fn downgrade<'a>(
     let to = applied
         .iter()
         .filter(|a| !reverted.contains(&a.version))
-        .map(|a| a.version.clone())
+        .map(|a| a.version)
         .max();
     Ok(Plan { from, to, steps })
 }
@@ -276,7 +276,7 @@ pub fn stamp<'a>(
     target: &Target,
 ) -> Result<(Vec<&'a Migration>, Vec<Version>), PlanError> {
     let limit: Option<Version> = match target {
-        Target::Head => project.head().map(|m| m.version.clone()),
+        Target::Head => project.head().map(|m| m.version),
         Target::Base => None,
         Target::Version(v) => {
             if project.find(v).is_none() {
@@ -284,7 +284,7 @@ pub fn stamp<'a>(
                     given: v.to_string(),
                 });
             }
-            Some(v.clone())
+            Some(*v)
         }
         Target::Relative(_) => {
             return Err(PlanError::WrongTarget {
@@ -302,7 +302,7 @@ pub fn stamp<'a>(
     let remove = applied
         .iter()
         .filter(|a| limit.as_ref().is_none_or(|l| &a.version > l))
-        .map(|a| a.version.clone())
+        .map(|a| a.version)
         .collect();
     Ok((add, remove))
 }
@@ -320,8 +320,7 @@ fn target_text(t: &Target) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::{FileKind, SqlFile};
-    use std::path::PathBuf;
+    use std::path::Path;
 
     fn project(versions: &[u128], irreversible: &[u128]) -> Project {
         let migrations = versions
@@ -333,20 +332,13 @@ mod tests {
                 } else {
                     "DROP TABLE t;\n"
                 };
-                Migration {
-                    name: format!("m{v}"),
-                    up: SqlFile::new(
-                        PathBuf::from(format!("sql/up/{version}_m{v}.sql")),
-                        FileKind::Up,
-                        "SELECT 1;".into(),
-                    ),
-                    down: SqlFile::new(
-                        PathBuf::from(format!("sql/down/{version}_m{v}.sql")),
-                        FileKind::Down,
-                        down_text.into(),
-                    ),
+                Migration::from_texts(
+                    Path::new("sql"),
                     version,
-                }
+                    &format!("m{v}"),
+                    "SELECT 1;",
+                    down_text,
+                )
             })
             .collect();
         Project {
@@ -379,7 +371,10 @@ mod tests {
     }
 
     fn versions(p: &Plan<'_>) -> Vec<u128> {
-        p.steps.iter().map(|s| s.migration.version.number).collect()
+        p.steps
+            .iter()
+            .map(|s| s.migration.version.number())
+            .collect()
     }
 
     fn t(s: &str) -> Target {
@@ -444,7 +439,7 @@ mod tests {
         assert_eq!(versions(&downgrade(&p, &a, &t("-1")).unwrap()), [4]);
         let plan = downgrade(&p, &a, &t("2")).unwrap();
         assert_eq!(versions(&plan), [4, 3]);
-        assert_eq!(plan.to.map(|v| v.number), Some(2));
+        assert_eq!(plan.to.map(|v| v.number()), Some(2));
         assert!(matches!(
             downgrade(&p, &a, &t("base")),
             Err(PlanError::Irreversible { .. })
@@ -465,13 +460,16 @@ mod tests {
         let p = project(&[1, 2, 3], &[]);
         let (add, remove) = stamp(&p, &applied(&[1]), &t("head")).unwrap();
         assert_eq!(
-            add.iter().map(|m| m.version.number).collect::<Vec<_>>(),
+            add.iter().map(|m| m.version.number()).collect::<Vec<_>>(),
             [2, 3]
         );
         assert!(remove.is_empty());
         let (add, remove) = stamp(&p, &applied(&[1, 2, 3]), &t("1")).unwrap();
         assert!(add.is_empty());
-        assert_eq!(remove.iter().map(|v| v.number).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(
+            remove.iter().map(|v| v.number()).collect::<Vec<_>>(),
+            [2, 3]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::diagnostic::{codes, Diagnostic, Position};
 use crate::header::TransactionMode;
-use crate::project::{FileKind, Project, SqlFile};
+use crate::project::{FileKind, SqlText};
 use crate::sql::check::{self, CheckedFile, Options, Parse};
 use crate::sql::rules::{self, Class};
 
@@ -50,9 +50,10 @@ impl Validation {
     }
 }
 
-/// Checks every file of `project`.
-pub fn validate(project: &Project, options: Options) -> Validation {
-    let files: Vec<&SqlFile> = project.files().collect();
+/// Checks every file of a project, given in [`crate::project::Project::files`]
+/// order (as [`crate::project::load`] reads them).
+pub fn validate(files: &[SqlText], options: Options) -> Validation {
+    let files: Vec<&SqlText> = files.iter().collect();
     let checked = check_parallel(&files, options);
     let mut v = Validation {
         files: checked,
@@ -63,7 +64,7 @@ pub fn validate(project: &Project, options: Options) -> Validation {
 }
 
 /// Checks files on all cores (files are independent).
-pub fn check_parallel(files: &[&SqlFile], options: Options) -> Vec<CheckedFile> {
+pub fn check_parallel(files: &[&SqlText], options: Options) -> Vec<CheckedFile> {
     crate::parallel::map(files, 1, |f| check::check_file(f, options))
 }
 
@@ -71,13 +72,13 @@ pub fn check_parallel(files: &[&SqlFile], options: Options) -> Vec<CheckedFile> 
 /// statement that uses `'x'`: PostgreSQL refuses ("unsafe use of new value").
 /// By default a whole run is one transaction, so later up files count too,
 /// until a `transaction off` migration commits.
-fn enum_value_rule(files: &[&SqlFile], checked: &[CheckedFile], out: &mut Vec<Diagnostic>) {
-    let mut added: Vec<(String, &SqlFile, usize)> = Vec::new();
+fn enum_value_rule(files: &[&SqlText], checked: &[CheckedFile], out: &mut Vec<Diagnostic>) {
+    let mut added: Vec<(String, &SqlText, usize)> = Vec::new();
     for (file, c) in files.iter().zip(checked) {
         if file.kind != FileKind::Up {
             continue;
         }
-        if file.header.transaction() == TransactionMode::Off {
+        if file.facts.transaction == TransactionMode::Off {
             added.clear();
             continue;
         }
@@ -101,7 +102,7 @@ fn enum_value_rule(files: &[&SqlFile], checked: &[CheckedFile], out: &mut Vec<Di
                 }
             }
             if let Class::AddsEnumValue(label) = &s.class {
-                added.push((label.clone(), file, s.text.start));
+                added.push((label.clone(), *file, s.text.start));
             }
         }
     }
@@ -111,12 +112,12 @@ fn enum_value_rule(files: &[&SqlFile], checked: &[CheckedFile], out: &mut Vec<Di
 mod tests {
     use super::*;
     use crate::header::{self, Checksum};
-    use crate::project::Migration;
     use std::path::PathBuf;
 
-    fn migration(v: u128, up: &str, extra: &[&str]) -> Migration {
+    /// One migration's up and down files.
+    fn migration(v: u128, up: &str, extra: &[&str]) -> [SqlText; 2] {
         let file = |dir: &str, body: &str, kind| {
-            SqlFile::new(
+            SqlText::new(
                 PathBuf::from(format!("sql/{dir}/{v:04}_m.sql")),
                 kind,
                 format!(
@@ -125,20 +126,15 @@ mod tests {
                 ),
             )
         };
-        Migration {
-            version: crate::project::Version::with_width(v, 4),
-            name: "m".into(),
-            up: file("up", up, FileKind::Up),
-            down: file("down", "SELECT 1;", FileKind::Down),
-        }
+        [
+            file("up", up, FileKind::Up),
+            file("down", "SELECT 1;", FileKind::Down),
+        ]
     }
 
-    fn codes(migrations: Vec<Migration>) -> Vec<codes::Code> {
-        let project = Project {
-            migrations,
-            ..Project::default()
-        };
-        validate(&project, Options::default())
+    fn codes(migrations: Vec<[SqlText; 2]>) -> Vec<codes::Code> {
+        let files: Vec<SqlText> = migrations.into_iter().flatten().collect();
+        validate(&files, Options::default())
             .diagnostics
             .iter()
             .map(|d| d.code)

@@ -254,7 +254,7 @@ fn a_long_line_with_many_diagnostics_costs_bounded_memory() {
 #[test]
 fn server_validation_of_many_errors_is_linear() {
     use keel::db::server_parse::{self, ServerVerdict, BATCH};
-    use keel::project::{FileKind, SqlFile};
+    use keel::project::{FileKind, SqlText};
 
     let db = common::fresh_db();
     let n = 1_000;
@@ -263,7 +263,7 @@ fn server_validation_of_many_errors_is_linear() {
             format!("CREATE TABLE t{i} (a int,, b int);\nDO $$ BEGIN END $$ LANGUAGE plpgsql;\n")
         })
         .collect();
-    let file = SqlFile::new("sql/up/0001_x.sql".into(), FileKind::Up, body);
+    let file = SqlText::new("sql/up/0001_x.sql".into(), FileKind::Up, body);
     let mut ranges = Vec::new();
     let mut at = 0;
     for line in file.text.split_inclusive('\n') {

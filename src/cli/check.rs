@@ -24,13 +24,13 @@ pub struct CheckArgs {
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
     let mut v = project_check::validate(
-        &loaded.project,
+        &loaded.visited,
         Options {
             strict: args.strict,
         },
     );
-    let mut diagnostics = loaded.diagnostics;
-    let declared = crate::policies::declared::declare(&loaded.project.policies);
+    let mut diagnostics = loaded.diagnostics.clone();
+    let declared = crate::policies::declared::declare(loaded.policy_texts());
     diagnostics.extend(declared.diagnostics.iter().cloned());
     let mut counts = v.counts();
     let mut online = Vec::new();
@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
             ),
             other => other,
         })?;
-        let files: Vec<&crate::project::SqlFile> = loaded.project.files().collect();
+        let files: Vec<&crate::project::SqlText> = loaded.visited.iter().collect();
         counts.server = crate::migrate::settle(&mut session, &files, &mut v.files, args.strict)?;
         online = crate::online_checks::database_diagnostics(
             &mut session,

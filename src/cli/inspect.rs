@@ -16,7 +16,7 @@ pub fn heads(ctx: &Context) -> Result<(), Failure> {
     let r = &ctx.reporter;
     match loaded.project.head() {
         Some(m) if r.json_output() => r.json(&Some(json::Head {
-            version: &m.version.digits,
+            version: m.version.digits(),
             name: &m.name,
         })),
         Some(m) => r.line(format!("{} (head)", m.id())),
@@ -40,36 +40,34 @@ pub fn show(ctx: &Context, args: ShowArgs) -> Result<(), Failure> {
             Some(known_versions(project)),
         )
     })?;
+    let texts = &loaded.migration_texts()[2 * project.position(&m.version).unwrap_or(0)..];
+    let (up, down) = (&texts[0], &texts[1]);
     let r = &ctx.reporter;
     if r.json_output() {
         r.json(&json::Show {
-            version: &m.version.digits,
+            version: m.version.digits(),
             name: &m.name,
-            message: m.up.header.message(),
-            transaction: m.up.header.transaction() == crate::header::TransactionMode::On,
+            message: up.header.message(),
+            transaction: m.up.transaction == crate::header::TransactionMode::On,
             irreversible: m.irreversible(),
-            up: show_file(&m.up),
-            down: show_file(&m.down),
+            up: show_file(up),
+            down: show_file(down),
         });
         return Ok(());
     }
     r.line(format!("Rev: {}", m.id()));
-    if let Some(msg) = m.up.header.message() {
+    if let Some(msg) = up.header.message() {
         r.line(format!("Message: {msg}"));
     }
     r.line(format!(
         "Transaction: {}",
-        match m.up.header.transaction() {
+        match m.up.transaction {
             crate::header::TransactionMode::On => "on",
             crate::header::TransactionMode::Off => "off",
         }
     ));
-    for f in [&m.up, &m.down] {
-        r.line(format!(
-            "\n-- {} ({})",
-            f.path.display(),
-            f.actual_checksum()
-        ));
+    for f in [up, down] {
+        r.line(format!("\n-- {} ({})", f.path.display(), f.facts.checksum));
         if f.kind == crate::project::FileKind::Down && m.irreversible() {
             r.line("-- irreversible");
         } else {
@@ -98,10 +96,10 @@ pub fn known_versions(project: &Project) -> String {
     }
 }
 
-fn show_file(f: &crate::project::SqlFile) -> json::ShowFile<'_> {
+fn show_file(f: &crate::project::SqlText) -> json::ShowFile<'_> {
     json::ShowFile {
         path: &f.path,
-        checksum: f.actual_checksum().to_string(),
+        checksum: f.facts.checksum.to_string(),
         sql: crate::header::normalize(f.body()),
     }
 }

@@ -23,20 +23,24 @@ pub struct LintArgs {
 
 pub fn run(ctx: &Context, args: LintArgs) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
-    let project = &loaded.project;
-    let declared = declare(&project.policies);
+    let declared = declare(loaded.policy_texts());
     // Files keel cannot read are findings too: lint what it can, and say so.
     let mut diagnostics = loaded.diagnostics.clone();
     diagnostics.extend(declared.diagnostics.iter().cloned());
 
-    let found = lint::lint_static(project, &declared, &ctx.config);
+    let found = lint::lint_static(loaded.migration_texts(), &declared, &ctx.config);
     let mut live = None;
     if !args.offline {
         match Session::open(ctx.database_url.as_deref(), &ctx.config.history_schema) {
             Ok(mut session) => {
                 live = Some(
-                    lint::lint_live(&mut session, project, &declared, &ctx.config)
-                        .map_err(db_failure)?,
+                    lint::lint_live(
+                        &mut session,
+                        loaded.migration_texts(),
+                        &declared,
+                        &ctx.config,
+                    )
+                    .map_err(db_failure)?,
                 );
             }
             Err(SessionError::Connect(ConnectError::NotConfigured)) => {}

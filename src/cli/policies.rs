@@ -174,7 +174,7 @@ fn show_status(ctx: &Context) -> Result<(), Failure> {
 
 fn test(ctx: &Context) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
-    let files = &loaded.project.policy_tests;
+    let files = loaded.policy_test_texts();
     let mut session = open(ctx)?;
     let checked = validate_tests(ctx, &mut session, files)?;
     let r = &ctx.reporter;
@@ -245,9 +245,9 @@ fn test(ctx: &Context) -> Result<(), Failure> {
 fn validate_tests(
     ctx: &Context,
     session: &mut crate::session::Session,
-    files: &[crate::project::SqlFile],
+    files: &[crate::project::SqlText],
 ) -> Result<Vec<CheckedFile>, Failure> {
-    let refs: Vec<&crate::project::SqlFile> = files.iter().collect();
+    let refs: Vec<&crate::project::SqlText> = files.iter().collect();
     let checked = crate::migrate::validate_files(session, &refs, false)?;
     let diags: Vec<Diagnostic> = checked
         .iter()

@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, a: RepairArgs) -> Result<(), Failure> {
     let r = &ctx.reporter;
     if r.json_output() {
         r.json(&json::Repair {
-            version: &report.digits,
+            version: report.digits.clone(),
             changes: &report.changes,
             sealed: &sealed,
         });

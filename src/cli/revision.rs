@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
         ));
     }
     let version = Version::with_width(next, width);
-    if version.digits.len() > 20 {
+    if version.width() > 20 {
         return Err(Failure::failed(
             format!("the next version, {next}, would have more than 20 digits"),
             Some(
@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
     let r = &ctx.reporter;
     if r.json_output() {
         r.json(&json::Revision {
-            version: &version.digits,
+            version: version.digits(),
             up: &up_path,
             down: &down_path,
         });
@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
         r.line(format!("created {}", down_path.display()));
         r.note(format!(
             "next: write the SQL in both files, then run `keel seal {}`",
-            version.number
+            version.number()
         ));
     }
     Ok(())
@@ -95,7 +95,7 @@ fn highest_version_on_disk(dir: &std::path::Path) -> Option<u128> {
         .filter_map(|e| {
             project::parse_file_name(&e.file_name().to_string_lossy())
                 .ok()
-                .map(|(v, _)| v.number)
+                .map(|(v, _)| v.number())
         })
         .max()
 }

@@ -2,7 +2,7 @@
 
 use super::{Context, Failure};
 use crate::header;
-use crate::project::{SqlFile, Version};
+use crate::project::{Seal, SqlText, Version};
 use crate::report::json;
 
 #[derive(Debug, clap::Args)]
@@ -14,16 +14,17 @@ pub struct SealArgs {
 pub fn run(ctx: &Context, args: SealArgs) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
     let project = &loaded.project;
-    let mut files: Vec<&SqlFile> = Vec::new();
+    let texts = loaded.migration_texts();
+    let mut files: Vec<&SqlText> = Vec::new();
     if args.versions.is_empty() {
-        files.extend(project.migrations.iter().flat_map(|m| [&m.up, &m.down]));
+        files.extend(texts);
         // Policy files carry a checksum only if their author wants one.
         files.extend(
-            project
-                .policies
+            loaded
+                .policy_texts()
                 .iter()
-                .chain(&project.policy_tests)
-                .filter(|f| f.header.line_of("checksum").is_some()),
+                .chain(loaded.policy_test_texts())
+                .filter(|f| f.facts.seal != Seal::Missing),
         );
     } else {
         for v in &args.versions {
@@ -33,18 +34,18 @@ pub fn run(ctx: &Context, args: SealArgs) -> Result<(), Failure> {
                     Some("give version numbers, e.g. `keel seal 3`".to_string()),
                 )
             })?;
-            let m = project.find(&version).ok_or_else(|| {
+            let i = project.position(&version).ok_or_else(|| {
                 Failure::usage(
                     format!("Can't locate revision identified by '{v}'"),
                     Some(super::inspect::known_versions(project)),
                 )
             })?;
-            files.extend([&m.up, &m.down]);
+            files.extend(&texts[2 * i..2 * i + 2]);
         }
     }
-    let changed: Vec<&SqlFile> = files
+    let changed: Vec<&SqlText> = files
         .into_iter()
-        .filter(|f| f.header.checksum() != Some(f.actual_checksum()))
+        .filter(|f| f.facts.seal != Seal::Sealed)
         .collect();
     refuse_applied(ctx, project, &changed)?;
     let mut sealed = Vec::new();
@@ -72,16 +73,12 @@ pub fn run(ctx: &Context, args: SealArgs) -> Result<(), Failure> {
 fn refuse_applied(
     ctx: &Context,
     project: &crate::project::Project,
-    changed: &[&SqlFile],
+    changed: &[&SqlText],
 ) -> Result<(), Failure> {
     let versions: Vec<&crate::project::Migration> = project
         .migrations
         .iter()
-        .filter(|m| {
-            changed
-                .iter()
-                .any(|f| f.path == m.up.path || f.path == m.down.path)
-        })
+        .filter(|m| changed.iter().any(|f| f.path == m.path(f.kind)))
         .collect();
     if versions.is_empty() {
         return Ok(());
@@ -114,7 +111,7 @@ fn refuse_applied(
             versions
                 .iter()
                 .find(|m| hit.contains(&m.id()))
-                .map(|m| m.version.number.to_string())
+                .map(|m| m.version.number().to_string())
                 .unwrap_or_default()
         )),
     ))

@@ -105,7 +105,7 @@ impl Sink for Render<'_> {
                 if r.json_output() {
                     if !r.quiet {
                         let done = json::Step {
-                            version: &step.migration.version.digits,
+                            version: step.migration.version.digits(),
                             name: &step.migration.name,
                             ms: elapsed.as_secs_f64() * 1000.0,
                         };

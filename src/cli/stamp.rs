@@ -31,7 +31,7 @@ pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
             to: &to,
             outcome: json::Outcome::Stamped {
                 added: &report.added,
-                removed: report.removed.iter().map(|v| v.digits.as_str()).collect(),
+                removed: report.removed.iter().map(|v| v.digits()).collect(),
             },
         }));
     } else {

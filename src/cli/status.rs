@@ -3,7 +3,7 @@
 use super::shared::{db_failure, open};
 use super::{Context, Failure};
 use crate::db::history::AppliedVersion;
-use crate::project::Version;
+use crate::project::{FileKind, Version};
 use crate::report::json;
 use colored::Colorize;
 
@@ -27,8 +27,8 @@ pub fn current(ctx: &Context) -> Result<(), Failure> {
     // Written as on disk (`0003`, not `3`).
     let cur = newest.map(|(v, name)| {
         let v = layout.pairs.iter().find(|p| p.version == *v).map_or_else(
-            || Version::with_width(v.number, head.map_or(4, |h| h.version.digits.len())),
-            |p| p.version.clone(),
+            || Version::with_width(v.number(), head.map_or(4, |h| h.version.width())),
+            |p| p.version,
         );
         (v, name.clone())
     });
@@ -43,11 +43,11 @@ pub fn current(ctx: &Context) -> Result<(), Failure> {
     let r = &ctx.reporter;
     if r.json_output() {
         r.json(&json::Current {
-            version: cur.as_ref().map(|(v, _)| v.digits.as_str()),
+            version: cur.as_ref().map(|(v, _)| v.digits()),
             name: cur.as_ref().map(|(_, n)| n.as_str()),
-            head: head.map(|h| h.version.digits.as_str()),
+            head: head.map(|h| h.version.digits()),
             at_head,
-            dirty: dirty_version.as_ref().map(|(v, _)| v.digits.as_str()),
+            dirty: dirty_version.as_ref().map(|(v, _)| v.digits()),
         });
         return Ok(());
     }
@@ -91,7 +91,12 @@ fn in_range(v: &Version, range: &Option<(Option<Version>, Option<Version>)>) -> 
 
 pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
-    let project = loaded.project;
+    let project = &loaded.project;
+    // The message is in the header, read with the text.
+    let message = |v: &Version| {
+        let i = project.position(v)?;
+        loaded.migration_texts()[2 * i].header.message()
+    };
     let range = match &a.range {
         None => None,
         Some(text) => {
@@ -106,12 +111,12 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
                     return Ok(None);
                 }
                 if s == "head" {
-                    return Ok(project.head().map(|m| m.version.clone()));
+                    return Ok(project.head().map(|m| m.version));
                 }
                 Version::parse(s).map(Some).ok_or_else(|| {
                     Failure::usage(
                         format!("Can't locate revision identified by '{s}'"),
-                        Some(crate::plan::nearby_versions(&project, s)),
+                        Some(crate::plan::nearby_versions(project, s)),
                     )
                 })
             };
@@ -120,22 +125,18 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
     };
     // History works without a database too: then everything is "unknown".
     let applied: Option<Vec<AppliedVersion>> = match super::shared::open_optional(ctx)? {
-        Some(mut s) => Some(s.applied(false, &project).map_err(db_failure)?),
+        Some(mut s) => Some(s.applied(false, project).map_err(db_failure)?),
         None => None,
     };
     // Every version on disk or applied, newest first (as Alembic lists).
-    let mut versions: Vec<Version> = project
-        .migrations
-        .iter()
-        .map(|m| m.version.clone())
-        .collect();
+    let mut versions: Vec<Version> = project.migrations.iter().map(|m| m.version).collect();
     if let Some(ap) = &applied {
-        versions.extend(ap.iter().map(|a| a.version.clone()));
+        versions.extend(ap.iter().map(|a| a.version));
     }
     versions.sort();
     versions.dedup();
     versions.reverse();
-    let head = project.head().map(|m| m.version.clone());
+    let head = project.head().map(|m| m.version);
     let r = &ctx.reporter;
     let mut rows = Vec::new();
     for v in versions.iter().filter(|v| in_range(v, &range)) {
@@ -144,14 +145,14 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
             .as_ref()
             .and_then(|ap| ap.iter().find(|a| &a.version == v));
         let name = m
-            .map(|m| m.name.clone())
+            .map(|m| m.name.to_string())
             .or_else(|| ap.map(|a| a.name.clone()))
             .unwrap_or_default();
         let state = match (&applied, ap, m) {
             (None, _, _) => "unknown",
             (_, Some(a), _) if a.dirty => "dirty",
             (_, Some(_), None) => "applied, no file",
-            (_, Some(a), Some(m)) if a.up_checksum != m.up.actual_checksum().to_string() => {
+            (_, Some(a), Some(m)) if a.up_checksum != m.up.checksum.to_string() => {
                 "applied, changed"
             }
             (_, Some(_), Some(_)) => "applied",
@@ -159,14 +160,14 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
         };
         if r.json_output() {
             let row = json::HistoryRow {
-                version: &v.digits,
+                version: v.digits(),
                 name,
                 state,
                 head: head.as_ref() == Some(v),
-                message: m.and_then(|m| m.up.header.message()),
+                message: message(v),
                 applied: ap,
-                up_checksum: m.map(|m| m.up.actual_checksum().to_string()),
-                down_checksum: m.map(|m| m.down.actual_checksum().to_string()),
+                up_checksum: m.map(|m| m.up.checksum.to_string()),
+                down_checksum: m.map(|m| m.down.checksum.to_string()),
             };
             rows.push(row);
             continue;
@@ -184,7 +185,7 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
         };
         r.line(format!("{v}_{name}{head_mark}  {state_text}"));
         if a.verbose {
-            if let Some(msg) = m.and_then(|m| m.up.header.message()) {
+            if let Some(msg) = message(v) {
                 r.line(format!("    message:   {msg}"));
             }
             if let Some(a) = ap {
@@ -204,14 +205,14 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
                 r.line(format!("    up:        {}", a.up_checksum));
                 r.line(format!("    down:      {}", a.down_checksum));
             } else if let Some(m) = m {
-                r.line(format!("    up:        {}", m.up.actual_checksum()));
-                r.line(format!("    down:      {}", m.down.actual_checksum()));
+                r.line(format!("    up:        {}", m.up.checksum));
+                r.line(format!("    down:      {}", m.down.checksum));
             }
             if let Some(m) = m {
                 r.line(format!(
                     "    files:     {}, {}",
-                    m.up.path.display(),
-                    m.down.path.display()
+                    m.path(FileKind::Up).display(),
+                    m.path(FileKind::Down).display()
                 ));
             }
         }

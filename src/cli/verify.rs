@@ -8,7 +8,7 @@ use super::shared::{db_failure, human, load_for_run, open, session_failure, Rend
 use super::{Context, Failure};
 use crate::db::run::RunError;
 use crate::policies::declared::Declared;
-use crate::project::Project;
+use crate::project::{FileKind, Project};
 use crate::report::json;
 use crate::session::Session;
 use crate::sql::ident::quote_ident;
@@ -176,8 +176,16 @@ fn on_given_scratch(
 /// Checks every file verification will run, as `upgrade` does: nothing runs
 /// when a file has errors.
 fn validate(ctx: &Context, session: &mut Session, project: &Project) -> Result<(), Failure> {
-    let files = crate::verify::files_run(project);
     let refused = "nothing was verified: the migrations have errors";
+    let texts = crate::verify::files_run(project)
+        .iter()
+        .map(crate::project::SqlFile::read)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|d| {
+            ctx.reporter.diagnostics(std::slice::from_ref(&*d));
+            Failure::failed(refused, None)
+        })?;
+    let files: Vec<&crate::project::SqlText> = texts.iter().collect();
     crate::migrate::validate_or_refuse(session, &files, refused, &mut Render::new(ctx))?;
     Ok(())
 }
@@ -266,13 +274,13 @@ fn verify_on(
             let hint = match phase {
                 crate::verify::Phase::Down => format!(
                     "make `{}` undo everything `{}` does",
-                    m.down.path.display(),
-                    m.up.path.display()
+                    m.path(FileKind::Down).display(),
+                    m.path(FileKind::Up).display()
                 ),
                 _ => format!(
                     "applying `{}` again after `{}` does not give the same schema; make the pair exact inverses",
-                    m.up.path.display(),
-                    m.down.path.display()
+                    m.path(FileKind::Up).display(),
+                    m.path(FileKind::Down).display()
                 ),
             };
             Err(Failure::failed(message, Some(hint)))

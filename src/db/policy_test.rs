@@ -13,7 +13,7 @@
 
 use crate::db::DbError;
 use crate::diagnostic::{codes, Diagnostic};
-use crate::project::SqlFile;
+use crate::project::SqlText;
 use crate::sql::check::CheckedFile;
 use crate::sql::split::words;
 use postgres::error::ErrorPosition;
@@ -49,7 +49,7 @@ fn switches_role(sql: &str) -> bool {
 /// [`crate::sql::check::check_file`], with no errors).
 pub fn run_file(
     conn: &mut impl super::Connection,
-    file: &SqlFile,
+    file: &SqlText,
     checked: &CheckedFile,
 ) -> Result<TestResult, DbError> {
     let client = super::client(conn);

@@ -11,7 +11,7 @@ use super::DbError;
 use crate::diagnostic::{codes, Diagnostic};
 use crate::header::TransactionMode;
 use crate::plan::{Direction, Plan, Step};
-use crate::project::{SqlFile, Version};
+use crate::project::{SqlFile, SqlText, Version};
 use crate::sql::split;
 use postgres::error::ErrorPosition;
 use postgres::Client;
@@ -87,17 +87,17 @@ pub enum RunError {
 }
 
 /// The statements of a file as (text range), in order.
-pub fn statements(file: &SqlFile) -> Vec<Range<usize>> {
+pub fn statements(file: &SqlText) -> Vec<Range<usize>> {
     split::split(&file.text)
         .filter_map(Result::ok)
         .map(|s| s.text)
         .collect()
 }
 
-fn file_of<'a>(step: &Step<'a>) -> &'a SqlFile {
+fn file_of(step: &Step<'_>) -> SqlFile {
     match step.direction {
-        Direction::Up => &step.migration.up,
-        Direction::Down => &step.migration.down,
+        Direction::Up => step.migration.up_file(),
+        Direction::Down => step.migration.down_file(),
     }
 }
 
@@ -221,10 +221,10 @@ fn flush(client: &mut Client, schema: &str, state: &mut State<'_>) -> Result<(),
     Ok(())
 }
 
-/// The text of a step's file, read again if the project released it; a
-/// file edited since it was checked stops the run.
-fn text_of<'f>(file: &'f SqlFile) -> Result<std::borrow::Cow<'f, SqlFile>, RunError> {
-    file.reread().map_err(|diagnostic| RunError::Statement {
+/// The text of a step's file, read again: a file edited since it was
+/// checked stops the run.
+fn text_of(file: &SqlFile) -> Result<SqlText, RunError> {
+    file.read().map_err(|diagnostic| RunError::Statement {
         diagnostic,
         now_at: None,
         partly_committed: false,
@@ -263,19 +263,18 @@ fn run_steps<'a>(
     begin(client, state)?;
     hooks.before_steps(client)?;
     for step in &plan.steps {
-        let file = text_of(file_of(step))?;
-        let file = &*file;
+        let file = &text_of(&file_of(step))?;
         // The history row keeps both texts of an applied version.
         let down = match step.direction {
-            Direction::Up => Some(text_of(&step.migration.down)?),
+            Direction::Up => Some(text_of(&step.migration.down_file())?),
             Direction::Down => None,
         };
         let version = &step.migration.version;
         progress.step_started(step);
         let t = Instant::now();
-        if file.header.transaction() == TransactionMode::Off {
+        if file.facts.transaction == TransactionMode::Off {
             commit(client, schema, state)?;
-            run_outside_transaction(client, schema, step, file, down.as_deref())?;
+            run_outside_transaction(client, schema, step, file, down.as_ref())?;
         } else {
             begin(client, state)?;
             for range in statements(file) {
@@ -285,20 +284,20 @@ fn run_steps<'a>(
         let elapsed = t.elapsed();
         match step.direction {
             Direction::Up => {
-                if let (TransactionMode::On, Some(down)) = (file.header.transaction(), &down) {
+                if let (TransactionMode::On, Some(down)) = (file.facts.transaction, &down) {
                     let ms = elapsed.as_secs_f64() * 1000.0;
-                    let row = NewVersion::of_files(step.migration, file, down, Some(ms), false);
+                    let row = NewVersion::of(step.migration, file, down, Some(ms), false);
                     record(client, schema, state, &row)?;
                 }
             }
             Direction::Down => {
-                if file.header.transaction() == TransactionMode::On {
+                if file.facts.transaction == TransactionMode::On {
                     state.deletes.push(version);
                 }
             }
         }
         state.done += 1;
-        if file.header.transaction() == TransactionMode::Off {
+        if file.facts.transaction == TransactionMode::Off {
             state.committed = state.done;
         } else if settings.per_migration {
             commit(client, schema, state)?;
@@ -334,8 +333,8 @@ fn run_outside_transaction(
     client: &mut Client,
     schema: &str,
     step: &Step<'_>,
-    file: &SqlFile,
-    down: Option<&SqlFile>,
+    file: &SqlText,
+    down: Option<&SqlText>,
 ) -> Result<(), RunError> {
     let version = &step.migration.version;
     let direction = step.direction;
@@ -343,7 +342,7 @@ fn run_outside_transaction(
         (Direction::Up, Some(down)) => history::insert(
             client,
             schema,
-            &[NewVersion::of_files(step.migration, file, down, None, true)],
+            &[NewVersion::of(step.migration, file, down, None, true)],
         )?,
         _ => history::set_dirty(client, schema, version, direction, 0)?,
     }
@@ -362,14 +361,14 @@ fn run_outside_transaction(
 }
 
 /// Runs one statement; a failure becomes a diagnostic at its file and line.
-fn exec(client: &mut Client, file: &SqlFile, range: Range<usize>) -> Result<(), RunError> {
+fn exec(client: &mut Client, file: &SqlText, range: Range<usize>) -> Result<(), RunError> {
     let sql = &file.text[range.clone()];
     super::statement::run_one(client, sql).map_err(|e| statement_error(file, range, &e))
 }
 
 /// A PostgreSQL error as a diagnostic pointing into the file: SQLSTATE,
 /// message, DETAIL and HINT, at the error position when the server gave one.
-pub fn statement_error(file: &SqlFile, range: Range<usize>, e: &postgres::Error) -> RunError {
+pub fn statement_error(file: &SqlText, range: Range<usize>, e: &postgres::Error) -> RunError {
     let Some(db) = e.as_db_error() else {
         return RunError::Db(DbError::query(
             &format!("running {}", file.path.display()),
@@ -424,13 +423,22 @@ pub fn statement_error(file: &SqlFile, range: Range<usize>, e: &postgres::Error)
 }
 
 /// The exact SQL a run would send, for `--sql` (Alembic's offline mode).
-pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String {
+/// Each file is read again; one edited since it was checked is refused.
+pub fn render_sql(
+    plan: &Plan<'_>,
+    schema: &str,
+    per_migration: bool,
+) -> Result<String, Box<Diagnostic>> {
     let mut out = String::new();
     let mut in_tx = false;
     for step in &plan.steps {
-        let file = file_of(step);
         let m = step.migration;
-        let off = file.header.transaction() == TransactionMode::Off;
+        let (up, down) = (m.up_file().read()?, m.down_file().read()?);
+        let file = match step.direction {
+            Direction::Up => &up,
+            Direction::Down => &down,
+        };
+        let off = file.facts.transaction == TransactionMode::Off;
         if off && in_tx {
             out.push_str("COMMIT;\n\n");
             in_tx = false;
@@ -457,9 +465,10 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
             out.push_str(";\n");
         };
         match (off, step.direction) {
-            (true, Direction::Up) => {
-                write(history::insert_sql(schema, &NewVersion::of(m, None, true)))
-            }
+            (true, Direction::Up) => write(history::insert_sql(
+                schema,
+                &NewVersion::of(m, &up, &down, None, true),
+            )),
             (true, Direction::Down) => write(history::set_dirty_sql(schema, v, Direction::Down, 0)),
             _ => {}
         }
@@ -482,7 +491,9 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
             out.push_str(";\n");
         }
         let last = match (step.direction, off) {
-            (Direction::Up, false) => history::insert_sql(schema, &NewVersion::of(m, None, false)),
+            (Direction::Up, false) => {
+                history::insert_sql(schema, &NewVersion::of(m, &up, &down, None, false))
+            }
             (Direction::Up, true) => history::set_clean_sql(schema, v),
             (Direction::Down, _) => history::delete_sql(schema, v),
         };
@@ -497,5 +508,5 @@ pub fn render_sql(plan: &Plan<'_>, schema: &str, per_migration: bool) -> String 
     if in_tx {
         out.push_str("COMMIT;\n");
     }
-    out
+    Ok(out)
 }

@@ -10,7 +10,7 @@
 
 use super::DbError;
 use crate::diagnostic::{codes, Diagnostic, Source};
-use crate::project::SqlFile;
+use crate::project::SqlText;
 use crate::sql::split::words;
 use postgres::error::ErrorPosition;
 use postgres::Client;
@@ -58,7 +58,7 @@ pub const BATCH: usize = 64;
 /// Checks `statements` (file and byte range of the statement text).
 pub fn check(
     client: &mut Client,
-    statements: &[(&SqlFile, Range<usize>)],
+    statements: &[(&SqlText, Range<usize>)],
 ) -> Result<Vec<ServerVerdict>, DbError> {
     Ok(check_counting(client, statements)?.0)
 }
@@ -66,7 +66,7 @@ pub fn check(
 /// [`check`], and how many statements were sent to the server in all.
 pub fn check_counting(
     client: &mut Client,
-    statements: &[(&SqlFile, Range<usize>)],
+    statements: &[(&SqlText, Range<usize>)],
 ) -> Result<(Vec<ServerVerdict>, usize), DbError> {
     let mut verdicts: Vec<ServerVerdict> = statements
         .iter()
@@ -164,7 +164,7 @@ fn rollback(client: &mut Client) -> Result<(), DbError> {
 /// The batch text and, per statement, (index, character offset where the
 /// statement text starts in the batch).
 fn build_batch(
-    statements: &[(&SqlFile, Range<usize>)],
+    statements: &[(&SqlText, Range<usize>)],
     todo: &[usize],
 ) -> (String, Vec<(usize, usize)>) {
     let mut batch = String::from("BEGIN;\nSET LOCAL check_function_bodies = on;\n");
@@ -223,11 +223,11 @@ mod tests {
             "SELECT $a$ $keel0$ $a$, '$keel2$'",
             "SELECT 1 -- trailing comment",
         ] {
-            let files: Vec<SqlFile> = [sql, "SELECT 2"]
+            let files: Vec<SqlText> = [sql, "SELECT 2"]
                 .iter()
-                .map(|t| SqlFile::new(PathBuf::from("t.sql"), FileKind::Up, t.to_string()))
+                .map(|t| SqlText::new(PathBuf::from("t.sql"), FileKind::Up, t.to_string()))
                 .collect();
-            let statements: Vec<(&SqlFile, Range<usize>)> =
+            let statements: Vec<(&SqlText, Range<usize>)> =
                 files.iter().map(|f| (f, 0..f.text.len())).collect();
             let (batch, starts) = build_batch(&statements, &[0, 1]);
             let parts: Vec<_> = split(&batch).map(|s| &batch[s.unwrap().text]).collect();

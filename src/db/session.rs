@@ -7,7 +7,7 @@ use crate::db::lock::{Holder, Lock, LockError};
 use crate::db::server_parse::{self, ServerVerdict};
 use crate::db::DbError;
 use crate::diagnostic::Diagnostic;
-use crate::project::{Project, SqlFile, Version};
+use crate::project::{Project, SqlText, Version};
 use crate::sql::check::{CheckedFile, Parse};
 use postgres::{Client, Transaction};
 use std::ops::Range;
@@ -139,8 +139,8 @@ impl Session {
         let width = project.version_width();
         for a in &mut applied {
             a.version = match project.find(&a.version) {
-                Some(m) => m.version.clone(),
-                None => Version::with_width(a.version.number, width),
+                Some(m) => m.version,
+                None => Version::with_width(a.version.number(), width),
             };
         }
         Ok(applied)
@@ -158,10 +158,10 @@ impl Session {
     /// many statements the server validated.
     pub fn server_validate(
         &mut self,
-        files: &[&SqlFile],
+        files: &[&SqlText],
         checked: &mut [CheckedFile],
     ) -> Result<usize, DbError> {
-        let mut items: Vec<(&SqlFile, Range<usize>)> = Vec::new();
+        let mut items: Vec<(&SqlText, Range<usize>)> = Vec::new();
         // Per item: its file, and the index of its `unvalidated` warning.
         let mut origin: Vec<(usize, Option<usize>)> = Vec::new();
         for (fi, (file, c)) in files.iter().zip(checked.iter()).enumerate() {

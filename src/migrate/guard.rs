@@ -17,11 +17,11 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
     };
     let file = project.find(&d.version).and_then(|m| {
         let f = if d.dirty_direction == Some(Direction::Down) {
-            &m.down
+            m.down_file()
         } else {
-            &m.up
+            m.up_file()
         };
-        f.reread().ok()
+        f.read().ok()
     });
     let location = match (file, d.dirty_statement) {
         (Some(f), Some(n)) if n > 0 => {
@@ -46,7 +46,7 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
         ),
         Some(format!(
             "look at what that statement left behind and finish or undo it by hand, then run `keel repair {}`",
-            d.version.number
+            d.version.number()
         )),
     ))
 }
@@ -64,7 +64,7 @@ pub(super) fn refuse_drift(
         .filter_map(|a| {
             project
                 .find(&a.version)
-                .filter(|m| m.up.actual_checksum().to_string() != a.up_checksum)
+                .filter(|m| m.up.checksum.to_string() != a.up_checksum)
         })
         .collect();
     if changed.is_empty() {
@@ -75,18 +75,21 @@ pub(super) fn refuse_drift(
         let Some(a) = recorded.iter().find(|a| a.version == m.version) else {
             continue;
         };
-        let up = m.up.reread().map_err(|d| changed_during_run(&d, sink))?;
+        let up = m
+            .up_file()
+            .read()
+            .map_err(|d| changed_during_run(&d, sink))?;
         if let Edit::Semantic { .. } =
-            drift::classify(&a.up_sql, up.body(), &m.up.path.display().to_string())
+            drift::classify(&a.up_sql, up.body(), &up.path.display().to_string())
         {
             return Err(Error::failed(
                 format!(
                     "applied migration `{}` was changed after it ran",
-                    m.up.path.display()
+                    up.path.display()
                 ),
                 Some(format!(
                     "`keel check` shows the difference; restore the file, or accept the edit with `keel repair {}`",
-                    m.version.number
+                    m.version.number()
                 )),
             ));
         }

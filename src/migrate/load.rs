@@ -6,14 +6,14 @@ use super::{Error, Event, Sink};
 use crate::config::Config;
 use crate::diagnostic::{codes, Diagnostic};
 use crate::policies::declared::Declared;
-use crate::project::{FileKind, Layout, Project, SqlFile};
+use crate::project::{Layout, Project, SqlText};
 use crate::project_check;
 use crate::sql::check::{self, Options};
 use std::path::Path;
 
 /// Loads the project and checks what must hold before any run.
 pub fn load(config: &Config, sink: &mut dyn Sink) -> Result<(Project, Declared), Error> {
-    checked(crate::project::scan(&config.dir)?, false, &[], sink)
+    checked(crate::project::scan(&config.dir)?, &[], sink)
 }
 
 /// [`load`] that tolerates an unsealed edit (a checksum that does not match
@@ -25,33 +25,31 @@ pub fn load_accepting_edits(
     unsealed: &[&Path],
     sink: &mut dyn Sink,
 ) -> Result<(Project, Declared), Error> {
-    checked(layout, false, unsealed, sink)
+    checked(layout, unsealed, sink)
 }
 
-/// [`load`] of a folder already listed. `lean` releases each migration's
-/// text once its header is checked: a run reads each file again when it
-/// checks and runs it, so its memory stays flat however many migrations
-/// there are.
+/// [`load`] of a folder already listed. Each file's header is checked as it
+/// is read and its text dropped: a run reads a file again when it checks and
+/// runs it, so its memory stays flat however many migrations there are.
 pub(super) fn checked(
     layout: Layout,
-    lean: bool,
     unsealed: &[&Path],
     sink: &mut dyn Sink,
 ) -> Result<(Project, Declared), Error> {
     let loaded = crate::project::load_layout(layout, |f, diags| {
-        if lean && matches!(f.kind, FileKind::Up | FileKind::Down) {
-            check::header_diagnostics(f, diags);
-            f.release();
-        }
+        check::header_diagnostics(&f, diags);
     });
     let mut diags = loaded.diagnostics;
-    for f in loaded.project.files().filter(|f| !f.is_released()) {
-        check::header_diagnostics(f, &mut diags);
-    }
     diags.retain(|d| {
         !(is_unsealed_edit(d) && d.path.as_deref().is_some_and(|p| unsealed.contains(&p)))
     });
-    let declared = declare_policies(&loaded.project.policies, &mut diags);
+    let policies: Vec<SqlText> = loaded
+        .project
+        .policies
+        .iter()
+        .filter_map(|f| f.read().map_err(|d| diags.push(*d)).ok())
+        .collect();
+    let declared = declare_policies(&policies, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         sink.event(Event::Diagnostics(&diags));
         return Err(Error::failed(
@@ -85,8 +83,8 @@ pub(super) fn policies_at_head(dir: &Path, sink: &mut dyn Sink) -> Result<Option
 
 /// Policy files are small and always applied: they are validated fully,
 /// then declared.
-fn declare_policies(policies: &[SqlFile], diags: &mut Vec<Diagnostic>) -> Declared {
-    let refs: Vec<&SqlFile> = policies.iter().collect();
+fn declare_policies(policies: &[SqlText], diags: &mut Vec<Diagnostic>) -> Declared {
+    let refs: Vec<&SqlText> = policies.iter().collect();
     diags.extend(
         project_check::check_parallel(&refs, Options::default())
             .into_iter()

@@ -15,6 +15,7 @@ mod policies;
 mod repair;
 mod stamp;
 mod validate;
+use guard::changed_during_run;
 
 pub use connect::{locked, open, open_optional, Database};
 pub use guard::refuse_dirty;
@@ -31,7 +32,7 @@ use crate::diagnostic::Diagnostic;
 use crate::plan::{self, Direction, Plan, Step, Target};
 use crate::policies::reconcile::PolicyChange;
 use crate::policies::stage::Stage;
-use crate::project::{Project, SqlFile, Version};
+use crate::project::{Project, SqlFile, SqlText, Version};
 use crate::project_check;
 use crate::session::Session;
 use crate::sql::check::Options;
@@ -213,23 +214,30 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
         None => Vec::new(),
     };
     let plan = plan_for(&project, &applied, &target, req.direction)?;
-    let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
+    let texts = plan
+        .steps
+        .iter()
+        .map(|s| step_file(s).read())
+        .collect::<Result<Vec<SqlText>, _>>()
+        .map_err(|d| changed_during_run(&d, sink))?;
+    let files: Vec<&SqlText> = texts.iter().collect();
     let checked = project_check::check_parallel(&files, Options { strict: req.strict });
     let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
     sink.event(Event::Diagnostics(&diags));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Reported);
     }
+    let script = run::render_sql(
+        &plan,
+        &req.database.config.history_schema,
+        req.per_migration,
+    )
+    .map_err(|d| changed_during_run(&d, sink))?;
     Ok(format!(
-        "-- keel {} {} -> {}\n{}",
+        "-- keel {} {} -> {}\n{script}",
         command(req.direction),
         version_text(plan.from.as_ref()),
         version_text(plan.to.as_ref()),
-        run::render_sql(
-            &plan,
-            &req.database.config.history_schema,
-            req.per_migration
-        )
     ))
 }
 
@@ -267,10 +275,10 @@ pub(crate) fn plan_error(e: &plan::PlanError, project: &Project) -> Error {
     }
 }
 
-pub(crate) fn step_file<'a>(s: &Step<'a>) -> &'a SqlFile {
+pub(crate) fn step_file(s: &Step<'_>) -> SqlFile {
     match s.direction {
-        Direction::Up => &s.migration.up,
-        Direction::Down => &s.migration.down,
+        Direction::Up => s.migration.up_file(),
+        Direction::Down => s.migration.down_file(),
     }
 }
 
@@ -295,7 +303,7 @@ fn upgrade_at_head(
     };
     // The same set of versions: the newest applied is the head on disk,
     // written as on disk (`0003`, not `3`).
-    let at = on_disk.head.clone();
+    let at = on_disk.head;
     let waited = session.lock_wait();
     let changes = policies_only(
         session,
@@ -309,7 +317,7 @@ fn upgrade_at_head(
     session.unlock()?;
     Ok(Some(Report {
         direction: Direction::Up,
-        from: at.clone(),
+        from: at,
         to: at,
         steps: 0,
         elapsed: None,
@@ -327,7 +335,7 @@ fn full_run(
         Some((s, l)) => (Some(s), l),
         None => (None, crate::project::scan(&req.database.config.dir)?),
     };
-    let (project, declared) = load::checked(layout, true, &[], sink)?;
+    let (project, declared) = load::checked(layout, &[], sink)?;
     let target = parse_target(&req.target, &project)?;
     let command = command(req.direction);
     let schema = &req.database.config.history_schema;
@@ -354,8 +362,8 @@ fn full_run(
         session.unlock()?;
         return Ok(Report {
             direction: req.direction,
-            from: plan.from.clone(),
-            to: plan.from.clone(),
+            from: plan.from,
+            to: plan.from,
             steps: 0,
             elapsed: None,
             policy_changes: changes,
@@ -363,7 +371,7 @@ fn full_run(
     }
     validate_plan(&mut session, &plan, req.strict, sink)?;
 
-    let applied_set: BTreeSet<_> = applied.iter().map(|a| a.version.clone()).collect();
+    let applied_set: BTreeSet<_> = applied.iter().map(|a| a.version).collect();
     let settings = Settings {
         schema,
         per_migration: req.per_migration,
@@ -386,8 +394,8 @@ fn full_run(
             session.unlock()?;
             Ok(Report {
                 direction: req.direction,
-                from: plan.from.clone(),
-                to: plan.to.clone(),
+                from: plan.from,
+                to: plan.to,
                 steps: outcome.steps,
                 elapsed: Some(outcome.elapsed),
                 policy_changes: stage.changes,

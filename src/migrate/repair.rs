@@ -6,10 +6,11 @@
 //! version's files may be unsealed, and repair seals them in the same step
 //! as it records them. Any other problem in the folder still refuses.
 
+use super::guard::changed_during_run;
 use super::{load_accepting_edits, Database, Error, Sink};
 use crate::db::history::{self, Event, NewVersion};
 use crate::plan::Direction;
-use crate::project::Version;
+use crate::project::{FileKind, Seal, SqlText, Version};
 use std::path::{Path, PathBuf};
 
 /// What to repair.
@@ -41,8 +42,7 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
         .pairs
         .iter()
         .filter(|p| Some(&p.version) == wanted.as_ref())
-        .flat_map(|p| [&p.up, &p.down])
-        .filter_map(|listed| listed.as_ref().ok().cloned())
+        .flat_map(|p| [FileKind::Up, FileKind::Down].map(|kind| p.path(&layout.dir, kind)))
         .collect();
     let accept: Vec<&Path> = unsealed.iter().map(PathBuf::as_path).collect();
     let (project, _) = load_accepting_edits(layout, &accept, sink)?;
@@ -66,8 +66,14 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
         ));
     };
     let schema = req.database.config.history_schema.as_str();
-    let up = m.up.actual_checksum().to_string();
-    let down = m.down.actual_checksum().to_string();
+    let texts = [m.up_file(), m.down_file()].map(|f| f.read());
+    let [up_text, down_text] = texts;
+    let (up_text, down_text) = (
+        up_text.map_err(|d| changed_during_run(&d, sink))?,
+        down_text.map_err(|d| changed_during_run(&d, sink))?,
+    );
+    let up = m.up.checksum.to_string();
+    let down = m.down.checksum.to_string();
     let mut changes = Vec::new();
     if rec.up_checksum != up {
         changes.push(format!("up {} → {}", rec.up_checksum, up));
@@ -81,13 +87,13 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
             rec.dirty_direction.unwrap_or(Direction::Up)
         ));
     }
-    let row = NewVersion::of(m, None, false);
+    let row = NewVersion::of(m, &up_text, &down_text, None, false);
     // Files whose checksum line does not match their body get it rewritten
     // (only that line), after the database accepted the row and before it
     // commits: a failed write rolls the record back.
-    let to_seal: Vec<&crate::project::SqlFile> = [&m.up, &m.down]
+    let to_seal: Vec<&SqlText> = [&up_text, &down_text]
         .into_iter()
-        .filter(|f| f.header.checksum() != Some(f.actual_checksum()))
+        .filter(|f| f.facts.seal != Seal::Sealed)
         .collect();
     // A dirty `down` that was finished by hand means the version is gone.
     let finished_down = rec.dirty && rec.dirty_direction == Some(Direction::Down);
@@ -137,7 +143,7 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
     session.unlock()?;
     Ok(RepairReport {
         id: m.id(),
-        digits: m.version.digits.clone(),
+        digits: m.version.digits(),
         changes,
         sealed,
     })

@@ -39,10 +39,21 @@ pub fn stamp(req: &StampRequest, sink: &mut dyn Sink) -> Result<StampReport, Err
         plan::stamp(&project, &applied, &target).map_err(|e| plan_error(&e, &project))?;
     let schema = req.database.config.history_schema.as_str();
     let from = plan::current(&applied);
-    let rows: Vec<NewVersion<'_>> = add.iter().map(|m| NewVersion::of(m, None, false)).collect();
+    // The history keeps each version's SQL: the files are read (and must
+    // still be the ones checked).
+    let texts = add
+        .iter()
+        .map(|m| Ok((m.up_file().read()?, m.down_file().read()?)))
+        .collect::<Result<Vec<_>, Box<crate::diagnostic::Diagnostic>>>()
+        .map_err(|d| super::guard::changed_during_run(&d, sink))?;
+    let rows: Vec<NewVersion<'_>> = add
+        .iter()
+        .zip(&texts)
+        .map(|(m, (up, down))| NewVersion::of(m, up, down, None, false))
+        .collect();
     let removed: Vec<&Version> = remove.iter().collect();
-    let mut now: BTreeSet<_> = applied.iter().map(|a| a.version.clone()).collect();
-    now.extend(add.iter().map(|m| m.version.clone()));
+    let mut now: BTreeSet<_> = applied.iter().map(|a| a.version).collect();
+    now.extend(add.iter().map(|m| m.version));
     for v in &remove {
         now.remove(v);
     }

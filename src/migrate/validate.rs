@@ -6,7 +6,7 @@
 use super::{guard::changed_during_run, step_file, Error, Event, Sink};
 use crate::diagnostic::{codes, Diagnostic};
 use crate::plan::Plan;
-use crate::project::SqlFile;
+use crate::project::{SqlFile, SqlText};
 use crate::session::Session;
 use crate::sql::check::{CheckedFile, Options, Parse};
 
@@ -17,7 +17,7 @@ use crate::sql::check::{CheckedFile, Options, Parse};
 /// statements the server validated.
 pub fn settle(
     session: &mut Session,
-    files: &[&SqlFile],
+    files: &[&SqlText],
     checked: &mut [CheckedFile],
     strict: bool,
 ) -> Result<usize, Error> {
@@ -35,7 +35,7 @@ pub fn settle(
 /// Checks `files` with sqlparser on every core, then [`settle`]s them.
 pub fn validate_files(
     session: &mut Session,
-    files: &[&SqlFile],
+    files: &[&SqlText],
     strict: bool,
 ) -> Result<Vec<CheckedFile>, Error> {
     let mut checked = crate::project_check::check_parallel(files, Options { strict });
@@ -47,7 +47,7 @@ pub fn validate_files(
 /// `refused` (what did not happen) when a file has one.
 pub fn validate_or_refuse(
     session: &mut Session,
-    files: &[&SqlFile],
+    files: &[&SqlText],
     refused: &str,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
@@ -71,28 +71,28 @@ pub fn validate_plan(
     strict: bool,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
-    let files: Vec<&SqlFile> = plan.steps.iter().map(step_file).collect();
-    // Each file is read again, checked and dropped; only statements
-    // sqlparser rejected are kept, with their file, for the server's parser.
-    // Files go by batches, so that memory stays flat however many
-    // migrations run.
-    let mut checked = Vec::with_capacity(files.len());
-    let mut kept = Vec::new();
-    for batch in files.chunks(256) {
-        let results = crate::parallel::map(batch, 1, |f| {
-            let file = f.reread()?;
+    // Each file is read again, checked and dropped; only what has something
+    // to say is kept: its diagnostics, and the file with the statements
+    // sqlparser rejected, for the server's parser. Files go by batches, so
+    // that memory stays flat however many migrations run.
+    let mut checked: Vec<CheckedFile> = Vec::new();
+    let mut kept: Vec<(usize, SqlText)> = Vec::new();
+    for steps in plan.steps.chunks(256) {
+        let batch: Vec<SqlFile> = steps.iter().map(step_file).collect();
+        let results = crate::parallel::map(&batch, 1, |f| {
+            let file = f.read()?;
             let mut c = crate::sql::check::check_file(&file, Options { strict: false });
             c.statements
                 .retain(|s| matches!(s.parse, Parse::Rejected { .. }));
-            // Usually nothing is left: give the space back.
-            c.statements.shrink_to_fit();
-            c.diagnostics.shrink_to_fit();
-            let keep = (!c.statements.is_empty()).then(|| file.into_owned());
+            let keep = (!c.statements.is_empty()).then_some(file);
             Ok::<_, Box<Diagnostic>>((keep, c))
         });
         for r in results {
             match r {
-                Ok((keep, c)) => {
+                Ok((None, c)) if c.diagnostics.is_empty() => {}
+                Ok((keep, mut c)) => {
+                    c.statements.shrink_to_fit();
+                    c.diagnostics.shrink_to_fit();
                     kept.extend(keep.map(|f| (checked.len(), f)));
                     checked.push(c);
                 }
@@ -100,7 +100,7 @@ pub fn validate_plan(
             }
         }
     }
-    let kept_files: Vec<&SqlFile> = kept.iter().map(|(_, f)| f).collect();
+    let kept_files: Vec<&SqlText> = kept.iter().map(|(_, f)| f).collect();
     let mut kept_checks: Vec<_> = kept
         .iter()
         .map(|(i, _)| std::mem::take(&mut checked[*i]))

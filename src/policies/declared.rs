@@ -6,7 +6,7 @@
 
 use crate::diagnostic::{codes, Diagnostic};
 use crate::header::Entry;
-use crate::project::{SqlFile, Version};
+use crate::project::{SqlText, Version};
 use crate::sql::ident::quote_ident;
 use crate::sql::split::{self, words};
 use sha2::{Digest, Sha256};
@@ -257,7 +257,7 @@ impl Declared {
 }
 
 /// Reads the declarations of `files` (the policy files of a project).
-pub fn declare(files: &[SqlFile]) -> Declared {
+pub fn declare(files: &[SqlText]) -> Declared {
     let mut d = Declared::default();
     for file in files {
         read_file(file, &mut d);
@@ -265,7 +265,7 @@ pub fn declare(files: &[SqlFile]) -> Declared {
     d
 }
 
-fn read_file(file: &SqlFile, d: &mut Declared) {
+fn read_file(file: &SqlText, d: &mut Declared) {
     let requires = file.header.lines.iter().find_map(|l| match &l.entry {
         Entry::Requires(v) => Version::parse(v),
         _ => None,
@@ -315,7 +315,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
                         path: file.path.clone(),
                         text: text.clone(),
                         span: span.clone(),
-                        requires: requires.clone(),
+                        requires,
                     },
                 );
             }
@@ -428,7 +428,7 @@ fn read_file(file: &SqlFile, d: &mut Declared) {
     }
 }
 
-fn not_allowed(file: &SqlFile, span: Range<usize>) -> Diagnostic {
+fn not_allowed(file: &SqlText, span: Range<usize>) -> Diagnostic {
     Diagnostic::error(
         codes::POLICY_FILE_STATEMENT,
         "policy files may only hold ALTER TABLE ... ENABLE|FORCE ROW LEVEL SECURITY, CREATE POLICY and COMMENT ON POLICY",
@@ -437,7 +437,7 @@ fn not_allowed(file: &SqlFile, span: Range<usize>) -> Diagnostic {
     .with_hint("tables, helper functions and grants belong in a migration (`keel revision -m ...`)")
 }
 
-fn read_policy(file: &SqlFile, sql: &str, span: Range<usize>) -> Option<PolicyDecl> {
+fn read_policy(file: &SqlText, sql: &str, span: Range<usize>) -> Option<PolicyDecl> {
     let parsed = crate::sql::parse::statements(sql).ok();
     if let Some([Statement::CreatePolicy(p)]) = parsed.as_deref() {
         return Some(PolicyDecl {
@@ -547,7 +547,7 @@ mod tests {
     use crate::project::FileKind;
 
     fn decl(text: &str) -> Declared {
-        let f = SqlFile::new(
+        let f = SqlText::new(
             PathBuf::from("sql/policies/items.sql"),
             FileKind::Policy,
             text.to_string(),
@@ -565,7 +565,7 @@ mod tests {
         assert!(d.diagnostics.is_empty(), "{:?}", d.diagnostics);
         let t = &d.tables[&TableName::from_words("items")];
         assert!(t.enable && t.force);
-        assert_eq!(t.requires.as_ref().map(|v| v.number), Some(3));
+        assert_eq!(t.requires.as_ref().map(|v| v.number()), Some(3));
         let p = &t.policies[0];
         assert_eq!(
             (p.name.as_str(), p.command, p.permissive),

@@ -7,7 +7,7 @@ use super::Version;
 /// of its decimal text (the history schema computes the same in SQL).
 pub fn version_hash(v: &Version) -> u64 {
     use sha2::{Digest, Sha256};
-    let d = Sha256::digest(v.number.to_string().as_bytes());
+    let d = Sha256::digest(v.number().to_string().as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&d[..8]);
     u64::from_be_bytes(first) >> 4

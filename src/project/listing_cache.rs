@@ -33,7 +33,7 @@ impl DiskVersions {
     pub fn of(layout: &Layout) -> DiskVersions {
         DiskVersions {
             digest: super::digest::versions_digest(layout.pairs.iter().map(|p| &p.version)),
-            head: layout.head().map(|p| p.version.clone()),
+            head: layout.head().map(|p| p.version),
         }
     }
 }
@@ -150,7 +150,10 @@ fn write(file: &Path, key: &str, v: &DiskVersions) {
     if std::fs::create_dir_all(folder).is_err() {
         return;
     }
-    let head = v.head.as_ref().map_or("-", |h| h.digits.as_str());
+    let head = v
+        .head
+        .as_ref()
+        .map_or_else(|| "-".to_string(), Version::digits);
     let text = format!("{FORMAT}\n{key}\n{}\n{head}\n", v.digest);
     let tmp = file.with_extension(format!("tmp{}", std::process::id()));
     if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, file).is_err() {
@@ -181,7 +184,10 @@ mod tests {
         let v = DiskVersions::of(&layout);
         write(&file, &k, &v);
         assert_eq!(read(&file, &k), Some(v.clone()));
-        assert_eq!(v.head.as_ref().map(|h| h.digits.as_str()), Some("0001"));
+        assert_eq!(
+            v.head.as_ref().map(|h| h.digits()),
+            Some("0001".to_string())
+        );
         // A new file changes the key: the cached listing no longer applies.
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(dir.path().join("up").join("0002_b.sql"), "SELECT 2;\n").unwrap();

@@ -77,14 +77,14 @@ pub struct Init<'a> {
 /// `keel heads` (`null` when there is no migration yet).
 #[derive(Debug, Serialize)]
 pub struct Head<'a> {
-    pub version: &'a str,
+    pub version: String,
     pub name: &'a str,
 }
 
 /// `keel show`.
 #[derive(Debug, Serialize)]
 pub struct Show<'a> {
-    pub version: &'a str,
+    pub version: String,
     pub name: &'a str,
     pub message: Option<&'a str>,
     pub transaction: bool,
@@ -104,7 +104,7 @@ pub struct ShowFile<'a> {
 /// `keel revision`.
 #[derive(Debug, Serialize)]
 pub struct Revision<'a> {
-    pub version: &'a str,
+    pub version: String,
     pub up: &'a Path,
     pub down: &'a Path,
 }
@@ -118,7 +118,7 @@ pub struct Seal<'a> {
 /// `keel repair`.
 #[derive(Debug, Serialize)]
 pub struct Repair<'a> {
-    pub version: &'a str,
+    pub version: String,
     pub changes: &'a [String],
     pub sealed: &'a [String],
 }
@@ -126,17 +126,17 @@ pub struct Repair<'a> {
 /// `keel current`.
 #[derive(Debug, Serialize)]
 pub struct Current<'a> {
-    pub version: Option<&'a str>,
+    pub version: Option<String>,
     pub name: Option<&'a str>,
-    pub head: Option<&'a str>,
+    pub head: Option<String>,
     pub at_head: bool,
-    pub dirty: Option<&'a str>,
+    pub dirty: Option<String>,
 }
 
 /// One version of `keel history` (which prints an array of them).
 #[derive(Debug, Serialize)]
 pub struct HistoryRow<'a> {
-    pub version: &'a str,
+    pub version: String,
     pub name: String,
     pub state: &'a str,
     pub head: bool,
@@ -159,7 +159,7 @@ pub enum RunEvent<'a> {
 /// A step done.
 #[derive(Debug, Serialize)]
 pub struct Step<'a> {
-    pub version: &'a str,
+    pub version: String,
     pub name: &'a str,
     pub ms: f64,
 }
@@ -185,7 +185,7 @@ pub enum Outcome<'a> {
     /// `stamp` recorded and forgot versions.
     Stamped {
         added: &'a [String],
-        removed: Vec<&'a str>,
+        removed: Vec<String>,
     },
 }
 
@@ -253,7 +253,7 @@ pub struct Scratch<'a> {
 #[derive(Debug, Serialize)]
 pub struct Verified<'a> {
     pub id: String,
-    pub version: &'a str,
+    pub version: String,
     pub name: &'a str,
     pub result: &'a str,
     pub checked: bool,
@@ -339,7 +339,7 @@ impl<'r> Verify<'r> {
                 };
                 Verified {
                     id: m.id(),
-                    version: &m.version.digits,
+                    version: m.version.digits(),
                     name: &m.name,
                     result,
                     checked: result == "reversible",
@@ -357,7 +357,7 @@ impl<'r> Verify<'r> {
             let m = s.migration;
             let mut v = Verified {
                 id: m.id(),
-                version: &m.version.digits,
+                version: m.version.digits(),
                 name: &m.name,
                 result: "failed",
                 checked: true,
@@ -437,7 +437,7 @@ mod tests {
         };
         let version = Version::parse("0001").unwrap();
         let applied = AppliedVersion {
-            version: version.clone(),
+            version,
             name: "a".into(),
             up_checksum: "c".into(),
             down_checksum: "c".into(),
@@ -493,7 +493,7 @@ mod tests {
             failure: Some(d.clone()),
         }];
         let step = || Step {
-            version: "0001",
+            version: "0001".into(),
             name: "a",
             ms: 1.0,
         };
@@ -511,7 +511,7 @@ mod tests {
         };
         let verified = Verified {
             id: "0001_a".into(),
-            version: "0001",
+            version: "0001".into(),
             name: "a",
             result: "failed",
             checked: true,
@@ -544,7 +544,7 @@ mod tests {
             (
                 "revision",
                 value(Revision {
-                    version: "0001",
+                    version: "0001".into(),
                     up: p,
                     down: p,
                 }),
@@ -565,14 +565,14 @@ mod tests {
             (
                 "heads",
                 value(Head {
-                    version: "0001",
+                    version: "0001".into(),
                     name: "a",
                 }),
             ),
             (
                 "show",
                 value(Show {
-                    version: "0001",
+                    version: "0001".into(),
                     name: "a",
                     message: None,
                     transaction: true,
@@ -595,7 +595,7 @@ mod tests {
             (
                 "history",
                 value(HistoryRow {
-                    version: "0001",
+                    version: "0001".into(),
                     name: "a".into(),
                     state: "applied",
                     head: true,
@@ -644,7 +644,7 @@ mod tests {
             (
                 "repair",
                 value(Repair {
-                    version: "0001",
+                    version: "0001".into(),
                     changes: &strings,
                     sealed: &strings,
                 }),

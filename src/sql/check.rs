@@ -13,7 +13,7 @@ use super::rules::{self, Class};
 use super::split::{self, SplitErrorKind};
 use crate::diagnostic::{codes, Diagnostic, Position, Source};
 use crate::header::{Entry, HeaderErrorKind, TransactionMode};
-use crate::project::{FileKind, SqlFile};
+use crate::project::{FileKind, SqlText};
 use std::ops::Range;
 
 /// How strict a check is.
@@ -66,15 +66,8 @@ impl CheckedFile {
 }
 
 /// Checks one file: header, checksum, statements, rules.
-pub fn check_file(file: &SqlFile, options: Options) -> CheckedFile {
-    // Splitting and hashing a large file are both sequential: the checksum
-    // is computed on another core meanwhile.
-    let split = std::thread::scope(|s| {
-        if file.checksum_pending() {
-            s.spawn(|| file.actual_checksum());
-        }
-        split::split(&file.text).collect::<Result<Vec<_>, _>>()
-    });
+pub fn check_file(file: &SqlText, options: Options) -> CheckedFile {
+    let split = split::split(&file.text).collect::<Result<Vec<_>, _>>();
     let mut out = CheckedFile::default();
     // Every diagnostic of the file is placed through one line index.
     let source = Source::new(&file.path, &file.text);
@@ -425,7 +418,7 @@ fn split_error(source: &Source, e: &split::SplitError) -> Diagnostic {
 }
 
 /// Header and checksum problems of one file (cheap: no statement parsing).
-pub fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
+pub fn header_diagnostics(file: &SqlText, out: &mut Vec<Diagnostic>) {
     let errors = &file.header_errors;
     let needs_checksum = matches!(file.kind, FileKind::Up | FileKind::Down);
     for e in errors {
@@ -468,7 +461,7 @@ pub fn header_diagnostics(file: &SqlFile, out: &mut Vec<Diagnostic>) {
     match file.header.line_of("checksum") {
         Some(line) => {
             let declared = file.header.checksum();
-            let actual = file.actual_checksum();
+            let actual = file.facts.checksum;
             if declared != Some(actual) {
                 let declared = declared.map_or_else(|| "?".to_string(), |c| c.to_string());
                 out.push(
@@ -496,15 +489,15 @@ mod tests {
     use crate::header;
     use std::path::PathBuf;
 
-    fn file(kind: FileKind, body: &str, extra: &[&str]) -> SqlFile {
+    fn file(kind: FileKind, body: &str, extra: &[&str]) -> SqlText {
         let text = format!(
             "{}{body}",
             header::render(crate::header::Checksum::of_body(body), None, extra)
         );
-        SqlFile::new(PathBuf::from("sql/up/0001_t.sql"), kind, text)
+        SqlText::new(PathBuf::from("sql/up/0001_t.sql"), kind, text)
     }
 
-    fn codes(f: &SqlFile) -> Vec<codes::Code> {
+    fn codes(f: &SqlText) -> Vec<codes::Code> {
         check_file(f, Options::default())
             .diagnostics
             .iter()
@@ -538,7 +531,7 @@ mod tests {
     #[test]
     fn policy_tests_are_checked_as_transactional_migrations() {
         let test = |body: &str| {
-            SqlFile::new(
+            SqlText::new(
                 PathBuf::from("sql/policies/tests/t.sql"),
                 FileKind::PolicyTest,
                 body.to_string(),
@@ -591,9 +584,9 @@ mod tests {
     fn checksum_problems() {
         let mut f = file(FileKind::Up, "SELECT 1;", &[]);
         f.text.push_str("\nSELECT 2;");
-        f = SqlFile::new(f.path, f.kind, f.text);
+        f = SqlText::new(f.file.path, f.file.kind, f.text);
         assert_eq!(codes(&f), [codes::CHECKSUM_MISMATCH]);
-        let f = SqlFile::new(PathBuf::from("x.sql"), FileKind::Up, "SELECT 1;".into());
+        let f = SqlText::new(PathBuf::from("x.sql"), FileKind::Up, "SELECT 1;".into());
         assert_eq!(codes(&f), [codes::MISSING_CHECKSUM]);
     }
 

@@ -250,7 +250,7 @@ impl<'a> Verifier<'a> {
     ) -> Result<(), RunError> {
         let mut after = applied.clone();
         match direction {
-            Direction::Up => after.insert(m.version.clone()),
+            Direction::Up => after.insert(m.version),
             Direction::Down => after.remove(&m.version),
         };
         let plan = Plan {
@@ -310,13 +310,13 @@ fn fail_closed(c: &CatalogChange, declared: &Declared) -> Option<String> {
 
 /// The files verification runs: every up file, and every down file but those
 /// of irreversible migrations.
-pub fn files_run(project: &Project) -> Vec<&crate::project::SqlFile> {
+pub fn files_run(project: &Project) -> Vec<crate::project::SqlFile> {
     project
         .migrations
         .iter()
         .flat_map(|m| {
-            let down = (!m.irreversible()).then_some(&m.down);
-            std::iter::once(&m.up).chain(down)
+            let down = (!m.irreversible()).then(|| m.down_file());
+            std::iter::once(m.up_file()).chain(down)
         })
         .collect()
 }

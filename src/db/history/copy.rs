@@ -101,7 +101,7 @@ fn encode_row(
     w: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     let mut buf = CopyRow::default();
-    buf.field(&r.version.number.to_string());
+    buf.field(&r.version.number().to_string());
     buf.field(r.name);
     buf.field(&r.up_checksum);
     buf.field(&r.down_checksum);

@@ -22,7 +22,7 @@ pub fn log_event(
     schema: &str,
     e: &Event<'_>,
 ) -> Result<(), DbError> {
-    let num = |v: Option<&Version>| v.map(|v| v.number.to_string());
+    let num = |v: Option<&Version>| v.map(|v| v.number().to_string());
     client
         .execute(
             &format!(

@@ -80,29 +80,20 @@ pub struct NewVersion<'a> {
 }
 
 impl<'a> NewVersion<'a> {
-    /// The row for `m` as its files are now (both read, not released).
+    /// The row for `m` with its files `up` and `down` as read for the
+    /// step.
     pub fn of(
         m: &'a crate::project::Migration,
-        duration_ms: Option<f64>,
-        dirty: bool,
-    ) -> NewVersion<'a> {
-        NewVersion::of_files(m, &m.up, &m.down, duration_ms, dirty)
-    }
-
-    /// The row for `m` with its files `up` and `down` as read again for
-    /// the step (a run releases texts between checking and running them).
-    pub fn of_files(
-        m: &'a crate::project::Migration,
-        up: &'a crate::project::SqlFile,
-        down: &'a crate::project::SqlFile,
+        up: &'a crate::project::SqlText,
+        down: &'a crate::project::SqlText,
         duration_ms: Option<f64>,
         dirty: bool,
     ) -> NewVersion<'a> {
         NewVersion {
             version: &m.version,
             name: &m.name,
-            up_checksum: up.actual_checksum().to_string(),
-            down_checksum: down.actual_checksum().to_string(),
+            up_checksum: up.facts.checksum.to_string(),
+            down_checksum: down.facts.checksum.to_string(),
             up_sql: up.body(),
             down_sql: down.body(),
             irreversible: m.irreversible(),
@@ -148,7 +139,7 @@ pub fn delete(
     if versions.is_empty() {
         return Ok(());
     }
-    let v: Vec<String> = versions.iter().map(|v| v.number.to_string()).collect();
+    let v: Vec<String> = versions.iter().map(|v| v.number().to_string()).collect();
     client
         .execute(&delete_text(schema, "$1::text[]::numeric[]"), &[&v])
         .map_err(|e| DbError::query("removing reverted versions", &e))?;
@@ -167,7 +158,11 @@ pub fn set_dirty(
     client
         .execute(
             &set_dirty_text(schema, "$1::text::numeric", "$2", "$3"),
-            &[&version.number.to_string(), &direction.as_str(), &statement],
+            &[
+                &version.number().to_string(),
+                &direction.as_str(),
+                &statement,
+            ],
         )
         .map_err(|e| DbError::query("marking the version dirty", &e))?;
     Ok(())
@@ -183,7 +178,7 @@ pub fn set_clean(
     client
         .execute(
             &set_clean_text(schema, "$1::text::numeric", "$2"),
-            &[&version.number.to_string(), &duration_ms],
+            &[&version.number().to_string(), &duration_ms],
         )
         .map_err(|e| DbError::query("marking the version clean", &e))?;
     Ok(())
@@ -191,7 +186,7 @@ pub fn set_clean(
 
 /// [`delete`] of one version, as printed by `--sql`.
 pub fn delete_sql(schema: &str, version: &Version) -> String {
-    delete_text(schema, &format!("ARRAY[{}]", version.number))
+    delete_text(schema, &format!("ARRAY[{}]", version.number()))
 }
 
 /// [`set_dirty`] as printed by `--sql`.
@@ -203,7 +198,7 @@ pub fn set_dirty_sql(
 ) -> String {
     set_dirty_text(
         schema,
-        &version.number.to_string(),
+        &version.number().to_string(),
         &quote(direction.as_str()),
         &statement.to_string(),
     )
@@ -211,14 +206,14 @@ pub fn set_dirty_sql(
 
 /// [`set_clean`] as printed by `--sql`: a script does not time its steps.
 pub fn set_clean_sql(schema: &str, version: &Version) -> String {
-    set_clean_text(schema, &version.number.to_string(), "NULL")
+    set_clean_text(schema, &version.number().to_string(), "NULL")
 }
 
 /// The row [`super::insert`] writes for one version, as an `INSERT` printed by `--sql`.
 pub fn insert_sql(schema: &str, row: &NewVersion<'_>) -> String {
     format!(
         "INSERT INTO {schema}.versions (version, name, up_checksum, down_checksum, up_sql, down_sql, irreversible, dirty, keel_version) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
-        row.version.number,
+        row.version.number(),
         quote(row.name),
         quote(&row.up_checksum),
         quote(&row.down_checksum),
@@ -251,7 +246,7 @@ pub fn accept_files(
                  WHERE version = $1::text::numeric"
             ),
             &[
-                &row.version.number.to_string(),
+                &row.version.number().to_string(),
                 &row.name,
                 &row.up_checksum,
                 &row.down_checksum,

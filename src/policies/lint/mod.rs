@@ -33,7 +33,7 @@ use crate::config::Config;
 use crate::db::{Connection, DbError};
 use crate::diagnostic::{codes, Code, Diagnostic, Severity};
 use crate::policies::declared::Declared;
-use crate::project::{Project, SqlFile};
+use crate::project::{FileKind, SqlText};
 
 /// One lint rule.
 pub trait LintRule: Sync {
@@ -80,14 +80,21 @@ pub fn check(model: &Model, config: &Config) -> Vec<Diagnostic> {
 }
 
 /// The files' model: every up migration in order, then the declarations.
-pub fn files_model(project: &Project, declared: &Declared, config: &Config) -> Model {
-    let ups: Vec<&SqlFile> = project.migrations.iter().map(|m| &m.up).collect();
+pub fn files_model(migrations: &[SqlText], declared: &Declared, config: &Config) -> Model {
+    let ups: Vec<&SqlText> = migrations
+        .iter()
+        .filter(|f| f.kind == FileKind::Up)
+        .collect();
     Model::from_files(&ups, declared, config)
 }
 
 /// The static lint: the files only, no database.
-pub fn lint_static(project: &Project, declared: &Declared, config: &Config) -> Vec<Diagnostic> {
-    let model = files_model(project, declared, config);
+pub fn lint_static(
+    migrations: &[SqlText],
+    declared: &Declared,
+    config: &Config,
+) -> Vec<Diagnostic> {
+    let model = files_model(migrations, declared, config);
     let mut out = check(&model, config);
     out.extend(too_deep(&model));
     out
@@ -98,11 +105,11 @@ pub fn lint_static(project: &Project, declared: &Declared, config: &Config) -> V
 /// saying they come from the database.
 pub fn lint_live(
     client: &mut impl Connection,
-    project: &Project,
+    migrations: &[SqlText],
     declared: &Declared,
     config: &Config,
 ) -> Result<Vec<Diagnostic>, DbError> {
-    let files = files_model(project, declared, config);
+    let files = files_model(migrations, declared, config);
     let live = catalog::read(client, &files, declared, config)?;
     Ok(check(&live, config)
         .into_iter()
@@ -195,12 +202,12 @@ pub(crate) mod fixture {
     /// The files' model of migration `up` (`sql/up/0001_init.sql`) and
     /// policy file `policies` (`sql/policies/p.sql`).
     pub fn model(up: &str, policies: &str) -> Model {
-        let up = SqlFile::new(
+        let up = SqlText::new(
             PathBuf::from("sql/up/0001_init.sql"),
             FileKind::Up,
             up.into(),
         );
-        let declared = declare(&[SqlFile::new(
+        let declared = declare(&[SqlText::new(
             PathBuf::from("sql/policies/p.sql"),
             FileKind::Policy,
             policies.into(),

@@ -8,7 +8,7 @@ use super::expr::{self, fold, name_parts};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::policies::declared::{Command, Declared, PolicyDecl, TableDecl, TableName};
-use crate::project::SqlFile;
+use crate::project::SqlText;
 use crate::sql::split::{self, words};
 use sqlparser::ast::{
     AlterFunctionAction, AlterFunctionOperation, AlterTableOperation, AlterViewOperation,
@@ -187,7 +187,7 @@ pub struct Role {
 impl Model {
     /// The state the files produce: every up migration applied in order
     /// (`migrations`), then the declared policies.
-    pub fn from_files(migrations: &[&SqlFile], declared: &Declared, config: &Config) -> Model {
+    pub fn from_files(migrations: &[&SqlText], declared: &Declared, config: &Config) -> Model {
         let mut draft = Draft::default();
         for file in migrations {
             draft.read_file(file);
@@ -215,7 +215,7 @@ struct DraftTable {
 }
 
 impl Draft {
-    fn read_file(&mut self, file: &SqlFile) {
+    fn read_file(&mut self, file: &SqlText) {
         let text: Arc<str> = file.text.as_str().into();
         for item in split::split(&file.text) {
             // A file that cannot be split is reported by `keel check`.
@@ -642,12 +642,12 @@ mod tests {
     use crate::project::FileKind;
 
     fn model(up: &str, policies: &str) -> Model {
-        let up = SqlFile::new(
+        let up = SqlText::new(
             PathBuf::from("sql/up/0001_init.sql"),
             FileKind::Up,
             up.into(),
         );
-        let declared = declare(&[SqlFile::new(
+        let declared = declare(&[SqlText::new(
             PathBuf::from("sql/policies/p.sql"),
             FileKind::Policy,
             policies.into(),
