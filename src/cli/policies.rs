@@ -42,24 +42,22 @@ pub struct StatusArgs {
 fn matrix(ctx: &Context) -> Result<(), Failure> {
     use crate::policies::matrix::{grids, render, Coverage};
     let (project, declared) = load_for_run(ctx)?;
-    let (coverage, source) = match super::shared::open_optional(ctx)? {
+    let roles = &ctx.config.test_roles;
+    let (g, source) = match super::shared::open_optional(ctx)? {
         Some(mut session) => {
             let applied = session.applied(false, &project).map_err(db_failure)?;
             let at = crate::plan::current(&applied);
             let tables: Vec<&crate::policies::TableName> =
                 declared.at(at.as_ref()).iter().map(|t| &t.table).collect();
             let live = crate::policies::live::read(&mut session, &tables).map_err(db_failure)?;
-            (
-                live.values().map(Coverage::from_live).collect::<Vec<_>>(),
-                "live database",
-            )
+            let coverage: Vec<Coverage> = live.values().map(Coverage::from_live).collect();
+            (grids(&coverage, roles), "live database")
         }
         None => (
-            Coverage::from_declared(&declared),
+            grids(&Coverage::from_declared(&declared), roles),
             "declarations (no database configured)",
         ),
     };
-    let g = grids(&coverage, &ctx.config.test_roles);
     let r = &ctx.reporter;
     if r.json_output() {
         r.json(&json::PolicyMatrix { source, tables: &g });

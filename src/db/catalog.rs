@@ -2,7 +2,7 @@
 //! from `pg_catalog` beyond the policies themselves.
 
 use super::DbError;
-use crate::policies::declared::TableName;
+use crate::policies::model::TableName;
 use postgres::GenericClient;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,17 +2,19 @@
 //! (`policy_state`, `policy_tables` in the history schema): the SQL behind
 //! [`crate::policies::reconcile`], which decides what to run.
 
-use super::policy_live::{self as live, LivePolicy};
+use super::policy_live as live;
 use super::DbError;
-use crate::policies::declared::{PolicyDecl, TableName};
+use crate::policies::model::{Command, Policy, TableName};
 use postgres::GenericClient;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A recorded policy (what keel applied last).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
+    /// The declaration's [`crate::policies::FileSource::source_hash`].
     pub source_hash: String,
-    pub live: LivePolicy,
+    /// The policy as the catalog had it just after keel created it.
+    pub live: Policy,
 }
 
 /// Every policy keel recorded, per (table, policy name).
@@ -41,33 +43,14 @@ pub fn recorded(
             let name: String = r.get(2);
             let command: String = r.get(4);
             (
-                (table, name.clone()),
+                (table.clone(), name.clone()),
                 Recorded {
                     source_hash: r.get(3),
-                    live: LivePolicy {
-                        name,
-                        command: command_from_name(&command),
-                        permissive: r.get(5),
-                        roles: r.get(6),
-                        qual: r.get(7),
-                        with_check: r.get(8),
-                        comment: r.get(9),
-                    },
+                    live: live::policy(table, name, Command::from_name(&command), &r, 5),
                 },
             )
         })
         .collect())
-}
-
-fn command_from_name(s: &str) -> crate::policies::declared::Command {
-    use crate::policies::declared::Command::*;
-    match s {
-        "SELECT" => Select,
-        "INSERT" => Insert,
-        "UPDATE" => Update,
-        "DELETE" => Delete,
-        _ => All,
-    }
 }
 
 /// The tables keel manages now.
@@ -175,17 +158,20 @@ pub fn forget_policy(
     Ok(())
 }
 
-/// Records a just-created policy with the catalog's text for it.
+/// Records a just-created policy, declared with `source_hash`, with the
+/// catalog's text for it.
 pub fn record_policy(
     conn: &mut impl super::Connection,
     schema: &str,
-    p: &PolicyDecl,
+    p: &Policy,
+    source_hash: &str,
 ) -> Result<(), DbError> {
     let client = super::client(conn);
     let live = live::read(client, &[&p.table])?;
-    let Some(lp) = live
+    let Some((lp, text)) = live
         .get(&p.table)
         .and_then(|t| t.policies.iter().find(|lp| lp.name == p.name))
+        .and_then(|lp| lp.catalog_text().map(|text| (lp, text)))
     else {
         return Err(DbError::Other(format!(
             "policy {} on {} is not in the catalog after creating it (is its name written differently?)",
@@ -208,12 +194,12 @@ pub fn record_policy(
                 &p.table.schema,
                 &p.table.name,
                 &p.name,
-                &p.source_hash(),
+                &source_hash,
                 &lp.command.name(),
                 &lp.permissive,
                 &lp.roles,
-                &lp.qual,
-                &lp.with_check,
+                &text.using,
+                &text.with_check,
                 &lp.comment,
             ],
         )

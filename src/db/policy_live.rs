@@ -1,38 +1,49 @@
-//! The RLS state as PostgreSQL has it, read from the catalog. Expressions
-//! come from `pg_get_expr`: PostgreSQL's own normalized text, so formatting
-//! in a file never counts as a change and a hand edit in the database does.
+//! The RLS state as PostgreSQL has it, read from the catalog. Policies are
+//! the one [`Policy`] model, with their `pg_get_expr` text as
+//! [`Source::Catalog`] (see [`CatalogText`]).
 
 use crate::db::DbError;
-use crate::policies::declared::{Command, TableName};
-use postgres::GenericClient;
+use crate::policies::model::{CatalogText, Command, Policy, Source, TableName};
+use postgres::{GenericClient, Row};
 use std::collections::BTreeMap;
 
-/// One policy as it is in the database.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LivePolicy {
-    pub name: String,
-    pub command: Command,
-    pub permissive: bool,
-    /// Sorted role names; `["public"]` for PUBLIC.
-    pub roles: Vec<String>,
-    pub qual: Option<String>,
-    pub with_check: Option<String>,
-    pub comment: Option<String>,
-}
-
 /// One table as it is in the database.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct LiveTable {
     pub table: TableName,
     pub rls: bool,
     pub force: bool,
     pub owner: String,
-    pub policies: Vec<LivePolicy>,
+    /// Ordered by name; roles sorted, `["public"]` for PUBLIC.
+    pub policies: Vec<Policy>,
 }
 
-impl serde::Serialize for TableName {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
+/// A policy from a catalog row (or keel's record of one) whose columns,
+/// from `at`, are: permissive, roles, `USING` text, `WITH CHECK` text,
+/// comment.
+pub(super) fn policy(
+    table: TableName,
+    name: String,
+    command: Command,
+    row: &Row,
+    at: usize,
+) -> Policy {
+    let text = CatalogText {
+        using: row.get(at + 2),
+        with_check: row.get(at + 3),
+    };
+    let (using, with_check, parsed) = text.parse();
+    Policy {
+        name,
+        table,
+        command,
+        permissive: row.get(at),
+        roles: row.get(at + 1),
+        using,
+        with_check,
+        parsed,
+        comment: row.get(at + 4),
+        source: Source::Catalog(text),
     }
 }
 
@@ -93,17 +104,9 @@ pub fn read(
             name: r.get(1),
         };
         let cmd: String = r.get(3);
-        let policy = LivePolicy {
-            name: r.get(2),
-            command: Command::from_polcmd(cmd.bytes().next().unwrap_or(b'*') as i8),
-            permissive: r.get(4),
-            roles: r.get(5),
-            qual: r.get(6),
-            with_check: r.get(7),
-            comment: r.get(8),
-        };
+        let command = Command::from_polcmd(cmd.bytes().next().unwrap_or(b'*') as i8);
         if let Some(t) = out.get_mut(&table) {
-            t.policies.push(policy);
+            t.policies.push(policy(table, r.get(2), command, &r, 4));
         }
     }
     Ok(out)

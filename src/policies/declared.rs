@@ -1,222 +1,21 @@
-//! The declared RLS model, read from `sql/policies/*.sql`.
+//! The declared RLS state, read from `sql/policies/*.sql`: per table, its
+//! flags and its [`Policy`]s, each with its file as [`Source::File`].
 //!
 //! A policy file may hold only `ALTER TABLE ... ENABLE|FORCE ROW LEVEL
 //! SECURITY`, `CREATE POLICY` and `COMMENT ON POLICY`: it declares a state,
 //! it does not migrate one. Helper functions belong in migrations.
 
+use super::model::{fold, one_name, Command, FileSource, Policy, Source, TableName, PUBLIC};
 use crate::diagnostic::{codes, Diagnostic};
 use crate::header::Entry;
 use crate::project::{SqlText, Version};
-use crate::sql::ident::quote_ident;
 use crate::sql::split::{self, words};
-use sha2::{Digest, Sha256};
 use sqlparser::ast::{
-    AlterTableOperation, CreatePolicyCommand, CreatePolicyType, Expr, Ident, ObjectName, Owner,
-    Statement,
+    AlterTableOperation, CreatePolicyCommand, CreatePolicyType, Owner, Statement,
 };
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
-
-/// A schema-qualified table name, normalized as PostgreSQL folds it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TableName {
-    pub schema: String,
-    pub name: String,
-}
-
-impl TableName {
-    /// `[name]` (schema `public`) or `[schema, name]`, already folded.
-    fn from_parts(parts: Vec<String>) -> Option<TableName> {
-        let mut parts = parts.into_iter();
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(name), None, None) => Some(TableName {
-                schema: "public".into(),
-                name,
-            }),
-            (Some(schema), Some(name), None) => Some(TableName { schema, name }),
-            _ => None,
-        }
-    }
-
-    /// `public.items` for `items`, `Items` for `"Items"`.
-    pub fn from_object_name(n: &ObjectName) -> Option<TableName> {
-        let parts: Vec<String> = n.0.iter().filter_map(|p| p.as_ident().map(fold)).collect();
-        TableName::from_parts(parts)
-    }
-
-    /// Parses a table name as written in SQL: `items`, `public.items`,
-    /// `"Items"`, `app."My Table"` (quoted parts keep their case).
-    pub fn parse(text: &str) -> Option<TableName> {
-        TableName::from_parts(name_parts(text)?)
-    }
-
-    /// Parses `schema.name` or `name` written as bare words.
-    pub fn from_words(text: &str) -> TableName {
-        match text.split_once('.') {
-            Some((s, n)) => TableName {
-                schema: s.to_lowercase(),
-                name: n.to_lowercase(),
-            },
-            None => TableName {
-                schema: "public".into(),
-                name: text.to_lowercase(),
-            },
-        }
-    }
-
-    /// The name quoted for SQL.
-    pub fn sql(&self) -> String {
-        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
-    }
-}
-
-/// The dot-separated parts of a name as written in SQL, folded as
-/// PostgreSQL folds them: bare parts lower-cased, quoted parts as written
-/// (with `""` read as `"`). `None` when it is not a name.
-fn name_parts(text: &str) -> Option<Vec<String>> {
-    let mut parts = Vec::new();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        if let Some(q) = rest.strip_prefix('"') {
-            let mut out = String::new();
-            let mut chars = q.char_indices().peekable();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                if c == '"' {
-                    if chars.peek().map(|(_, c)| *c) == Some('"') {
-                        chars.next();
-                        out.push('"');
-                    } else {
-                        end = Some(i + 1);
-                        break;
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            parts.push(out);
-            rest = &q[end?..];
-        } else {
-            let end = rest.find('.').unwrap_or(rest.len());
-            let word = rest[..end].trim();
-            if word.is_empty() || word.contains(char::is_whitespace) {
-                return None;
-            }
-            parts.push(word.to_lowercase());
-            rest = &rest[end..];
-        }
-        rest = rest.trim_start();
-        match rest.strip_prefix('.') {
-            Some(r) => rest = r.trim_start(),
-            None if rest.is_empty() => break,
-            None => return None,
-        }
-    }
-    Some(parts)
-}
-
-/// One identifier as written in SQL (`p`, `"Select"`), folded.
-fn one_name(text: &str) -> Option<String> {
-    let mut parts = name_parts(text)?;
-    (parts.len() == 1).then(|| parts.remove(0))
-}
-
-impl fmt::Display for TableName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.schema, self.name)
-    }
-}
-
-/// An identifier as PostgreSQL stores it: unquoted ones are lower-cased.
-pub fn fold(i: &Ident) -> String {
-    if i.quote_style.is_some() {
-        i.value.clone()
-    } else {
-        i.value.to_lowercase()
-    }
-}
-
-/// What a policy applies to (`FOR ...`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Command {
-    All,
-    Select,
-    Insert,
-    Update,
-    Delete,
-}
-
-impl Command {
-    /// `pg_policy.polcmd`.
-    pub fn from_polcmd(c: i8) -> Command {
-        match c as u8 {
-            b'r' => Command::Select,
-            b'a' => Command::Insert,
-            b'w' => Command::Update,
-            b'd' => Command::Delete,
-            _ => Command::All,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Command::All => "ALL",
-            Command::Select => "SELECT",
-            Command::Insert => "INSERT",
-            Command::Update => "UPDATE",
-            Command::Delete => "DELETE",
-        }
-    }
-
-    /// Whether this policy governs `other` (ALL governs everything).
-    pub fn covers(self, other: Command) -> bool {
-        self == Command::All || self == other
-    }
-}
-
-/// One declared policy.
-#[derive(Debug, Clone)]
-pub struct PolicyDecl {
-    pub name: String,
-    pub table: TableName,
-    pub command: Command,
-    pub permissive: bool,
-    /// Role names; empty means PUBLIC (no `TO` clause).
-    pub roles: Vec<String>,
-    pub using: Option<Expr>,
-    pub with_check: Option<Expr>,
-    /// False when sqlparser could not read the statement: the policy is
-    /// still applied (PostgreSQL parses it), but lint rules skip it.
-    pub parsed: bool,
-    /// The statement as written (executed verbatim).
-    pub sql: String,
-    pub comment: Option<String>,
-    pub comment_sql: Option<String>,
-    pub path: PathBuf,
-    /// File byte range of the statement.
-    pub span: Range<usize>,
-}
-
-impl PolicyDecl {
-    /// Identifies the declaration's text: a changed file means a changed
-    /// policy, whatever the catalog says.
-    pub fn source_hash(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(self.sql.as_bytes());
-        h.update([0]);
-        if let Some(c) = &self.comment_sql {
-            h.update(c.as_bytes());
-        }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    pub fn applies_to_public(&self) -> bool {
-        self.roles.is_empty() || self.roles.iter().any(|r| r == "public")
-    }
-}
 
 /// The declared state of one table.
 #[derive(Debug, Clone)]
@@ -224,13 +23,22 @@ pub struct TableDecl {
     pub table: TableName,
     pub enable: bool,
     pub force: bool,
-    pub policies: Vec<PolicyDecl>,
+    /// Its policies, in the file's order; each one's source is the file.
+    pub policies: Vec<Policy>,
     /// The file declaring it, and where.
     pub path: PathBuf,
     pub text: std::sync::Arc<str>,
     pub span: Range<usize>,
     /// From which version the file applies (`-- keel:requires`).
     pub requires: Option<Version>,
+}
+
+impl TableDecl {
+    /// Its policies, each with its statements in the file.
+    pub fn policy_files(&self) -> impl Iterator<Item = (&Policy, &FileSource)> {
+        // Every declared policy's source is its file.
+        self.policies.iter().filter_map(|p| Some((p, p.file()?)))
+    }
 }
 
 /// Every declaration, by table, and the problems found reading them.
@@ -414,7 +222,9 @@ fn read_file(file: &SqlText, d: &mut Declared) {
         match target {
             Some(p) => {
                 p.comment = Some(comment);
-                p.comment_sql = Some(sql);
+                if let Source::File(f) = &mut p.source {
+                    f.comment_sql = Some(sql);
+                }
             }
             None => d.diagnostics.push(
                 Diagnostic::error(
@@ -437,10 +247,16 @@ fn not_allowed(file: &SqlText, span: Range<usize>) -> Diagnostic {
     .with_hint("tables, helper functions and grants belong in a migration (`keel revision -m ...`)")
 }
 
-fn read_policy(file: &SqlText, sql: &str, span: Range<usize>) -> Option<PolicyDecl> {
+fn read_policy(file: &SqlText, sql: &str, span: Range<usize>) -> Option<Policy> {
+    let source = Source::File(FileSource {
+        sql: sql.to_string(),
+        comment_sql: None,
+        path: file.path.clone(),
+        span,
+    });
     let parsed = crate::sql::parse::statements(sql).ok();
     if let Some([Statement::CreatePolicy(p)]) = parsed.as_deref() {
-        return Some(PolicyDecl {
+        return Some(Policy {
             name: fold(&p.name),
             table: TableName::from_object_name(&p.table_name)?,
             command: match p.command {
@@ -465,15 +281,12 @@ fn read_policy(file: &SqlText, sql: &str, span: Range<usize>) -> Option<PolicyDe
                         })
                         .collect()
                 })
-                .unwrap_or_default(),
+                .unwrap_or_else(|| vec![PUBLIC.into()]),
             using: p.using.clone(),
             with_check: p.with_check.clone(),
             parsed: true,
-            sql: sql.to_string(),
             comment: None,
-            comment_sql: None,
-            path: file.path.clone(),
-            span,
+            source,
         });
     }
     // sqlparser could not read it: take the name and table from the words
@@ -493,20 +306,17 @@ fn read_policy(file: &SqlText, sql: &str, span: Range<usize>) -> Option<PolicyDe
         })
         .map_or(sql.len(), |w| w.range.start);
     let (name, table) = name_on_table(sql, policy.range.end..table_end)?;
-    Some(PolicyDecl {
+    Some(Policy {
         name,
         table,
         command: Command::All,
         permissive: true,
-        roles: Vec::new(),
+        roles: vec![PUBLIC.into()],
         using: None,
         with_check: None,
         parsed: false,
-        sql: sql.to_string(),
         comment: None,
-        comment_sql: None,
-        path: file.path.clone(),
-        span,
+        source,
     })
 }
 
@@ -545,6 +355,7 @@ fn name_on_table(sql: &str, range: Range<usize>) -> Option<(String, TableName)> 
 mod tests {
     use super::*;
     use crate::project::FileKind;
+    use crate::sql::ident::quote_ident;
 
     fn decl(text: &str) -> Declared {
         let f = SqlText::new(

@@ -2,8 +2,9 @@
 //! each command. A cell names the permissive policies that allow it,
 //! `denied` where RLS is on and none does, and `OPEN` where RLS is off.
 
-use super::declared::{Command, Declared, TableName};
+use super::declared::Declared;
 use super::live::LiveTable;
+use super::model::{Command, Policy, TableName, PUBLIC};
 use serde::Serialize;
 
 const COMMANDS: [Command; 4] = [
@@ -13,22 +14,12 @@ const COMMANDS: [Command; 4] = [
     Command::Delete,
 ];
 
-/// A policy as the matrix needs it.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    pub name: String,
-    pub command: Command,
-    pub permissive: bool,
-    /// Empty or containing `public`: every role.
-    pub roles: Vec<String>,
-}
-
 /// One table's RLS as the matrix needs it.
 #[derive(Debug, Clone)]
-pub struct Coverage {
-    pub table: TableName,
+pub struct Coverage<'a> {
+    pub table: &'a TableName,
     pub rls: bool,
-    pub rules: Vec<Rule>,
+    pub policies: &'a [Policy],
 }
 
 /// What a role may do.
@@ -54,42 +45,24 @@ pub struct Grid {
     pub cells: Vec<Vec<Cell>>,
 }
 
-impl Coverage {
-    pub fn from_live(t: &LiveTable) -> Coverage {
+impl Coverage<'_> {
+    pub fn from_live(t: &LiveTable) -> Coverage<'_> {
         Coverage {
-            table: t.table.clone(),
+            table: &t.table,
             rls: t.rls,
-            rules: t
-                .policies
-                .iter()
-                .map(|p| Rule {
-                    name: p.name.clone(),
-                    command: p.command,
-                    permissive: p.permissive,
-                    roles: p.roles.clone(),
-                })
-                .collect(),
+            policies: &t.policies,
         }
     }
 
     /// From the files: the declarations that apply at the newest version.
-    pub fn from_declared(declared: &Declared) -> Vec<Coverage> {
+    pub fn from_declared(declared: &Declared) -> Vec<Coverage<'_>> {
         declared
             .tables
             .values()
             .map(|t| Coverage {
-                table: t.table.clone(),
+                table: &t.table,
                 rls: t.enable,
-                rules: t
-                    .policies
-                    .iter()
-                    .map(|p| Rule {
-                        name: p.name.clone(),
-                        command: p.command,
-                        permissive: p.permissive,
-                        roles: p.roles.clone(),
-                    })
-                    .collect(),
+                policies: &t.policies,
             })
             .collect()
     }
@@ -100,9 +73,9 @@ impl Coverage {
 pub fn grids(tables: &[Coverage], roles: &[String]) -> Vec<Grid> {
     let mut all_roles: Vec<String> = roles.to_vec();
     for t in tables {
-        for r in &t.rules {
-            for role in &r.roles {
-                if role != "public" && !all_roles.contains(role) {
+        for p in t.policies {
+            for role in &p.roles {
+                if role != PUBLIC && !all_roles.contains(role) {
                     all_roles.push(role.clone());
                 }
             }
@@ -128,11 +101,10 @@ fn cell(t: &Coverage, role: &str, cmd: Command) -> Cell {
         return Cell::Open;
     }
     let policies: Vec<String> = t
-        .rules
+        .policies
         .iter()
-        .filter(|r| r.permissive && r.command.covers(cmd))
-        .filter(|r| r.roles.is_empty() || r.roles.iter().any(|x| x == "public" || x == role))
-        .map(|r| r.name.clone())
+        .filter(|p| p.allows(role, cmd))
+        .map(|p| p.name.clone())
         .collect();
     if policies.is_empty() {
         Cell::Denied
@@ -207,40 +179,53 @@ pub fn render(grids: &[Grid], highlight: &dyn Fn(&str) -> String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policies::model::{CatalogText, Source};
 
-    fn rule(name: &str, command: Command, roles: &[&str]) -> Rule {
-        Rule {
+    fn rule(name: &str, command: Command, roles: &[&str]) -> Policy {
+        Policy {
             name: name.into(),
+            table: TableName::from_words("t"),
             command,
             permissive: true,
             roles: roles.iter().map(|s| s.to_string()).collect(),
+            using: None,
+            with_check: None,
+            parsed: true,
+            comment: None,
+            source: Source::Catalog(CatalogText {
+                using: None,
+                with_check: None,
+            }),
         }
     }
 
     #[test]
     fn one_table_per_state() {
+        let names = ["items", "audit", "notes"].map(TableName::from_words);
+        let items = [
+            rule("items_read", Command::Select, &["authenticated"]),
+            rule("items_write", Command::All, &["authenticated"]),
+            Policy {
+                permissive: false,
+                ..rule("items_only_mine", Command::All, &["authenticated"])
+            },
+        ];
+        let notes = [rule("notes_read", Command::Select, &["public"])];
         let tables = vec![
             Coverage {
-                table: TableName::from_words("items"),
+                table: &names[0],
                 rls: true,
-                rules: vec![
-                    rule("items_read", Command::Select, &["authenticated"]),
-                    rule("items_write", Command::All, &["authenticated"]),
-                    Rule {
-                        permissive: false,
-                        ..rule("items_only_mine", Command::All, &["authenticated"])
-                    },
-                ],
+                policies: &items,
             },
             Coverage {
-                table: TableName::from_words("audit"),
+                table: &names[1],
                 rls: true,
-                rules: vec![],
+                policies: &[],
             },
             Coverage {
-                table: TableName::from_words("notes"),
+                table: &names[2],
                 rls: false,
-                rules: vec![rule("notes_read", Command::Select, &[])],
+                policies: &notes,
             },
         ];
         let g = grids(&tables, &["authenticated".into(), "anon".into()]);

@@ -10,8 +10,9 @@
 //! The decisions are made here; the DDL and keel's record of what it applied
 //! are sent by [`crate::db::policy`].
 
-use super::declared::{Declared, TableDecl, TableName};
-use super::live::{self, LivePolicy};
+use super::declared::{Declared, TableDecl};
+use super::live;
+use super::model::{Policy, TableName};
 use crate::db::policy as state;
 use crate::db::{Connection, DbError};
 use crate::project::Version;
@@ -160,11 +161,12 @@ pub fn reconcile(
                 ));
             }
         }
-        for p in &decl.policies {
+        for (p, file) in decl.policy_files() {
+            let hash = file.source_hash();
             let current = lt.policies.iter().find(|lp| lp.name == p.name);
             let record = rec.get(&(decl.table.clone(), p.name.clone()));
             let unchanged = match (current, record) {
-                (Some(c), Some(r)) => r.source_hash == p.source_hash() && r.live == *c,
+                (Some(c), Some(r)) => r.source_hash == hash && r.live == *c,
                 _ => false,
             };
             if unchanged {
@@ -172,7 +174,7 @@ pub fn reconcile(
             }
             let action = match (current, record) {
                 (None, _) => format!("create policy {}", p.name),
-                (Some(_), Some(r)) if r.source_hash == p.source_hash() => {
+                (Some(_), Some(r)) if r.source_hash == hash => {
                     format!("restore policy {} (changed in the database)", p.name)
                 }
                 (Some(_), _) => format!("replace policy {}", p.name),
@@ -183,12 +185,12 @@ pub fn reconcile(
             if current.is_some() {
                 statements.push(format!("DROP POLICY {} ON {t}", quote_ident(&p.name)));
             }
-            statements.push(p.sql.clone());
-            statements.extend(p.comment_sql.clone());
+            statements.push(file.sql.clone());
+            statements.extend(file.comment_sql.clone());
             for statement in &statements {
                 state::run_declared(conn, statement).map_err(|message| {
                     ReconcileError::Statement {
-                        path: p.path.display().to_string(),
+                        path: file.path.display().to_string(),
                         table: decl.table.clone(),
                         policy: p.name.clone(),
                         message,
@@ -196,7 +198,7 @@ pub fn reconcile(
                 })?;
             }
             let sql = statements.join(";\n");
-            state::record_policy(conn, schema, p)?;
+            state::record_policy(conn, schema, p, &hash)?;
             changes.push(change(&decl.table, &action, sql));
         }
         state::manage_table(conn, schema, &decl.table)?;
@@ -232,7 +234,7 @@ fn change(table: &TableName, action: &str, sql: String) -> PolicyChange {
 
 /// Per (table, policy): the declaration hash and catalog text keel
 /// recorded when it applied the policy.
-pub type RecordedPolicies = BTreeMap<(TableName, String), (String, LivePolicy)>;
+pub type RecordedPolicies = BTreeMap<(TableName, String), (String, Policy)>;
 
 /// Whether `live` differs from what keel recorded (a hand edit), per policy.
 pub fn recorded_differs(

@@ -1,8 +1,9 @@
 //! Declared against live, per managed table: for `keel policies status`
 //! and the policy-drift part of `keel check`.
 
-use super::declared::{Command, Declared, TableName};
-use super::live::{self, LivePolicy};
+use super::declared::Declared;
+use super::live;
+use super::model::{Command, Policy, TableName};
 use super::reconcile;
 use crate::db::{Connection, DbError};
 use crate::diagnostic::{codes, Diagnostic};
@@ -61,24 +62,6 @@ impl TableStatus {
     }
 }
 
-fn live_text(p: &LivePolicy) -> String {
-    expr_text(p.qual.as_deref(), p.with_check.as_deref())
-}
-
-fn expr_text(using: Option<&str>, check: Option<&str>) -> String {
-    let mut s = String::new();
-    if let Some(u) = using {
-        s.push_str(&format!("USING ({u})"));
-    }
-    if let Some(c) = check {
-        if !s.is_empty() {
-            s.push(' ');
-        }
-        s.push_str(&format!("WITH CHECK ({c})"));
-    }
-    s
-}
-
 /// Compares the declarations that apply at `at` with the database.
 pub fn status(
     client: &mut impl Connection,
@@ -98,7 +81,7 @@ pub fn status(
     for decl in wanted {
         let lt = live.get(&decl.table);
         let mut policies = Vec::new();
-        for p in &decl.policies {
+        for (p, file) in decl.policy_files() {
             let lp = lt.and_then(|t| t.policies.iter().find(|lp| lp.name == p.name));
             let rec = recorded.get(&(decl.table.clone(), p.name.clone()));
             let state = match (lp, rec) {
@@ -107,7 +90,7 @@ pub fn status(
                 (Some(l), Some((hash, r))) => {
                     if r != l {
                         State::Changed
-                    } else if *hash != p.source_hash() {
+                    } else if *hash != file.source_hash() {
                         State::Pending
                     } else {
                         State::Ok
@@ -118,14 +101,9 @@ pub fn status(
                 name: p.name.clone(),
                 command: Some(p.command),
                 state,
-                declared: Some(expr_text(
-                    p.using.as_ref().map(|e| e.to_string()).as_deref(),
-                    p.with_check.as_ref().map(|e| e.to_string()).as_deref(),
-                ))
-                .filter(|s| !s.is_empty())
-                .or_else(|| Some(p.sql.clone())),
-                live: lp.map(live_text),
-                recorded: rec.map(|(_, r)| live_text(r)),
+                declared: Some(p.definition()),
+                live: lp.map(Policy::definition),
+                recorded: rec.map(|(_, r)| r.definition()),
             });
         }
         if let Some(t) = lt {
@@ -136,7 +114,7 @@ pub fn status(
                         command: Some(lp.command),
                         state: State::Extra,
                         declared: None,
-                        live: Some(live_text(lp)),
+                        live: Some(lp.definition()),
                         recorded: None,
                     });
                 }

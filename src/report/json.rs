@@ -408,8 +408,8 @@ impl<'r> Verify<'r> {
 mod tests {
     use super::*;
     use crate::diagnostic::codes;
-    use crate::policies::declared::{Command, TableName};
     use crate::policies::matrix::Cell;
+    use crate::policies::model::{Command, TableName};
     use crate::policies::status::{PolicyStatus, State};
     use crate::project::Version;
     use serde_json::Value;

@@ -73,7 +73,7 @@ mod tests {
     use super::super::fixture::{config, model};
     use super::super::model::Role;
     use super::*;
-    use crate::policies::declared::TableName;
+    use crate::policies::model::TableName;
 
     #[test]
     fn fires_on_bypassrls_superuser_and_ownership() {

@@ -9,13 +9,13 @@
 //! statement to change.
 
 use super::expr;
-use super::model::{Function, Model, Policy, Role, Table, View};
+use super::model::{Analyzed, Function, Model, Role, Table, View};
 use crate::config::Config;
 use crate::db::{catalog, Connection, DbError};
-use crate::policies::declared::{Declared, TableName};
+use crate::policies::declared::Declared;
 use crate::policies::live;
-use crate::sql::parse::ParseError;
-use std::collections::{BTreeMap, BTreeSet};
+use crate::policies::model::TableName;
+use std::collections::BTreeMap;
 
 /// Schemas a hosting platform (Supabase) manages: their objects are not the
 /// project's, unless a policy file declares them (e.g. `storage.objects`).
@@ -66,39 +66,20 @@ pub fn read(
     let mut tables = BTreeMap::new();
     for (name, lt) in live_tables.into_iter().filter(|(n, _)| linted(n)) {
         let known = files.tables.get(&name);
-        let mut policies: Vec<Policy> = lt
+        let mut policies: Vec<Analyzed> = lt
             .policies
-            .iter()
+            .into_iter()
             .map(|lp| {
-                let using = lp.qual.as_deref().map(expr::parse);
-                let with_check = lp.with_check.as_deref().map(expr::parse);
-                let parsed = !matches!(using, Some(Err(_))) && !matches!(with_check, Some(Err(_)));
-                let too_deep = [&using, &with_check]
-                    .iter()
-                    .any(|e| matches!(e, Some(Err(ParseError::TooDeep { .. }))));
-                let mut p = Policy {
-                    name: lp.name.clone(),
-                    table: name.clone(),
-                    command: lp.command,
-                    permissive: lp.permissive,
-                    roles: lp.roles.clone(),
-                    using: using.and_then(Result::ok),
-                    with_check: with_check.and_then(Result::ok),
-                    parsed,
-                    too_deep,
-                    reads: BTreeSet::new(),
-                    has_subquery: false,
-                    site: known
-                        .and_then(|t| t.policies.iter().find(|q| q.name == lp.name))
-                        .and_then(|q| q.site.clone()),
-                }
-                .analyzed();
-                if let Some(other) = depends.get(&(name.clone(), lp.name.clone())) {
+                let site = known
+                    .and_then(|t| t.policies.iter().find(|q| q.name == lp.name))
+                    .and_then(|q| q.site.clone());
+                let mut p = Analyzed::new(lp, site);
+                if let Some(other) = depends.get(&(name.clone(), p.name.clone())) {
                     // Only a subquery makes a policy depend on another table.
                     p.has_subquery |= !other.is_empty();
                     p.reads.extend(other.iter().cloned());
                 }
-                if !parsed {
+                if !p.parsed {
                     // Unreadable text: a subquery is likely, and a recursion
                     // through it is better reported than missed.
                     p.has_subquery = true;

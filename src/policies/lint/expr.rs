@@ -3,7 +3,7 @@
 //! functions, a literal `true`. Everything here is a pure walk over
 //! sqlparser's tree.
 
-use crate::policies::declared::TableName;
+use crate::policies::model::TableName;
 use sqlparser::ast::{DataType, Expr, ObjectName, Query, TableFactor, Value, Visit, Visitor};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -14,7 +14,7 @@ pub fn parse(text: &str) -> Result<Expr, crate::sql::parse::ParseError> {
     crate::sql::parse::expression(text)
 }
 
-pub use crate::policies::declared::fold;
+pub use crate::policies::model::fold;
 
 /// The parts of a possibly qualified name, folded.
 pub fn name_parts(n: &ObjectName) -> Vec<String> {

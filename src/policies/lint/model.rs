@@ -7,7 +7,8 @@
 use super::expr::{self, fold, name_parts};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
-use crate::policies::declared::{Command, Declared, PolicyDecl, TableDecl, TableName};
+use crate::policies::declared::{Declared, TableDecl};
+use crate::policies::model::{Command, Policy, Source, TableName};
 use crate::project::SqlText;
 use crate::sql::split::{self, words};
 use sqlparser::ast::{
@@ -65,7 +66,7 @@ pub struct Table {
     /// only a declared table's are known: policies a migration creates on
     /// other tables are left to the live rules.
     pub policies_known: bool,
-    pub policies: Vec<Policy>,
+    pub policies: Vec<Analyzed>,
     /// Columns that are the first column of an index (a primary key or
     /// unique constraint included).
     pub index_leads: BTreeSet<String>,
@@ -79,27 +80,18 @@ pub struct Table {
 impl Table {
     /// The policies PostgreSQL applies when this table is read (`SELECT`
     /// and `ALL`).
-    pub fn read_policies(&self) -> impl Iterator<Item = &Policy> {
+    pub fn read_policies(&self) -> impl Iterator<Item = &Analyzed> {
         self.policies
             .iter()
             .filter(|p| p.command.covers(Command::Select))
     }
 }
 
-/// One policy.
+/// One policy, with what the rules work out about it. It reads as the
+/// [`Policy`] it holds (`p.name`, `p.applies_to(role)`).
 #[derive(Debug, Clone)]
-pub struct Policy {
-    pub name: String,
-    pub table: TableName,
-    pub command: Command,
-    pub permissive: bool,
-    /// Role names; empty or `public` means PUBLIC.
-    pub roles: Vec<String>,
-    pub using: Option<Expr>,
-    pub with_check: Option<Expr>,
-    /// False when the expressions could not be read: rules that look at
-    /// them skip the policy.
-    pub parsed: bool,
+pub struct Analyzed {
+    pub policy: Policy,
     /// An expression nests deeper than keel reads (see
     /// [`crate::sql::parse::MAX_DEPTH`]): reported as an error of its own.
     pub too_deep: bool,
@@ -111,49 +103,50 @@ pub struct Policy {
     pub site: Option<Site>,
 }
 
-impl Policy {
-    pub fn applies_to_public(&self) -> bool {
-        self.roles.is_empty() || self.roles.iter().any(|r| r == "public")
-    }
+impl std::ops::Deref for Analyzed {
+    type Target = Policy;
 
-    /// Whether the policy applies to `role` (`public`: only PUBLIC ones).
-    pub fn applies_to(&self, role: &str) -> bool {
-        self.applies_to_public() || self.roles.iter().any(|r| r == role)
+    fn deref(&self) -> &Policy {
+        &self.policy
     }
+}
 
-    /// Works out `reads` and `has_subquery` from the expressions.
-    pub fn analyzed(mut self) -> Policy {
-        let exprs = || self.using.iter().chain(self.with_check.iter());
-        self.reads = exprs().flat_map(expr::reads).collect();
-        self.has_subquery = exprs().any(expr::has_subquery);
-        self
-    }
-
-    fn from_decl(p: &PolicyDecl, t: &TableDecl) -> Policy {
-        Policy {
-            name: p.name.clone(),
-            table: p.table.clone(),
-            command: p.command,
-            permissive: p.permissive,
-            roles: p.roles.clone(),
-            using: p.using.clone(),
-            with_check: p.with_check.clone(),
-            parsed: p.parsed,
-            too_deep: !p.parsed
-                && matches!(
-                    crate::sql::parse::statements(&p.sql),
-                    Err(crate::sql::parse::ParseError::TooDeep { .. })
-                ),
-            reads: BTreeSet::new(),
-            has_subquery: false,
-            site: Some(Site {
-                path: p.path.clone(),
-                text: t.text.clone(),
-                span: p.span.clone(),
-            }),
+impl Analyzed {
+    /// Works out `too_deep`, `reads` and `has_subquery` from the policy.
+    pub fn new(policy: Policy, site: Option<Site>) -> Analyzed {
+        let exprs = || policy.using.iter().chain(policy.with_check.iter());
+        Analyzed {
+            too_deep: too_deep(&policy),
+            reads: exprs().flat_map(expr::reads).collect(),
+            has_subquery: exprs().any(expr::has_subquery),
+            site,
+            policy,
         }
-        .analyzed()
     }
+
+    fn from_decl(p: &Policy, t: &TableDecl) -> Analyzed {
+        let site = p.file().map(|f| Site {
+            path: f.path.clone(),
+            text: t.text.clone(),
+            span: f.span.clone(),
+        });
+        Analyzed::new(p.clone(), site)
+    }
+}
+
+/// Whether sqlparser could not read the policy because it nests too deep.
+fn too_deep(p: &Policy) -> bool {
+    use crate::sql::parse::ParseError::TooDeep;
+    !p.parsed
+        && match &p.source {
+            Source::File(f) => {
+                matches!(crate::sql::parse::statements(&f.sql), Err(TooDeep { .. }))
+            }
+            Source::Catalog(text) => [&text.using, &text.with_check]
+                .into_iter()
+                .flatten()
+                .any(|t| matches!(expr::parse(t), Err(TooDeep { .. }))),
+        }
 }
 
 /// One function (or procedure).
@@ -521,7 +514,12 @@ impl Draft {
                     managed: decl.is_some(),
                     policies_known: decl.is_some(),
                     policies: decl
-                        .map(|d| d.policies.iter().map(|p| Policy::from_decl(p, d)).collect())
+                        .map(|d| {
+                            d.policies
+                                .iter()
+                                .map(|p| Analyzed::from_decl(p, d))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                     index_leads: draft.leads.into_iter().map(|(_, c)| c).collect(),
                     owner: None,

@@ -4,11 +4,11 @@
 //! results: slower, and harder to read than one policy with the whole
 //! condition.
 
-use super::model::{point, Model, Policy};
+use super::model::{point, Analyzed, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
 use crate::diagnostic::{codes, Code, Diagnostic, Severity};
-use crate::policies::declared::Command;
+use crate::policies::model::Command;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct MultiplePermissivePolicies;
@@ -32,7 +32,7 @@ impl LintRule for MultiplePermissivePolicies {
     fn check(&self, model: &Model, _config: &Config) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         for t in model.tables.values() {
-            let permissive: Vec<&Policy> = t.policies.iter().filter(|p| p.permissive).collect();
+            let permissive: Vec<&Analyzed> = t.policies.iter().filter(|p| p.permissive).collect();
             // Every named role, and PUBLIC, which every role is a member of.
             let mut roles: BTreeSet<&str> = permissive
                 .iter()
@@ -48,7 +48,7 @@ impl LintRule for MultiplePermissivePolicies {
                     let set: Vec<usize> = permissive
                         .iter()
                         .enumerate()
-                        .filter(|(_, p)| p.command.covers(cmd) && p.applies_to(role))
+                        .filter(|(_, p)| p.allows(role, cmd))
                         .map(|(i, _)| i)
                         .collect();
                     if set.len() < 2 {

@@ -12,11 +12,11 @@
 //! counts). Function calls are opaque to this expansion: reading through a
 //! SECURITY DEFINER function is the fix, so only table references count.
 
-use super::model::{point, Model, Policy};
+use super::model::{point, Analyzed, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
 use crate::diagnostic::{codes, Code, Diagnostic, Severity};
-use crate::policies::declared::TableName;
+use crate::policies::model::TableName;
 use std::collections::{BTreeMap, VecDeque};
 
 pub struct PolicyRecursion;
@@ -74,7 +74,7 @@ fn expands(model: &Model, table: &TableName) -> bool {
 /// The chain of reads from `p` back to its own table, as the tables in
 /// between with the policy of each that reads the next; empty when `p`
 /// reads its table directly. `None` when there is no such chain.
-fn chain_back(model: &Model, p: &Policy) -> Option<Vec<(TableName, String)>> {
+fn chain_back(model: &Model, p: &Analyzed) -> Option<Vec<(TableName, String)>> {
     let start = &p.table;
     if !expands(model, start) {
         return None;

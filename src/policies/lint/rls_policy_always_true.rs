@@ -9,7 +9,7 @@ use super::model::{point, Model};
 use super::{finding, LintRule};
 use crate::config::Config;
 use crate::diagnostic::{codes, Code, Diagnostic, Severity};
-use crate::policies::declared::Command;
+use crate::policies::model::Command;
 
 pub struct RlsPolicyAlwaysTrue;
 
