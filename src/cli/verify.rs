@@ -176,16 +176,8 @@ fn on_given_scratch(
 /// Checks every file verification will run, as `upgrade` does: nothing runs
 /// when a file has errors.
 fn validate(ctx: &Context, session: &mut Session, project: &Project) -> Result<(), Failure> {
+    let files = crate::verify::files_run(project);
     let refused = "nothing was verified: the migrations have errors";
-    let texts = crate::verify::files_run(project)
-        .iter()
-        .map(crate::project::SqlFile::read)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|d| {
-            ctx.reporter.diagnostics(std::slice::from_ref(&*d));
-            Failure::failed(refused, None)
-        })?;
-    let files: Vec<&crate::project::SqlText> = texts.iter().collect();
     crate::migrate::validate_or_refuse(session, &files, refused, &mut Render::new(ctx))?;
     Ok(())
 }

@@ -43,15 +43,22 @@ pub fn validate_files(
     Ok(checked)
 }
 
-/// [`validate_files`] with every problem sent to the sink; an error saying
-/// `refused` (what did not happen) when a file has one.
+/// Reads `files` (each must still be the file that was loaded) and
+/// [`validate_files`] them, with every problem sent to the sink; an error
+/// saying `refused` (what did not happen) when a file has one.
 pub fn validate_or_refuse(
     session: &mut Session,
-    files: &[&SqlText],
+    files: &[SqlFile],
     refused: &str,
     sink: &mut dyn Sink,
 ) -> Result<(), Error> {
-    let checked = validate_files(session, files, false)?;
+    let texts = files
+        .iter()
+        .map(SqlFile::read)
+        .collect::<Result<Vec<SqlText>, _>>()
+        .map_err(|d| changed_during_run(&d, sink))?;
+    let refs: Vec<&SqlText> = texts.iter().collect();
+    let checked = validate_files(session, &refs, false)?;
     let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
     sink.event(Event::Diagnostics(&diags));
     if diags.iter().any(Diagnostic::is_error) {
