@@ -22,8 +22,19 @@ migrate: build
 
 # Unit tests, and CLI/integration tests against throwaway PostgreSQL clusters
 # that the tests start themselves from the machine's server binaries.
+# `make test PG=17` runs the integration suites against another major, whose
+# server binaries scripts/pg-binaries fetches once (13 to 18).
+PG ?=
+INTEGRATION := --test runner --test policies --test lint --test verify --test cluster \
+	--test library_run --test cli_extras
 test:
-	$(CARGO) test --locked --all-targets
+	@if [ -n "$(PG)" ]; then \
+		bindir=$$(scripts/pg-binaries $(PG)) && \
+		echo "integration suites on $$($$bindir/postgres --version)" && \
+		KEEL_PG_BINDIR=$$bindir $(CARGO) test --locked --no-fail-fast $(INTEGRATION); \
+	else \
+		$(CARGO) test --locked --all-targets; \
+	fi
 
 lint:
 	$(CARGO) fmt --all -- --check

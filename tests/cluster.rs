@@ -419,3 +419,32 @@ fn reaper_cleans_up_after_sigkill() {
     child.wait().unwrap();
     assert_cleaned_up(&helper);
 }
+
+/// `make test PG=17` tests what it says: the tests' cluster runs the server that
+/// `KEEL_PG_BINDIR` (or, without it, the usual search) chose.
+#[test]
+fn the_tests_run_the_chosen_server() {
+    let bins = ServerBinaries::find().expect("server binaries");
+    let out = Command::new(bins.postgres())
+        .arg("--version")
+        .output()
+        .expect("postgres --version");
+    // `postgres (PostgreSQL) 17.10`, or `... 15.18 (Debian 15.18-0+deb12u1)`
+    let version = String::from_utf8_lossy(&out.stdout);
+    let chosen = version
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_string();
+    let mut c = common::fresh_db().connect();
+    let running: String = c.query_one("SHOW server_version", &[]).unwrap().get(0);
+    assert_eq!(
+        running.split_whitespace().next().unwrap_or_default(),
+        chosen,
+        "{version}"
+    );
+    assert_eq!(
+        common::server_major().to_string(),
+        chosen.split('.').next().unwrap_or_default()
+    );
+}

@@ -515,9 +515,30 @@ fn identifiers_are_quoted_as_the_server_quotes_them() {
         )
         .unwrap();
     assert!(rows.len() > 400, "pg_get_keywords() lists every keyword");
+    // keel quotes what any of PostgreSQL 13 to 18 reserves: these are bare
+    // on the majors before the one that made them keywords.
+    const LATER: &[&str] = &[
+        "json",
+        "json_array",
+        "json_arrayagg",
+        "json_exists",
+        "json_object",
+        "json_objectagg",
+        "json_query",
+        "json_scalar",
+        "json_serialize",
+        "json_table",
+        "json_value",
+        "merge_action",
+        "system_user",
+    ];
     for r in rows {
         let word: String = r.get(0);
         let server: String = r.get(1);
-        assert_eq!(keel::sql::ident::quote_ident(&word), server, "{word}");
+        let keel = keel::sql::ident::quote_ident(&word);
+        assert!(
+            keel == server || (LATER.contains(&word.as_str()) && keel == format!("\"{word}\"")),
+            "{word}: keel {keel}, server {server}"
+        );
     }
 }

@@ -12,7 +12,8 @@
 ///
 /// Taken from PostgreSQL 15 (`SELECT word FROM pg_get_keywords() WHERE
 /// catcode <> 'U'`), plus those PostgreSQL 16 and 17 added (`system_user`,
-/// the `json_*` constructors, `merge_action`): quoting a name a server does
+/// `json` and the `json_*` constructors, `merge_action`; 13, 14 and 18 add
+/// none over their neighbours): quoting a name a server does
 /// not need quoted still names the same object, leaving one bare that it
 /// reserves is a syntax error. Sorted, for the binary search.
 const QUOTED_KEYWORDS: &[&str] = &[
@@ -90,6 +91,7 @@ const QUOTED_KEYWORDS: &[&str] = &[
     "is",
     "isnull",
     "join",
+    "json",
     "json_array",
     "json_arrayagg",
     "json_exists",

@@ -11,7 +11,7 @@ pub mod pg;
 pub use self::keel::{
     copy_dir, keel_bin, without_ambient_env, Keel, Run, AMBIENT_ENV, KEEL_TIMEOUT, PASSED_ENV,
 };
-pub use pg::{cluster, fresh_db, TestDb};
+pub use pg::{cluster, fresh_db, server_major, TestDb};
 
 /// A TCP port nothing listens on right now (for a server started by a test).
 #[allow(dead_code)]

@@ -80,3 +80,17 @@ pub fn connect(target: &str) -> postgres::Client {
         Err(e) => panic!("could not connect to {target}: {e}"),
     }
 }
+
+/// The major version of this binary's server (13 to 18): `KEEL_PG_BINDIR` chooses it, as
+/// `make test PG=17` does. Tests whose SQL needs a newer server say so through it.
+pub fn server_major() -> u32 {
+    static MAJOR: OnceLock<u32> = OnceLock::new();
+    *MAJOR.get_or_init(|| {
+        let mut c = connect(&cluster().connection_string(DEFAULT_DB));
+        let num: String = c
+            .query_one("SHOW server_version_num", &[])
+            .expect("server_version_num")
+            .get(0);
+        num.parse::<u32>().expect("a number") / 10_000
+    })
+}
