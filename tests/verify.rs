@@ -499,3 +499,43 @@ fn the_next_verify_drops_stale_scratch_databases_nobody_uses() {
     );
     assert!(scratch_databases(&db).is_empty());
 }
+
+/// A migration that needs PostgreSQL 18 (a virtual generated column, a named table-level
+/// NOT NULL): on 18 it verifies and the snapshot holds the NOT NULL as the column's fact, not
+/// as a constraint; before 18, `keel check` rejects it with the server's own message at the
+/// server's position, and nothing runs.
+#[test]
+fn a_migration_for_a_newer_server_is_refused_before_anything_runs() {
+    use keel::verify::snapshot::{self, Kind};
+    let _serial = serial();
+    let db = fresh_db();
+    let p = Project::fixture("pg18");
+    if common::server_major() >= 18 {
+        let run = p.verify(&db, &[]);
+        run.assert_code(0)
+            .assert_output_has("verified 1 migration: 1 reversible, 0 irreversible");
+        p.keel(Some(db.url()), &["upgrade"]).assert_code(0);
+        let s = snapshot::take(&mut db.connect(), "keel").unwrap();
+        let column = |name: &str| s.get(Kind::Column, name).unwrap().definition.clone();
+        assert!(column("public.t18.doubled").contains("GENERATED ALWAYS AS ((a * 2)) VIRTUAL"));
+        assert!(column("public.t18.a").contains("NOT NULL"));
+        assert!(s
+            .get(Kind::Constraint, "public.t18.t18_a_not_null")
+            .is_none());
+        assert!(s.get(Kind::Constraint, "public.t18.t18_pkey").is_some());
+    } else {
+        let text = std::fs::read_to_string(p.dir.path().join("sql/up/0001_pg18.sql")).unwrap();
+        let line = text.lines().position(|l| l.contains("VIRTUAL")).unwrap() + 1;
+        let run = p.keel(Some(db.url()), &["check"]);
+        run.assert_code(1)
+            .assert_output_has("(PostgreSQL's parser)")
+            .assert_output_has(&format!("sql/up/0001_pg18.sql:{line}:"));
+        p.keel(Some(db.url()), &["upgrade"]).assert_code(1);
+        let exists: bool = db
+            .connect()
+            .query_one("SELECT to_regclass('public.t18') IS NOT NULL", &[])
+            .unwrap()
+            .get(0);
+        assert!(!exists, "nothing ran");
+    }
+}
