@@ -66,7 +66,12 @@ impl Cluster {
     /// `static`, a panic that aborts, SIGKILL), a detached watchdog notices within
     /// milliseconds, stops the server and deletes the directory.
     pub fn throwaway() -> Result<Cluster> {
-        let bins = ServerBinaries::find()?;
+        Self::throwaway_with(ServerBinaries::find()?)
+    }
+
+    /// [`Cluster::throwaway`] from the server binaries `bins` (another major than the one
+    /// found, say).
+    pub fn throwaway_with(bins: ServerBinaries) -> Result<Cluster> {
         let run_as = server_user()?;
         let root = make_throwaway_root(run_as.as_ref())?;
         // Any number works: the socket directory belongs to this cluster alone (so does its
