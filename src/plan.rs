@@ -37,6 +37,16 @@ pub struct Step<'a> {
     pub migration: &'a Migration,
 }
 
+impl Step<'_> {
+    /// The file this step runs: the up file going up, the down file going down.
+    pub fn file(&self) -> crate::project::SqlFile {
+        match self.direction {
+            Direction::Up => self.migration.up_file(),
+            Direction::Down => self.migration.down_file(),
+        }
+    }
+}
+
 /// The steps of a run and the versions before and after it.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {

@@ -94,13 +94,6 @@ pub fn statements(file: &SqlText) -> Vec<Range<usize>> {
         .collect()
 }
 
-fn file_of(step: &Step<'_>) -> SqlFile {
-    match step.direction {
-        Direction::Up => step.migration.up_file(),
-        Direction::Down => step.migration.down_file(),
-    }
-}
-
 /// Runs `plan`. `applied` is the set of versions applied before the run.
 pub fn execute(
     conn: &mut impl super::Connection<Client = Client>,
@@ -263,7 +256,7 @@ fn run_steps<'a>(
     begin(client, state)?;
     hooks.before_steps(client)?;
     for step in &plan.steps {
-        let file = &text_of(&file_of(step))?;
+        let file = &text_of(&step.file())?;
         // The history row keeps both texts of an applied version.
         let down = match step.direction {
             Direction::Up => Some(text_of(&step.migration.down_file())?),
@@ -433,7 +426,7 @@ pub fn render_sql(
     let mut in_tx = false;
     for step in &plan.steps {
         let m = step.migration;
-        let (up, down) = (m.up_file().read()?, m.down_file().read()?);
+        let (up, down) = m.read_texts()?;
         let file = match step.direction {
             Direction::Up => &up,
             Direction::Down => &down,

@@ -32,7 +32,7 @@ use crate::diagnostic::Diagnostic;
 use crate::plan::{self, Direction, Plan, Step, Target};
 use crate::policies::reconcile::PolicyChange;
 use crate::policies::stage::Stage;
-use crate::project::{Project, SqlFile, SqlText, Version};
+use crate::project::{Project, SqlText, Version};
 use crate::project_check;
 use crate::session::Session;
 use crate::sql::check::Options;
@@ -217,7 +217,7 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
     let texts = plan
         .steps
         .iter()
-        .map(|s| step_file(s).read())
+        .map(|s| s.file().read())
         .collect::<Result<Vec<SqlText>, _>>()
         .map_err(|d| changed_during_run(&d, sink))?;
     let files: Vec<&SqlText> = texts.iter().collect();
@@ -272,13 +272,6 @@ pub(crate) fn plan_error(e: &plan::PlanError, project: &Project) -> Error {
             Error::usage(e.to_string(), Some(e.hint(project)))
         }
         _ => Error::failed(e.to_string(), Some(e.hint(project))),
-    }
-}
-
-pub(crate) fn step_file(s: &Step<'_>) -> SqlFile {
-    match s.direction {
-        Direction::Up => s.migration.up_file(),
-        Direction::Down => s.migration.down_file(),
     }
 }
 

@@ -66,12 +66,7 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
         ));
     };
     let schema = req.database.config.history_schema.as_str();
-    let texts = [m.up_file(), m.down_file()].map(|f| f.read());
-    let [up_text, down_text] = texts;
-    let (up_text, down_text) = (
-        up_text.map_err(|d| changed_during_run(&d, sink))?,
-        down_text.map_err(|d| changed_during_run(&d, sink))?,
-    );
+    let (up_text, down_text) = m.read_texts().map_err(|d| changed_during_run(&d, sink))?;
     let up = m.up.checksum.to_string();
     let down = m.down.checksum.to_string();
     let mut changes = Vec::new();

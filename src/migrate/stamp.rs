@@ -43,7 +43,7 @@ pub fn stamp(req: &StampRequest, sink: &mut dyn Sink) -> Result<StampReport, Err
     // still be the ones checked).
     let texts = add
         .iter()
-        .map(|m| Ok((m.up_file().read()?, m.down_file().read()?)))
+        .map(|m| m.read_texts())
         .collect::<Result<Vec<_>, Box<crate::diagnostic::Diagnostic>>>()
         .map_err(|d| super::guard::changed_during_run(&d, sink))?;
     let rows: Vec<NewVersion<'_>> = add

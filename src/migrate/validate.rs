@@ -3,9 +3,9 @@
 //! then the server's parser for what sqlparser could not read, then
 //! strictness.
 
-use super::{guard::changed_during_run, step_file, Error, Event, Sink};
+use super::{guard::changed_during_run, Error, Event, Sink};
 use crate::diagnostic::{codes, Diagnostic};
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use crate::project::{SqlFile, SqlText};
 use crate::session::Session;
 use crate::sql::check::{CheckedFile, Options, Parse};
@@ -85,7 +85,7 @@ pub fn validate_plan(
     let mut checked: Vec<CheckedFile> = Vec::new();
     let mut kept: Vec<(usize, SqlText)> = Vec::new();
     for steps in plan.steps.chunks(256) {
-        let batch: Vec<SqlFile> = steps.iter().map(step_file).collect();
+        let batch: Vec<SqlFile> = steps.iter().map(Step::file).collect();
         let results = crate::parallel::map(&batch, 1, |f| {
             let file = f.read()?;
             let mut c = crate::sql::check::check_file(&file, Options { strict: false });

@@ -69,6 +69,12 @@ impl Migration {
         self.file(FileKind::Down)
     }
 
+    /// The texts of both files, each read and checked
+    /// ([`SqlFile::read`]): what the history records of an applied version.
+    pub fn read_texts(&self) -> Result<(SqlText, SqlText), Box<crate::diagnostic::Diagnostic>> {
+        Ok((self.up_file().read()?, self.down_file().read()?))
+    }
+
     /// One side as a file: its path and facts.
     pub fn file(&self, kind: FileKind) -> SqlFile {
         SqlFile {
