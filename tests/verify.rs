@@ -528,7 +528,11 @@ fn a_migration_for_a_newer_server_is_refused_before_anything_runs() {
         let line = text.lines().position(|l| l.contains("VIRTUAL")).unwrap() + 1;
         let run = p.keel(Some(db.url()), &["check"]);
         run.assert_code(1)
-            .assert_output_has("(PostgreSQL's parser)")
+            .assert_output_has(&format!(
+                "(PostgreSQL's parser, PostgreSQL {}.",
+                common::server_major()
+            ))
+            .assert_output_has("if it needs a newer PostgreSQL, this server cannot run it")
             .assert_output_has(&format!("sql/up/0001_pg18.sql:{line}:"));
         p.keel(Some(db.url()), &["upgrade"]).assert_code(1);
         let exists: bool = db

@@ -14,6 +14,7 @@ pub mod policy_test;
 pub mod run;
 pub mod scratch;
 pub mod server_parse;
+pub mod server_version;
 pub mod session;
 pub mod snapshot;
 pub mod statement;

@@ -8,6 +8,7 @@
 //! checks a whole batch; a syntax error costs one more round trip for the
 //! statements after it.
 
+use super::server_version::ServerVersion;
 use super::DbError;
 use crate::diagnostic::{codes, Diagnostic, Source};
 use crate::project::SqlText;
@@ -56,16 +57,19 @@ fn checkable(sql: &str) -> bool {
 pub const BATCH: usize = 64;
 
 /// Checks `statements` (file and byte range of the statement text).
+/// A rejection names `server`: a statement valid on a newer PostgreSQL is "not valid here".
 pub fn check(
     client: &mut Client,
+    server: ServerVersion,
     statements: &[(&SqlText, Range<usize>)],
 ) -> Result<Vec<ServerVerdict>, DbError> {
-    Ok(check_counting(client, statements)?.0)
+    Ok(check_counting(client, server, statements)?.0)
 }
 
 /// [`check`], and how many statements were sent to the server in all.
 pub fn check_counting(
     client: &mut Client,
+    server: ServerVersion,
     statements: &[(&SqlText, Range<usize>)],
 ) -> Result<(Vec<ServerVerdict>, usize), DbError> {
     let mut verdicts: Vec<ServerVerdict> = statements
@@ -139,10 +143,13 @@ pub fn check_counting(
             verdicts[idx] = ServerVerdict::Rejected(
                 Diagnostic::error(
                     codes::SYNTAX_ERROR,
-                    format!("{} (PostgreSQL's parser)", db.message()),
+                    format!("{} (PostgreSQL's parser, {server})", db.message()),
                 )
                 .located(source, at..end.max(at))
-                .with_hint("fix the statement; PostgreSQL itself rejects it"),
+                .with_hint(format!(
+                    "fix the statement; {server} itself rejects it (if it needs a newer \
+                     PostgreSQL, this server cannot run it)"
+                )),
             );
         } else {
             // Not a syntax error (e.g. an unknown PL/pgSQL construct):

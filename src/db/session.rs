@@ -5,6 +5,7 @@ use crate::db::connect::{ConnectError, Target};
 use crate::db::history::{self, AppliedVersion};
 use crate::db::lock::{Holder, Lock, LockError};
 use crate::db::server_parse::{self, ServerVerdict};
+use crate::db::server_version::{self, ServerVersion};
 use crate::db::DbError;
 use crate::diagnostic::Diagnostic;
 use crate::project::{Project, SqlText, Version};
@@ -32,6 +33,8 @@ pub struct Session {
     /// Where the connection was dialled.
     endpoint: crate::db::connect::Endpoint,
     lock: Option<Lock>,
+    /// The server's version, once something asked for it.
+    server: Option<ServerVersion>,
 }
 
 impl super::Connection for Session {
@@ -67,6 +70,7 @@ impl Session {
             target,
             schema: schema.to_string(),
             lock: None,
+            server: None,
         })
     }
 
@@ -125,6 +129,17 @@ impl Session {
         }
     }
 
+    /// The server's version: asked once per session, on first need, so that every decision
+    /// that depends on it goes through here.
+    pub fn server_version(&mut self) -> Result<ServerVersion, DbError> {
+        if let Some(v) = self.server {
+            return Ok(v);
+        }
+        let v = server_version::read(&mut self.client)?;
+        self.server = Some(v);
+        Ok(v)
+    }
+
     /// The applied versions; empty when keel never ran here. Versions are
     /// written as the files on disk write them (`0003`, not `3`).
     pub fn applied(
@@ -175,7 +190,8 @@ impl Session {
         if items.is_empty() {
             return Ok(0);
         }
-        let verdicts = server_parse::check(&mut self.client, &items)?;
+        let server = self.server_version()?;
+        let verdicts = server_parse::check(&mut self.client, server, &items)?;
         let mut accepted = 0;
         // The warnings the verdicts settle, removed in one pass per file
         // (not one pass per verdict: a file may have thousands).
