@@ -47,5 +47,5 @@ bench: build
 	bash bench/run
 
 clean-dev-db: build
-	$(KEEL) dev-db stop || true
+	$(KEEL) dev-db destroy || true
 	rm -rf .keel

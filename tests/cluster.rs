@@ -204,9 +204,9 @@ fn dev_db_lifecycle_keeps_its_data() {
     assert!((20000..30000).contains(&dev.port()));
     assert!(!dev.status().unwrap().running);
 
-    let first = dev.start().unwrap();
+    let first = dev.start_major(Some(common::server_major())).unwrap();
     assert!(first.running);
-    let second = dev.start().unwrap();
+    let second = dev.start_major(Some(common::server_major())).unwrap();
     assert_eq!(second.pid, first.pid, "a second start must be a no-op");
 
     let record: serde_json::Value =
@@ -231,7 +231,7 @@ fn dev_db_lifecycle_keeps_its_data() {
     // A later run finds the same cluster through the record.
     let again = DevDb::new(project.path()).unwrap();
     assert_eq!(again.url(), dev.url());
-    again.start().unwrap();
+    again.start_major(Some(common::server_major())).unwrap();
     let mut client = common::pg::connect(&again.url());
     let note: String = client
         .query_one("select note from kept", &[])
@@ -264,7 +264,7 @@ fn dev_db_moves_out_of_a_project_the_server_user_cannot_enter() {
         assert_eq!(base, keel_dir);
     }
 
-    dev.start().unwrap();
+    dev.start_major(Some(common::server_major())).unwrap();
     assert_eq!(select_one(&mut common::pg::connect(&dev.url())), 1);
     let record = fs::read_to_string(keel_dir.join("dev-db.json")).unwrap();
     assert!(
@@ -298,7 +298,7 @@ fn dev_db_with_a_long_path_gets_a_short_socket_dir() {
         socket_dir.display()
     );
 
-    dev.start().unwrap();
+    dev.start_major(Some(common::server_major())).unwrap();
     assert_eq!(select_one(&mut common::pg::connect(&dev.url())), 1);
     dev.destroy().unwrap();
     assert!(!socket_dir.exists());
@@ -446,5 +446,136 @@ fn the_tests_run_the_chosen_server() {
     assert_eq!(
         common::server_major().to_string(),
         chosen.split('.').next().unwrap_or_default()
+    );
+}
+
+/// The bin directory of another PostgreSQL major than this suite's, fetched by
+/// `scripts/pg-binaries` into its cache (which `keel dev-db` searches).
+fn other_major() -> (u32, PathBuf) {
+    let other = if common::server_major() >= 17 { 16 } else { 17 };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-binaries");
+    let out = Command::new(&script)
+        .arg(other.to_string())
+        .env_remove("KEEL_PG_BINDIR")
+        .output()
+        .expect("scripts/pg-binaries");
+    assert!(
+        out.status.success(),
+        "scripts/pg-binaries {other}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bindir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    (other, bindir)
+}
+
+/// `keel dev-db start --pg MAJOR` creates the dev database with that major, found in the
+/// `scripts/pg-binaries` cache; later runs choose the binaries by the major that made the data
+/// (the record names none), and another major is refused with the fix, nothing changed.
+#[test]
+fn dev_db_start_pg_chooses_the_major_and_keeps_to_it() {
+    let (other, bindir) = other_major();
+    // `<cache>/<version>/native/bin`
+    let cache = bindir.ancestors().nth(3).unwrap().to_path_buf();
+    let project = open_project_dir();
+    let dev = DevDb::new(project.path()).unwrap();
+    let _cleanup = DestroyOnDrop(&dev);
+    let keel = |args: &[&str]| {
+        common::Keel::new(project.path())
+            .env_remove("KEEL_PG_BINDIR")
+            .env("KEEL_PG_CACHE", &cache)
+            .args(args)
+            .run()
+    };
+
+    let started = keel(&[
+        "dev-db",
+        "start",
+        "--pg",
+        &other.to_string(),
+        "--format",
+        "json",
+    ]);
+    started.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&started.stdout).unwrap();
+    assert_eq!(json["pg_major"], other, "{started}");
+    let version_num: String = common::pg::connect(&dev.url())
+        .query_one("SHOW server_version_num", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version_num.parse::<u32>().unwrap() / 10_000, other);
+    let record = fs::read_to_string(project.path().join(".keel/dev-db.json")).unwrap();
+    assert!(
+        !record.contains("bin") && !record.contains(cache.to_str().unwrap()),
+        "the record names no program: {record}"
+    );
+    keel(&["dev-db", "status"])
+        .assert_code(0)
+        .assert_stdout_has(&format!("pg:   PostgreSQL {other}"));
+
+    // Another major for this data: refused before anything is touched.
+    let suite = common::server_major();
+    let refused = keel(&["dev-db", "start", "--pg", &suite.to_string()]);
+    refused
+        .assert_code(1)
+        .assert_stderr_has(&format!(
+            "was made by PostgreSQL {other}; it cannot run under PostgreSQL {suite}"
+        ))
+        .assert_stderr_has("keel dev-db destroy");
+    assert!(dev.status().unwrap().running);
+
+    // Stopped, it starts again under the major that made it, even with no --pg, and a
+    // KEEL_PG_BINDIR of another major is refused saying why that major is needed.
+    keel(&["dev-db", "stop"]).assert_code(0);
+    common::Keel::new(project.path())
+        .env("KEEL_PG_BINDIR", common::suite_bindir())
+        .args(["dev-db", "start"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_has(&format!(
+            "a PostgreSQL {suite} server, but PostgreSQL {other} is needed (the dev database in"
+        ));
+    assert!(!dev.status().unwrap().running);
+    keel(&["dev-db", "start"]).assert_code(0);
+    assert!(dev.status().unwrap().running);
+
+    keel(&["dev-db", "destroy"]).assert_code(0);
+    assert!(!dev.data_dir().exists());
+}
+
+/// A major that is nowhere: the error names what was found and how to get it; nothing is
+/// written.
+#[test]
+fn dev_db_start_pg_of_a_missing_major_says_what_there_is() {
+    let project = open_project_dir();
+    let run = common::Keel::new(project.path())
+        .env_remove("KEEL_PG_BINDIR")
+        .args(["dev-db", "start", "--pg", "99"])
+        .run();
+    run.assert_code(1)
+        .assert_stderr_has("no PostgreSQL 99 server binaries were found; found: ")
+        .assert_stderr_has(&format!("{} in ", common::server_major()))
+        .assert_stderr_has("scripts/pg-binaries 99");
+    assert!(!project.path().join(".keel").exists(), "{run}");
+}
+
+/// With no --pg and no KEEL_PG_BINDIR, a new dev database gets the newest major found.
+#[test]
+fn dev_db_start_defaults_to_the_newest_major() {
+    let (other, bindir) = other_major();
+    let cache = bindir.ancestors().nth(3).unwrap().to_path_buf();
+    let project = open_project_dir();
+    let dev = DevDb::new(project.path()).unwrap();
+    let _cleanup = DestroyOnDrop(&dev);
+    let started = common::Keel::new(project.path())
+        .env_remove("KEEL_PG_BINDIR")
+        .env("KEEL_PG_CACHE", &cache)
+        .args(["dev-db", "start", "--format", "json"])
+        .run();
+    started.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&started.stdout).unwrap();
+    let major = json["pg_major"].as_u64().unwrap() as u32;
+    assert!(
+        major >= other.max(common::server_major()),
+        "{major} is not the newest found\n{started}"
     );
 }

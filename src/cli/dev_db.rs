@@ -8,13 +8,23 @@ use crate::report::json;
 #[derive(Debug, clap::Subcommand)]
 pub enum DevDbCommand {
     /// Create (if needed) and start the local database
-    Start,
+    Start(StartArgs),
     /// Stop it (data stays)
     Stop,
+    /// Stop it and delete it with its data
+    Destroy,
     /// Running or not, and where
     Status,
     /// Print its URL (for DATABASE_URL)
     Url,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// The PostgreSQL major to create it with (13 to 18; default: the newest found). An
+    /// existing database keeps the major that made it.
+    #[arg(long = "pg", value_name = "MAJOR")]
+    pub pg: Option<u32>,
 }
 
 pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
@@ -25,17 +35,20 @@ pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
     let dev = DevDb::new(".").map_err(fail)?;
     let r = &ctx.reporter;
     match cmd {
-        DevDbCommand::Start => {
-            let s = dev.start().map_err(fail)?;
+        DevDbCommand::Start(args) => {
+            let s = dev.start_major(args.pg).map_err(fail)?;
+            let major = dev.made_by().map_err(fail)?;
             if r.json_output() {
                 r.json(&json::DevDbStarted {
                     running: s.running,
                     url: &s.url,
                     data_dir: &s.data_dir,
+                    pg_major: major,
                 });
             } else {
                 r.note(format!(
-                    "dev database running (pid {}), data in {}",
+                    "dev database running (PostgreSQL {}, pid {}), data in {}",
+                    major.map_or("?".into(), |m| m.to_string()),
                     s.pid.map_or("?".into(), |p| p.to_string()),
                     s.data_dir.display()
                 ));
@@ -46,8 +59,14 @@ pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
             dev.stop().map_err(fail)?;
             r.note("dev database stopped");
         }
+        DevDbCommand::Destroy => {
+            let data = dev.data_dir().to_path_buf();
+            dev.destroy().map_err(fail)?;
+            r.note(format!("dev database deleted ({})", data.display()));
+        }
         DevDbCommand::Status => {
             let s = dev.status().map_err(fail)?;
+            let major = dev.made_by().map_err(fail)?;
             if r.json_output() {
                 r.json(&json::DevDbStatus {
                     running: s.running,
@@ -55,6 +74,7 @@ pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
                     url: &s.url,
                     data_dir: &s.data_dir,
                     log: &s.log_file,
+                    pg_major: major,
                 });
             } else {
                 r.line(if s.running {
@@ -62,6 +82,10 @@ pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
                 } else {
                     "stopped".into()
                 });
+                r.line(format!(
+                    "pg:   {}",
+                    major.map_or("not created yet".into(), |m| format!("PostgreSQL {m}"))
+                ));
                 r.line(format!("data: {}", s.data_dir.display()));
                 r.line(format!("url:  {}", s.url));
             }

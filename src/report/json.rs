@@ -53,6 +53,7 @@ pub struct DevDbStarted<'a> {
     pub running: bool,
     pub url: &'a str,
     pub data_dir: &'a Path,
+    pub pg_major: Option<u32>,
 }
 
 /// `keel dev-db status`.
@@ -63,6 +64,7 @@ pub struct DevDbStatus<'a> {
     pub url: &'a str,
     pub data_dir: &'a Path,
     pub log: &'a Path,
+    pub pg_major: Option<u32>,
 }
 
 /// `keel init`.
@@ -726,6 +728,7 @@ mod tests {
                     running: true,
                     url: "u",
                     data_dir: p,
+                    pg_major: Some(17),
                 }),
             ),
             (
@@ -736,6 +739,7 @@ mod tests {
                     url: "u",
                     data_dir: p,
                     log: p,
+                    pg_major: Some(17),
                 }),
             ),
         ]

@@ -41,8 +41,22 @@ pub const AMBIENT_ENV: &[&str] = &[
 ///
 /// `KEEL_PG_BINDIR` says where the server programs are: the tests' own clusters find them with
 /// it (`keel::db::cluster::ServerBinaries::find`), and the keel they start needs the same ones
-/// for `verify`'s scratch cluster and `dev-db`.
-pub const PASSED_ENV: &[&str] = &["KEEL_PG_BINDIR"];
+/// for `verify`'s scratch cluster and `dev-db` (see [`suite_bindir`]). `KEEL_PG_CACHE` is where
+/// `scripts/pg-binaries` keeps other majors.
+pub const PASSED_ENV: &[&str] = &["KEEL_PG_BINDIR", "KEEL_PG_CACHE"];
+
+/// The server programs this suite runs: `KEEL_PG_BINDIR`'s, or what the usual search finds.
+/// Every keel a test starts gets them as its `KEEL_PG_BINDIR`, so `dev-db` (whose default is the
+/// newest major found, the `scripts/pg-binaries` cache included) runs the suite's server too.
+pub fn suite_bindir() -> &'static Path {
+    static BINDIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINDIR.get_or_init(|| {
+        keel::db::cluster::ServerBinaries::find()
+            .unwrap_or_else(|e| panic!("the tests need PostgreSQL server binaries:\n{e}"))
+            .bindir()
+            .to_path_buf()
+    })
+}
 
 /// Removes [`AMBIENT_ENV`] and every other `PG*` variable from what `cmd` inherits.
 pub fn without_ambient_env(cmd: &mut Command) -> &mut Command {
@@ -87,6 +101,7 @@ impl Keel {
 
     fn from_command(mut cmd: Command, dir: &Path) -> Keel {
         without_ambient_env(cmd.current_dir(dir));
+        cmd.env("KEEL_PG_BINDIR", suite_bindir());
         Keel {
             cmd,
             url: None,

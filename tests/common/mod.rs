@@ -9,7 +9,8 @@ pub mod keel;
 pub mod pg;
 
 pub use self::keel::{
-    copy_dir, keel_bin, without_ambient_env, Keel, Run, AMBIENT_ENV, KEEL_TIMEOUT, PASSED_ENV,
+    copy_dir, keel_bin, suite_bindir, without_ambient_env, Keel, Run, AMBIENT_ENV, KEEL_TIMEOUT,
+    PASSED_ENV,
 };
 pub use pg::{cluster, fresh_db, server_major, TestDb};
 

@@ -1,7 +1,6 @@
 //! Finding the server binaries: `initdb`, `pg_ctl` and `postgres`, all from one directory
 //! ([`ServerBinaries`]).
 
-use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -35,14 +34,39 @@ impl ServerBinaries {
     ///    `PATH`);
     /// 4. the first `initdb` on `PATH`.
     pub fn find() -> Result<ServerBinaries> {
-        find_binaries(
-            std::env::var_os(BINDIR_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            pg_config_bindir,
-            Path::new(DEBIAN_VERSIONS_ROOT),
-            std::env::var_os("PATH").as_deref(),
-        )
+        find_binaries(&Search::from_env())
+    }
+
+    /// The server binaries of PostgreSQL `major`, or with `None` those of the newest major
+    /// found: `keel dev-db start --pg MAJOR`.
+    ///
+    /// `$KEEL_PG_BINDIR`, when set, is the only candidate (and an error if it holds another
+    /// major). Otherwise every place [`ServerBinaries::find`] looks is searched, plus the cache
+    /// that `scripts/pg-binaries` fills (`$KEEL_PG_CACHE`, else `/var/cache/keel/pg` as root
+    /// and `~/.cache/keel/pg` otherwise). Each candidate's major is what its own
+    /// `postgres --version` says.
+    pub fn find_major(major: Option<u32>) -> Result<ServerBinaries> {
+        find_major_in(&Search::from_env(), major)
+    }
+
+    /// The major version of these binaries, from `postgres --version`
+    /// ("postgres (PostgreSQL) 17.10" is 17).
+    pub fn major(&self) -> Result<u32> {
+        let out = Command::new(&self.postgres)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|source| ClusterError::Spawn {
+                command: format!("`{} --version`", self.postgres.display()),
+                source,
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        parse_major(&text).ok_or_else(|| ClusterError::Command {
+            command: format!("`{} --version`", self.postgres.display()),
+            status: out.status.to_string(),
+            output: format!("not a PostgreSQL version: {}", text.trim()),
+        })
     }
 
     /// The binaries in `dir`, if all three are there and executable.
@@ -87,32 +111,142 @@ impl ServerBinaries {
     }
 }
 
-/// [`ServerBinaries::find`] with its inputs passed in, so the search order can be tested.
-fn find_binaries(
+/// Where the binaries are looked for, passed in so the search can be tested.
+struct Search<'a> {
+    /// `$KEEL_PG_BINDIR`.
     env_bindir: Option<PathBuf>,
-    pg_config: impl FnOnce() -> Option<PathBuf>,
-    versions_root: &Path,
-    path_var: Option<&OsStr>,
-) -> Result<ServerBinaries> {
-    if let Some(dir) = env_bindir {
-        let bins = ServerBinaries::assume_in(&dir);
-        let missing = [
-            ("initdb", &bins.initdb),
-            ("pg_ctl", &bins.pg_ctl),
-            ("postgres", &bins.postgres),
-        ]
-        .into_iter()
-        .find(|(_, p)| !is_executable(p));
-        return match missing {
+    /// `pg_config --bindir`, asked only when needed.
+    pg_config: &'a dyn Fn() -> Option<PathBuf>,
+    /// `/usr/lib/postgresql`.
+    versions_root: PathBuf,
+    /// `$PATH`.
+    path_var: Option<std::ffi::OsString>,
+    /// The `scripts/pg-binaries` cache, if there is one.
+    cache: Option<PathBuf>,
+}
+
+impl Search<'static> {
+    fn from_env() -> Search<'static> {
+        Search {
+            env_bindir: std::env::var_os(BINDIR_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            pg_config: &pg_config_bindir,
+            versions_root: PathBuf::from(DEBIAN_VERSIONS_ROOT),
+            path_var: std::env::var_os("PATH"),
+            cache: cache_root(),
+        }
+    }
+}
+
+/// `$KEEL_PG_BINDIR`'s binaries, or why that directory does not hold them.
+fn env_binaries(dir: &Path) -> Result<ServerBinaries> {
+    let bins = ServerBinaries::assume_in(dir);
+    let missing = [
+        ("initdb", &bins.initdb),
+        ("pg_ctl", &bins.pg_ctl),
+        ("postgres", &bins.postgres),
+    ]
+    .into_iter()
+    .find(|(_, p)| !is_executable(p));
+    match missing {
+        None => Ok(bins),
+        Some((missing, _)) => Err(ClusterError::BadBinDir {
+            dir: dir.to_path_buf(),
+            missing,
+        }),
+    }
+}
+
+/// [`ServerBinaries::find`]: `$KEEL_PG_BINDIR`, else the first candidate.
+fn find_binaries(search: &Search) -> Result<ServerBinaries> {
+    if let Some(dir) = &search.env_bindir {
+        return env_binaries(dir);
+    }
+    let mut tried = vec![format!("${BINDIR_ENV}: not set")];
+    match candidates(search, &mut tried).into_iter().next() {
+        Some(found) => Ok(found.bins),
+        None => Err(ClusterError::BinariesNotFound { tried }),
+    }
+}
+
+/// [`ServerBinaries::find_major`].
+fn find_major_in(search: &Search, want: Option<u32>) -> Result<ServerBinaries> {
+    if let Some(dir) = &search.env_bindir {
+        let bins = env_binaries(dir)?;
+        return match want {
+            Some(want) => match bins.major()? {
+                found if found == want => Ok(bins),
+                found => Err(ClusterError::BinDirMajor {
+                    dir: dir.clone(),
+                    found,
+                    want,
+                    why: None,
+                }),
+            },
             None => Ok(bins),
-            Some((missing, _)) => Err(ClusterError::BadBinDir { dir, missing }),
         };
     }
     let mut tried = vec![format!("${BINDIR_ENV}: not set")];
+    // Each candidate's major: what its path says (`/usr/lib/postgresql/17/bin`, the cache's
+    // `17.10.0-beta.17`), else its `postgres --version` (a process each, 5 to 15 ms, so only
+    // where the path says nothing). A program that does not say its version is no server.
+    let mut found: Vec<(u32, ServerBinaries)> = candidates(search, &mut tried)
+        .into_iter()
+        .filter_map(|c| Some((c.major.or_else(|| c.bins.major().ok())?, c.bins)))
+        .collect();
+    // The chosen one is asked for its version after all, in case its path misleads.
+    let confirmed = |major: u32, bins: &ServerBinaries| bins.major().ok() == Some(major);
+    match want {
+        // The newest; among equals, the first in search order.
+        None => {
+            while let Some(i) = (0..found.len()).rev().max_by_key(|&i| found[i].0) {
+                let (major, bins) = found.remove(i);
+                if confirmed(major, &bins) {
+                    return Ok(bins);
+                }
+            }
+            Err(ClusterError::BinariesNotFound { tried })
+        }
+        Some(want) => {
+            if let Some(i) = found
+                .iter()
+                .position(|(major, bins)| *major == want && confirmed(want, bins))
+            {
+                return Ok(found.swap_remove(i).1);
+            }
+            Err(ClusterError::MajorNotFound {
+                want,
+                why: None,
+                found: found
+                    .into_iter()
+                    .map(|(major, bins)| (major, bins.bindir))
+                    .collect(),
+            })
+        }
+    }
+}
+/// Every directory holding all three programs, in search order, each once: `pg_config
+/// --bindir` (client-only installs have `pg_config` without the server), the
+/// `/usr/lib/postgresql/<version>/bin` directories newest first (Debian and Ubuntu keep the
+/// server off `PATH`), each `initdb` on `PATH`, then the cache, newest first. What did not
+/// qualify is added to `tried`.
+fn candidates(search: &Search, tried: &mut Vec<String>) -> Vec<Candidate> {
+    let mut found: Vec<Candidate> = Vec::new();
+    // One server reached by several ways (`/usr/local/bin` holding links to the programs in
+    // `/usr/lib/postgresql/15/bin`) is listed once: the real `postgres` file is the key.
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut add = |bins: ServerBinaries, major: Option<u32>| {
+        let key = fs::canonicalize(&bins.postgres).unwrap_or_else(|_| bins.postgres.clone());
+        if !seen.contains(&key) {
+            seen.push(key);
+            found.push(Candidate { bins, major });
+        }
+    };
 
-    match pg_config() {
+    match (search.pg_config)() {
         Some(dir) => match ServerBinaries::in_dir(&dir) {
-            Some(bins) => return Ok(bins),
+            Some(bins) => add(bins, None),
             None => tried.push(format!(
                 "`pg_config --bindir`: {} has no initdb, pg_ctl and postgres",
                 dir.display()
@@ -121,21 +255,34 @@ fn find_binaries(
         None => tried.push("`pg_config --bindir`: no pg_config on PATH".into()),
     }
 
-    let versioned = versioned_bindirs(versions_root);
-    if let Some(bins) = versioned.iter().find_map(|d| ServerBinaries::in_dir(d)) {
-        return Ok(bins);
-    }
-    tried.push(format!(
-        "{}/<version>/bin: {}",
-        versions_root.display(),
-        if versioned.is_empty() {
-            "none"
-        } else {
-            "none with initdb, pg_ctl and postgres"
+    let versioned = versioned_bindirs(&search.versions_root);
+    let mut any = false;
+    for (major, dir) in &versioned {
+        if let Some(bins) = ServerBinaries::in_dir(dir) {
+            any = true;
+            add(bins, *major);
         }
-    ));
+    }
+    if !any {
+        tried.push(format!(
+            "{}/<version>/bin: {}",
+            search.versions_root.display(),
+            if versioned.is_empty() {
+                "none"
+            } else {
+                "none with initdb, pg_ctl and postgres"
+            }
+        ));
+    }
 
-    for dir in path_var.map(std::env::split_paths).into_iter().flatten() {
+    let mut on_path = false;
+    for dir in search
+        .path_var
+        .as_deref()
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+    {
         let initdb = dir.join("initdb");
         if !is_executable(&initdb) {
             continue;
@@ -148,12 +295,110 @@ fn find_binaries(
         if let Some(bins) = ServerBinaries::in_dir(&dir)
             .or_else(|| real_dir.and_then(|d| ServerBinaries::in_dir(&d)))
         {
-            return Ok(bins);
+            on_path = true;
+            add(bins, None);
         }
     }
-    tried.push("PATH: no initdb with pg_ctl and postgres beside it".into());
+    if !on_path {
+        tried.push("PATH: no initdb with pg_ctl and postgres beside it".into());
+    }
 
-    Err(ClusterError::BinariesNotFound { tried })
+    match &search.cache {
+        Some(cache) => {
+            let cached = cached_bindirs(cache);
+            if cached.is_empty() {
+                tried.push(format!(
+                    "{}: no PostgreSQL fetched there (scripts/pg-binaries)",
+                    cache.display()
+                ));
+            }
+            for (major, bins) in cached {
+                add(bins, major);
+            }
+        }
+        None => tried.push("the scripts/pg-binaries cache: none".into()),
+    }
+    found
+}
+
+/// A directory holding the three programs, and the major its path names, if it names one.
+struct Candidate {
+    bins: ServerBinaries,
+    major: Option<u32>,
+}
+
+/// The cache `scripts/pg-binaries` fills: `$KEEL_PG_CACHE`, else `/var/cache/keel/pg` as root
+/// (the server runs as `postgres`, who cannot enter root's home), else
+/// `$XDG_CACHE_HOME/keel/pg` or `~/.cache/keel/pg`.
+fn cache_root() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var(CACHE_ENV) {
+        return Some(PathBuf::from(dir));
+    }
+    if crate::safe_fs::effective_uid() == 0 {
+        return Some(PathBuf::from("/var/cache/keel/pg"));
+    }
+    var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("keel/pg"))
+}
+
+/// The environment variable that names the `scripts/pg-binaries` cache.
+pub const CACHE_ENV: &str = "KEEL_PG_CACHE";
+
+/// `<cache>/<version>/native/bin` for every cached build, newest first. A cache another user
+/// could write to is not used: keel would run whatever they put there.
+fn cached_bindirs(cache: &Path) -> Vec<(Option<u32>, ServerBinaries)> {
+    if !is_private_dir(cache) {
+        return Vec::new();
+    }
+    let Ok(entries) = fs::read_dir(cache) else {
+        return Vec::new();
+    };
+    let mut builds: Vec<(Vec<u32>, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name();
+            // "17.10.0-beta.17": the release is what comes before the first `-`.
+            let release = name.to_str()?.split('-').next()?;
+            Some((version_key(release)?, e.path()))
+        })
+        .filter(|(_, dir)| is_private_dir(dir))
+        .collect();
+    builds.sort_by(|a, b| b.0.cmp(&a.0));
+    builds
+        .into_iter()
+        .filter_map(|(version, dir)| {
+            let bins = ServerBinaries::in_dir(&dir.join("native/bin"))?;
+            Some((version.first().copied(), bins))
+        })
+        .collect()
+}
+
+/// A real directory (not a link) owned by keel's user or root, that nobody else may write to.
+fn is_private_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::symlink_metadata(dir).is_ok_and(|m| {
+        m.is_dir()
+            && (m.uid() == 0 || m.uid() == crate::safe_fs::effective_uid())
+            && m.mode() & 0o022 == 0
+    })
+}
+
+/// The major in `postgres --version` output: "postgres (PostgreSQL) 17.10 (Debian ...)" is 17,
+/// "... 9.6.24" is 9.
+fn parse_major(text: &str) -> Option<u32> {
+    let version = text
+        .split("(PostgreSQL)")
+        .nth(1)?
+        .split_whitespace()
+        .next()?;
+    version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn pg_config_bindir() -> Option<PathBuf> {
@@ -168,8 +413,9 @@ fn pg_config_bindir() -> Option<PathBuf> {
     (out.status.success() && !dir.is_empty()).then(|| PathBuf::from(dir))
 }
 
-/// `<root>/<version>/bin` for every numeric version directory, newest first ("15" before "9.6").
-fn versioned_bindirs(root: &Path) -> Vec<PathBuf> {
+/// `<root>/<version>/bin` for every numeric version directory, newest first ("15" before "9.6"),
+/// with the major the name gives.
+fn versioned_bindirs(root: &Path) -> Vec<(Option<u32>, PathBuf)> {
     let Ok(entries) = fs::read_dir(root) else {
         return Vec::new();
     };
@@ -181,7 +427,10 @@ fn versioned_bindirs(root: &Path) -> Vec<PathBuf> {
         })
         .collect();
     versions.sort_by(|a, b| b.0.cmp(&a.0));
-    versions.into_iter().map(|(_, dir)| dir).collect()
+    versions
+        .into_iter()
+        .map(|(version, dir)| (version.first().copied(), dir))
+        .collect()
 }
 
 fn version_key(name: &str) -> Option<Vec<u32>> {
@@ -203,20 +452,45 @@ mod tests {
         for v in ["9.6", "15", "10", "notes"] {
             fs::create_dir(dir.path().join(v)).unwrap();
         }
-        let found: Vec<PathBuf> = versioned_bindirs(dir.path());
+        let found = versioned_bindirs(dir.path());
         let names: Vec<_> = found
             .iter()
-            .map(|p| p.parent().unwrap().file_name().unwrap().to_str().unwrap())
+            .map(|(_, p)| p.parent().unwrap().file_name().unwrap().to_str().unwrap())
             .collect();
         assert_eq!(names, ["15", "10", "9.6"]);
     }
 
     fn fake_bindir(dir: &Path, programs: &[&str]) {
+        fake_server(dir, programs, "15.3");
+    }
+
+    /// `programs` in `dir`; `postgres --version` says `version`.
+    fn fake_server(dir: &Path, programs: &[&str], version: &str) {
         fs::create_dir_all(dir).unwrap();
         for p in programs {
             let path = dir.join(p);
-            fs::write(&path, "#!/bin/sh\n").unwrap();
+            fs::write(
+                &path,
+                format!("#!/bin/sh\necho 'postgres (PostgreSQL) {version}'\n"),
+            )
+            .unwrap();
             fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+
+    fn search<'a>(
+        env: Option<&Path>,
+        pg_config: &'a dyn Fn() -> Option<PathBuf>,
+        versions: &Path,
+        path_var: Option<&Path>,
+        cache: Option<&Path>,
+    ) -> Search<'a> {
+        Search {
+            env_bindir: env.map(Path::to_path_buf),
+            pg_config,
+            versions_root: versions.to_path_buf(),
+            path_var: path_var.map(|p| OsString::from(p.as_os_str())),
+            cache: cache.map(Path::to_path_buf),
         }
     }
 
@@ -228,39 +502,137 @@ mod tests {
         let cfg_dir = tmp.path().join("cfg");
         let versions = tmp.path().join("versions");
         let path_dir = tmp.path().join("path");
+        let none = tmp.path().join("none");
         fake_bindir(&env_dir, &all);
         fake_bindir(&cfg_dir, &["pg_ctl"]); // a client-only pg_config
         fake_bindir(&versions.join("9.6/bin"), &all);
         fake_bindir(&versions.join("15/bin"), &all);
         fake_bindir(&path_dir, &all);
-        let path_var = OsString::from(path_dir.as_os_str());
-
-        let found = find_binaries(Some(env_dir.clone()), || None, &versions, None).unwrap();
-        assert_eq!(found.bindir(), env_dir);
-
-        let found = find_binaries(None, || Some(cfg_dir.clone()), &versions, None).unwrap();
-        assert_eq!(found.bindir(), versions.join("15/bin"));
+        let no_config = || None;
+        let client_only = || Some(cfg_dir.clone());
 
         let found =
-            find_binaries(None, || None, &tmp.path().join("none"), Some(&path_var)).unwrap();
+            find_binaries(&search(Some(&env_dir), &no_config, &versions, None, None)).unwrap();
+        assert_eq!(found.bindir(), env_dir);
+
+        let found = find_binaries(&search(None, &client_only, &versions, None, None)).unwrap();
+        assert_eq!(found.bindir(), versions.join("15/bin"));
+
+        let found = find_binaries(&search(None, &no_config, &none, Some(&path_dir), None)).unwrap();
         assert_eq!(found.initdb(), path_dir.join("initdb"));
 
-        match find_binaries(Some(cfg_dir.clone()), || None, &versions, None) {
+        match find_binaries(&search(Some(&cfg_dir), &no_config, &versions, None, None)) {
             Err(ClusterError::BadBinDir { missing, .. }) => assert_eq!(missing, "initdb"),
             other => panic!("expected BadBinDir, got {other:?}"),
         }
 
-        let err = find_binaries(
-            None,
-            || Some(cfg_dir.clone()),
-            &tmp.path().join("none"),
-            None,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = find_binaries(&search(None, &client_only, &none, None, Some(&none)))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("apt-get install postgresql"), "{err}");
         assert!(err.contains("pg_config --bindir"), "{err}");
         assert!(err.contains("PATH"), "{err}");
+        assert!(err.contains("scripts/pg-binaries"), "{err}");
+    }
+
+    #[test]
+    fn a_major_is_found_wherever_it_is_and_the_default_is_the_newest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let all = ["initdb", "pg_ctl", "postgres"];
+        let versions = tmp.path().join("versions");
+        let cache = tmp.path().join("cache");
+        let path_dir = tmp.path().join("path");
+        fake_server(
+            &versions.join("15/bin"),
+            &all,
+            "15.14 (Debian 15.14-0+deb12u1)",
+        );
+        fake_server(&path_dir, &all, "16.2");
+        fake_server(&cache.join("17.10.0-beta.17/native/bin"), &all, "17.10");
+        fake_server(&cache.join("13.23.0-beta.16/native/bin"), &all, "13.23");
+        let no_config = || None;
+        let s = search(None, &no_config, &versions, Some(&path_dir), Some(&cache));
+
+        let major_of = |want| find_major_in(&s, want).map(|b| b.major().unwrap());
+        assert_eq!(major_of(None).unwrap(), 17);
+        for major in [13, 15, 16, 17] {
+            assert_eq!(major_of(Some(major)).unwrap(), major);
+        }
+        // `find` keeps its order: the system's server before the cache's.
+        assert_eq!(find_binaries(&s).unwrap().major().unwrap(), 15);
+
+        let err = find_major_in(&s, Some(18)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, ClusterError::MajorNotFound { want: 18, .. }),
+            "{err:?}"
+        );
+        for found in ["13 in", "15 in", "16 in", "17 in", "scripts/pg-binaries 18"] {
+            assert!(text.contains(found), "{found}: {text}");
+        }
+
+        // $KEEL_PG_BINDIR is the choice when set, and must be the major asked for.
+        let env = versions.join("15/bin");
+        let s = search(
+            Some(&env),
+            &no_config,
+            &versions,
+            Some(&path_dir),
+            Some(&cache),
+        );
+        assert_eq!(find_major_in(&s, None).unwrap().bindir(), env);
+        match find_major_in(&s, Some(17)) {
+            Err(ClusterError::BinDirMajor {
+                found: 15,
+                want: 17,
+                ..
+            }) => {}
+            other => panic!("expected BinDirMajor, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_path_that_names_another_major_than_the_server_says_is_not_chosen_for_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let all = ["initdb", "pg_ctl", "postgres"];
+        let versions = tmp.path().join("versions");
+        let cache = tmp.path().join("cache");
+        fake_server(&versions.join("15/bin"), &all, "15.14");
+        fake_server(&cache.join("18.4.0-beta.17/native/bin"), &all, "16.2");
+        let no_config = || None;
+        let s = search(None, &no_config, &versions, None, Some(&cache));
+        assert!(find_major_in(&s, Some(18)).is_err());
+        assert_eq!(find_major_in(&s, None).unwrap().major().unwrap(), 15);
+    }
+
+    #[test]
+    fn a_cache_others_can_write_to_is_not_searched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("cache");
+        fake_server(
+            &cache.join("17.10.0-beta.17/native/bin"),
+            &["initdb", "pg_ctl", "postgres"],
+            "17.10",
+        );
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o777)).unwrap();
+        let none = tmp.path().join("none");
+        let no_config = || None;
+        let s = search(None, &no_config, &none, None, Some(&cache));
+        assert!(find_major_in(&s, Some(17)).is_err());
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_major_in(&s, Some(17)).unwrap().major().unwrap(), 17);
+    }
+
+    #[test]
+    fn majors_are_read_from_the_version_line() {
+        assert_eq!(parse_major("postgres (PostgreSQL) 17.10\n"), Some(17));
+        assert_eq!(
+            parse_major("postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"),
+            Some(15)
+        );
+        assert_eq!(parse_major("postgres (PostgreSQL) 9.6.24"), Some(9));
+        assert_eq!(parse_major("postgres (PostgreSQL) 18beta1"), Some(18));
+        assert_eq!(parse_major("something else 17"), None);
     }
 
     #[test]
@@ -271,12 +643,14 @@ mod tests {
         let links = tmp.path().join("links");
         fs::create_dir(&links).unwrap();
         std::os::unix::fs::symlink(real.join("initdb"), links.join("initdb")).unwrap();
-        let found = find_binaries(
+        let no_config = || None;
+        let found = find_binaries(&search(
             None,
-            || None,
+            &no_config,
             &tmp.path().join("none"),
-            Some(links.as_os_str()),
-        )
+            Some(&links),
+            None,
+        ))
         .unwrap();
         assert_eq!(found.bindir(), fs::canonicalize(&real).unwrap());
     }

@@ -126,9 +126,15 @@ impl DevDb {
     /// starting, stopping (`pg_ctl` signals the pid in its `postmaster.pid`) or reading the
     /// status of any other would act on whatever a repository committed.
     pub fn cluster(&self) -> Result<Cluster> {
+        self.cluster_of(None)
+    }
+
+    /// [`DevDb::cluster`] run by PostgreSQL `major` (`None`: the major that made the data
+    /// directory, or for a new one the newest found).
+    fn cluster_of(&self, major: Option<u32>) -> Result<Cluster> {
         self.check_data_dir()?;
         Cluster::open(
-            ServerBinaries::find()?,
+            self.binaries(major)?,
             ClusterSpec {
                 data_dir: self.record.data_dir.clone(),
                 socket_dir: self.record.socket_dir.clone(),
@@ -138,12 +144,79 @@ impl DevDb {
         )
     }
 
+    /// The PostgreSQL major that made the data directory (its `PG_VERSION`), or `None` before
+    /// `initdb` ran. Nothing else is kept: the record names no program, so a record that came
+    /// with a repository cannot choose what keel runs.
+    pub fn made_by(&self) -> Result<Option<u32>> {
+        let file = self.record.data_dir.join("PG_VERSION");
+        if fs::symlink_metadata(&file).is_err() {
+            return Ok(None);
+        }
+        self.check_data_dir()?;
+        let run_as = server_user()?;
+        let mut text = String::new();
+        open_owned(&file, Kind::File, &allowed_owners(run_as.as_ref()))?
+            .take(64)
+            .read_to_string(&mut text)
+            .map_err(io_err("read", &file))?;
+        // "17", or "9.6" before PostgreSQL 10.
+        let major = text.trim().split('.').next().and_then(|m| m.parse().ok());
+        major.map(Some).ok_or_else(|| ClusterError::UnsafePath {
+            path: file.clone(),
+            reason: format!("it holds {:?}, not a PostgreSQL version", text.trim()),
+        })
+    }
+
+    /// The server binaries for this data directory: those of the major that made it, or for a
+    /// new one those of `want` (default: the newest found).
+    fn binaries(&self, want: Option<u32>) -> Result<ServerBinaries> {
+        let Some(made_by) = self.made_by()? else {
+            return ServerBinaries::find_major(want);
+        };
+        if let Some(want) = want.filter(|w| *w != made_by) {
+            return Err(ClusterError::DevDbMajor {
+                data_dir: self.record.data_dir.clone(),
+                made_by,
+                want,
+            });
+        }
+        let why = || {
+            Some(format!(
+                "the dev database in {} was made by it",
+                self.record.data_dir.display()
+            ))
+        };
+        ServerBinaries::find_major(Some(made_by)).map_err(|e| match e {
+            ClusterError::MajorNotFound { want, found, .. } => ClusterError::MajorNotFound {
+                want,
+                found,
+                why: why(),
+            },
+            ClusterError::BinDirMajor {
+                dir, found, want, ..
+            } => ClusterError::BinDirMajor {
+                dir,
+                found,
+                want,
+                why: why(),
+            },
+            other => other,
+        })
+    }
+
     /// Creates the cluster if needed and starts it if stopped; does nothing when it runs.
     ///
     /// Every path is checked before anything is written or started: an existing one must be
     /// of the right kind, not a symbolic link, and owned by keel's user (`.keel/`, the
     /// record) or by it or the server's user (the data, socket and log).
     pub fn start(&self) -> Result<ClusterStatus> {
+        self.start_major(None)
+    }
+
+    /// [`DevDb::start`] with PostgreSQL `major` (`keel dev-db start --pg MAJOR`): a new data
+    /// directory is made by that major; an existing one must have been
+    /// ([`ClusterError::DevDbMajor`]). `None`: the major that made it, or the newest found.
+    pub fn start_major(&self, major: Option<u32>) -> Result<ClusterStatus> {
         let run_as = server_user()?;
         let run_as = run_as.as_ref();
         let ours = allowed_owners(None);
@@ -173,6 +246,9 @@ impl DevDb {
             check_owned_if_present(&self.record.data_dir, Kind::Dir, &server)?;
         }
 
+        // Which server runs it is settled before anything is written: a refused `--pg` or a
+        // missing major leaves no trace.
+        let cluster = self.cluster_of(major)?;
         if !self.keel_dir.exists() {
             // 755: as root, the postgres user must enter it to reach the data, socket and log.
             ensure_dir(&self.keel_dir, 0o755, None)?;
@@ -183,7 +259,6 @@ impl DevDb {
             ensure_dir(base, 0o700, run_as)?;
         }
         self.write_record(&self.record)?;
-        let cluster = self.cluster()?;
         cluster.init_data_dir()?;
         // Reached with a data directory initdb has just created, or one `cluster()` accepted:
         // from now on only this very directory is started.

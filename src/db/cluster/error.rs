@@ -34,6 +34,53 @@ pub enum ClusterError {
         missing: &'static str,
     },
 
+    /// No server binaries of the major asked for (`keel dev-db start --pg MAJOR`, or the major
+    /// an existing dev database was made by).
+    #[error(
+        "no PostgreSQL {want} server binaries were found{}{}\nhint: install PostgreSQL {want}'s server package (e.g. `postgresql-{want}` from apt.postgresql.org), or set {BINDIR_ENV} to its bin directory (in keel's repository, `scripts/pg-binaries {want}` fetches one into the cache keel searches)",
+        .why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default(),
+        found_list(.found)
+    )]
+    MajorNotFound {
+        /// The major asked for.
+        want: u32,
+        /// Why that major, when it was not the user's choice.
+        why: Option<String>,
+        /// The majors that were found, with their bin directories.
+        found: Vec<(u32, PathBuf)>,
+    },
+
+    /// `$KEEL_PG_BINDIR` holds another major than the one needed.
+    #[error(
+        "{BINDIR_ENV} is {}, a PostgreSQL {found} server, but PostgreSQL {want} is needed{}\nhint: point {BINDIR_ENV} at a PostgreSQL {want} bin directory, or unset it to let keel search",
+        .dir.display(), .why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+    )]
+    BinDirMajor {
+        /// The directory named by the variable.
+        dir: PathBuf,
+        /// Its major.
+        found: u32,
+        /// The major needed.
+        want: u32,
+        /// Why that major, when it was not the user's choice.
+        why: Option<String>,
+    },
+
+    /// The dev database was made by another major than `--pg` asks for; a data directory only
+    /// runs under the major that created it.
+    #[error(
+        "the dev database in {} was made by PostgreSQL {made_by}; it cannot run under PostgreSQL {want}\nhint: run `keel dev-db start` without --pg to keep it, or `keel dev-db destroy` (deletes its data) and then `keel dev-db start --pg {want}`",
+        .data_dir.display()
+    )]
+    DevDbMajor {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// The major in its `PG_VERSION`.
+        made_by: u32,
+        /// The major asked for.
+        want: u32,
+    },
+
     /// A file system operation failed.
     #[error("could not {action} {}: {source}", .path.display())]
     Io {
@@ -189,6 +236,18 @@ pub(super) fn io_err<'a>(
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// "; found: 15 in /usr/lib/postgresql/15/bin, 17 in ..." or nothing.
+fn found_list(found: &[(u32, PathBuf)]) -> String {
+    if found.is_empty() {
+        return "; no other major was found either".into();
+    }
+    let each: Vec<String> = found
+        .iter()
+        .map(|(major, dir)| format!("{major} in {}", dir.display()))
+        .collect();
+    format!("; found: {}", each.join(", "))
 }
 
 fn indented(text: &str) -> String {

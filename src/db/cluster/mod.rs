@@ -26,7 +26,7 @@ mod reaper;
 mod server;
 mod url;
 
-pub use binaries::{ServerBinaries, BINDIR_ENV};
+pub use binaries::{ServerBinaries, BINDIR_ENV, CACHE_ENV};
 pub use dev_db::{write_keel_gitignore, DevDb, KEEL_GITIGNORE};
 pub use error::ClusterError;
 pub use server::{Cluster, ClusterSpec, ClusterStatus, DEFAULT_DB, SUPERUSER};
