@@ -17,6 +17,12 @@ pub struct FileConfig {
     pub history_schema: Option<String>,
     /// Seconds to wait for another runner's lock.
     pub lock_timeout: Option<u64>,
+    /// How long a migration's statement may wait for a table lock (PostgreSQL's duration text).
+    pub ddl_lock_timeout: Option<String>,
+    /// Attempts after the first when a migration's transaction waited too long for a lock.
+    pub ddl_lock_retries: Option<u32>,
+    /// PostgreSQL's `statement_timeout` for migrations (duration text); unset by default.
+    pub statement_timeout: Option<String>,
     #[serde(default)]
     pub policies: PoliciesConfig,
 }
@@ -34,8 +40,57 @@ pub struct Config {
     pub dir: PathBuf,
     pub history_schema: String,
     pub lock_timeout: Duration,
+    /// What a migration's transaction may wait for and how often it is retried.
+    pub ddl: DdlSettings,
     pub tenant_columns: Vec<String>,
     pub test_roles: Vec<String>,
+}
+
+/// How long a migration may wait for the locks its statements take, and what happens then:
+/// `SET LOCAL lock_timeout` (and `statement_timeout`) in every transaction of a run, and
+/// [`DdlSettings::retries`] more attempts of a transaction that hit it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DdlSettings {
+    /// PostgreSQL's duration text (`5s`, `500ms`; `0` waits forever), passed through.
+    pub lock_timeout: String,
+    /// Attempts after the first.
+    pub retries: u32,
+    /// PostgreSQL's duration text, or `None` to leave the server's setting alone.
+    pub statement_timeout: Option<String>,
+}
+
+impl Default for DdlSettings {
+    fn default() -> Self {
+        DdlSettings {
+            lock_timeout: "5s".into(),
+            retries: 5,
+            statement_timeout: None,
+        }
+    }
+}
+
+/// Checks a duration for a PostgreSQL setting: a number, optionally with one of the server's
+/// units (`us`, `ms`, `s`, `min`, `h`, `d`; none means milliseconds). The text reaches the
+/// server as a literal, so nothing else may pass.
+pub fn validate_duration(name: &str, value: &str) -> Result<(), ConfigError> {
+    let v = value.trim();
+    let digits = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(digits);
+    let number_ok = !number.is_empty()
+        && number.chars().filter(|c| *c == '.').count() <= 1
+        && number.chars().any(|c| c.is_ascii_digit());
+    if number_ok && ["", "us", "ms", "s", "min", "h", "d"].contains(&unit.trim_start()) {
+        Ok(())
+    } else {
+        Err(ConfigError::Value {
+            name: name.into(),
+            message: format!(
+                "`{value}` is not a PostgreSQL duration (a number with us, ms, s, min, h or d: `5s`, `500ms`; `0` for no limit)"
+            ),
+        })
+    }
 }
 
 /// The migrations folder when nothing else is said.
@@ -47,6 +102,7 @@ impl Default for Config {
             dir: PathBuf::from(DEFAULT_DIR),
             history_schema: "keel".into(),
             lock_timeout: Duration::from_secs(60),
+            ddl: DdlSettings::default(),
             tenant_columns: vec!["tenant_id".into()],
             test_roles: vec!["authenticated".into(), "anon".into()],
         }
@@ -126,6 +182,15 @@ impl Config {
         if let Some(t) = file.lock_timeout {
             config.lock_timeout = Duration::from_secs(t);
         }
+        if let Some(t) = file.ddl_lock_timeout {
+            config.ddl.lock_timeout = t;
+        }
+        if let Some(n) = file.ddl_lock_retries {
+            config.ddl.retries = n;
+        }
+        if let Some(t) = file.statement_timeout {
+            config.ddl.statement_timeout = Some(t);
+        }
         if let Some(c) = file.policies.tenant_columns {
             config.tenant_columns = c;
         }
@@ -146,12 +211,28 @@ impl Config {
             })?;
             config.lock_timeout = Duration::from_secs(secs);
         }
+        if let Some(t) = env("KEEL_DDL_LOCK_TIMEOUT") {
+            config.ddl.lock_timeout = t;
+        }
+        if let Some(n) = env("KEEL_DDL_LOCK_RETRIES") {
+            config.ddl.retries = n.parse().map_err(|_| ConfigError::Value {
+                name: "KEEL_DDL_LOCK_RETRIES".into(),
+                message: format!("`{n}` is not a number of attempts"),
+            })?;
+        }
+        if let Some(t) = env("KEEL_STATEMENT_TIMEOUT") {
+            config.ddl.statement_timeout = Some(t);
+        }
 
         if let Some(d) = &overrides.dir {
             config.dir = d.clone();
         }
         if let Some(t) = overrides.lock_timeout {
             config.lock_timeout = Duration::from_secs(t);
+        }
+        validate_duration("ddl_lock_timeout", &config.ddl.lock_timeout)?;
+        if let Some(t) = &config.ddl.statement_timeout {
+            validate_duration("statement_timeout", t)?;
         }
         validate_identifier("history_schema", &config.history_schema)?;
         Ok(config)
@@ -197,7 +278,8 @@ pub fn template(dir: &Path) -> Option<String> {
 # keel.toml: settings for keel, the PostgreSQL migration runner.
 #
 # Every setting is optional: a commented line shows the default. Environment
-# variables (KEEL_DIR, KEEL_HISTORY_SCHEMA, KEEL_LOCK_TIMEOUT) override this
+# variables (KEEL_ and a setting's name in upper case, for the settings
+# before [policies]) override this
 # file, and command-line flags override both. Unknown keys are errors, so a
 # typo is never silently ignored.
 
@@ -211,6 +293,18 @@ pub fn template(dir: &Path) -> Option<String> {
 # Seconds to wait for another runner's lock before giving up.
 # lock_timeout = {timeout}
 
+# How long a migration's statement may wait for a table lock before its
+# transaction is rolled back and retried (PostgreSQL's duration text: \"5s\",
+# \"500ms\"; \"0\" waits forever). While keel waits, the application's queries on
+# that table queue behind it: keep this short.
+# ddl_lock_timeout = {ddl_timeout}
+
+# Attempts after the first, with a growing pause (1 s doubling, at most 30 s).
+# ddl_lock_retries = {ddl_retries}
+
+# statement_timeout: a limit on each migration statement's run time, as
+# duration text (\"15min\"). Unset by default: the server's own setting holds.
+
 [policies]
 # Column names that identify a tenant; the RLS linter expects policies on
 # tables that have one.
@@ -221,6 +315,8 @@ pub fn template(dir: &Path) -> Option<String> {
 ",
         schema = toml_string(&d.history_schema),
         timeout = d.lock_timeout.as_secs(),
+        ddl_timeout = toml_string(&d.ddl.lock_timeout),
+        ddl_retries = d.ddl.retries,
         tenants = list(&d.tenant_columns),
         roles = list(&d.test_roles),
     ))
@@ -259,6 +355,39 @@ mod tests {
         std::fs::write(dir.path().join(FILE_NAME), "dri = \"db\"\n").unwrap();
         let e = Config::load_file(dir.path(), &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("unknown field `dri`"), "{e}");
+    }
+
+    #[test]
+    fn ddl_settings_come_from_the_file_the_environment_and_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "ddl_lock_timeout = \"500ms\"\nddl_lock_retries = 2\nstatement_timeout = \"1min\"\n",
+        )
+        .unwrap();
+        let c = Config::load_file(dir.path(), &Overrides::default()).unwrap();
+        assert_eq!(c.ddl.lock_timeout, "500ms");
+        assert_eq!(c.ddl.retries, 2);
+        assert_eq!(c.ddl.statement_timeout.as_deref(), Some("1min"));
+        let env = |name: &str| match name {
+            "KEEL_DDL_LOCK_TIMEOUT" => Some("2s".to_string()),
+            "KEEL_DDL_LOCK_RETRIES" => Some("0".to_string()),
+            _ => None,
+        };
+        let c = Config::load_with(dir.path(), &Overrides::default(), &env).unwrap();
+        assert_eq!((c.ddl.lock_timeout.as_str(), c.ddl.retries), ("2s", 0));
+
+        for bad in ["5 seconds", "5s; DROP TABLE x", "'5s'", "", "1.2.3s", "s"] {
+            let bad_env = |name: &str| (name == "KEEL_DDL_LOCK_TIMEOUT").then(|| bad.to_string());
+            let e = Config::load_with(dir.path(), &Overrides::default(), &bad_env).unwrap_err();
+            assert!(
+                e.to_string().contains("not a PostgreSQL duration"),
+                "{bad}: {e}"
+            );
+        }
+        for good in ["0", "5s", "500ms", "1.5s", "2min", "1h", "100", " 3 s"] {
+            validate_duration("x", good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]
@@ -321,6 +450,7 @@ mod tests {
         assert_eq!(a.dir, b.dir);
         assert_eq!(a.history_schema, b.history_schema);
         assert_eq!(a.lock_timeout, b.lock_timeout);
+        assert_eq!(a.ddl, b.ddl);
         assert_eq!(a.tenant_columns, b.tenant_columns);
         assert_eq!(a.test_roles, b.test_roles);
     }
@@ -347,7 +477,7 @@ mod tests {
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains(" = "))
             .count();
-        assert_eq!(keys, 5, "{uncommented}");
+        assert_eq!(keys, 7, "{uncommented}");
         same(&load_text(&uncommented), &Config::default());
     }
 

@@ -29,6 +29,7 @@ impl Sink for Recorder {
             ),
             Event::StepStarted(s) => format!("start {}", s.migration.id()),
             Event::StepDone(s, _) => format!("done {}", s.migration.id()),
+            Event::Retrying(r) => format!("retrying {} of {}", r.attempt, r.attempts),
         });
     }
 }

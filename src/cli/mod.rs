@@ -159,7 +159,7 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
     let reporter = Reporter::new(cli.global.format, cli.global.color, cli.global.quiet);
     let overrides = Overrides {
         dir: cli.global.dir.clone(),
-        lock_timeout: None,
+        ..Overrides::default()
     };
     // `init`, `completions` and `man` do not depend on the settings, and
     // `init` must be able to say what is wrong with an existing keel.toml.

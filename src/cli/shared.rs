@@ -21,6 +21,25 @@ pub struct RunFlags {
     /// Treat statements no parser could validate as errors
     #[arg(long)]
     pub strict: bool,
+    /// How long a statement may wait for a table lock before the transaction is retried
+    /// (PostgreSQL's duration text: 5s, 500ms; 0 waits forever) [default: 5s, or keel.toml]
+    #[arg(long, value_name = "DURATION", value_parser = duration_text("--ddl-lock-timeout"))]
+    pub ddl_lock_timeout: Option<String>,
+    /// Attempts after the first when a lock wait timed out or deadlocked [default: 5]
+    #[arg(long, value_name = "N")]
+    pub ddl_lock_retries: Option<u32>,
+    /// A limit on each migration statement's run time (duration text) [default: the server's]
+    #[arg(long, value_name = "DURATION", value_parser = duration_text("--statement-timeout"))]
+    pub statement_timeout: Option<String>,
+}
+
+/// A clap parser accepting what [`crate::config::validate_duration`] accepts.
+fn duration_text(flag: &'static str) -> impl Fn(&str) -> Result<String, String> + Clone {
+    move |v: &str| {
+        crate::config::validate_duration(flag, v)
+            .map(|()| v.to_string())
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl RunFlags {
@@ -30,8 +49,18 @@ impl RunFlags {
 
     /// The database the command line names, with these flags' lock timeout.
     pub fn database(&self, ctx: &Context) -> migrate::Database {
+        let mut config = ctx.config.clone();
+        if let Some(t) = &self.ddl_lock_timeout {
+            config.ddl.lock_timeout = t.clone();
+        }
+        if let Some(n) = self.ddl_lock_retries {
+            config.ddl.retries = n;
+        }
+        if let Some(t) = &self.statement_timeout {
+            config.ddl.statement_timeout = Some(t.clone());
+        }
         migrate::Database {
-            config: ctx.config.clone(),
+            config,
             database_url: ctx.database_url.clone(),
             lock_timeout: self.lock_timeout(),
         }
@@ -95,6 +124,20 @@ impl Sink for Render<'_> {
                         "{verb} {}",
                         step.migration.id()
                     )));
+                }
+            }
+            Event::Retrying(retry) => {
+                if r.json_output() {
+                    r.json(&json::RunEvent::Retrying(json::Retrying {
+                        attempt: retry.attempt,
+                        attempts: retry.attempts,
+                        message: &retry.diagnostic.message,
+                        location: retry.diagnostic.location(),
+                        blockers: retry.blockers.iter().map(|b| b.to_string()).collect(),
+                        pause_ms: retry.pause.as_secs_f64() * 1000.0,
+                    }));
+                } else {
+                    r.warning(retry.summary());
                 }
             }
             Event::StepDone(step, elapsed) => {

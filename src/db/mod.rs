@@ -2,6 +2,7 @@
 //! everywhere else (clippy.toml); this module tree is where they belong.
 #![allow(clippy::disallowed_methods)]
 
+pub mod blockers;
 pub mod catalog;
 pub mod cluster;
 pub mod connect;

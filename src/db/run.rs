@@ -6,8 +6,11 @@
 //! migration commits what came before, runs its statements one by one
 //! outside a transaction, and is recorded dirty until it completes.
 
+use super::blockers::{self, Blocker};
 use super::history::{self, Event, NewVersion};
 use super::DbError;
+use crate::backoff::Backoff;
+use crate::config::DdlSettings;
 use crate::diagnostic::{codes, Diagnostic};
 use crate::header::TransactionMode;
 use crate::plan::{Direction, Plan, Step};
@@ -29,12 +32,55 @@ pub struct Settings<'a> {
     pub target: &'a str,
     pub waited: Option<Duration>,
     pub waited_for: Option<String>,
+    /// Lock and statement timeouts, and how often a transaction that hit one is retried.
+    pub ddl: &'a DdlSettings,
 }
 
 /// Told about each step as it finishes.
 pub trait Progress {
     fn step_started(&mut self, _step: &Step<'_>) {}
     fn step_done(&mut self, step: &Step<'_>, elapsed: Duration);
+    /// A statement gave up waiting for a lock (or lost a deadlock); the work since the last
+    /// commit was rolled back and runs again after a pause.
+    fn retrying(&mut self, _retry: &Retry<'_>) {}
+}
+
+/// One retry of a transaction (or of a `transaction off` statement) that hit a lock.
+#[derive(Debug)]
+pub struct Retry<'a> {
+    /// The failed attempt, 1-based, and how many there may be in all.
+    pub attempt: u32,
+    pub attempts: u32,
+    /// Where and why: the statement's diagnostic (its file, line and the server's message).
+    pub diagnostic: &'a Diagnostic,
+    /// The sessions that held the lock, as far as keel could tell.
+    pub blockers: &'a [Blocker],
+    /// The pause before the next attempt.
+    pub pause: Duration,
+}
+
+impl Retry<'_> {
+    /// One line for people and the event log: what, where, who, and when again.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} at {}; {}; attempt {} of {} failed, retrying in {:.1} s",
+            self.diagnostic.message,
+            self.diagnostic.location().unwrap_or_default(),
+            blocked_by(self.blockers),
+            self.attempt,
+            self.attempts,
+            self.pause.as_secs_f64()
+        )
+    }
+}
+
+/// "blocked by pid 42 (...)", or what keel could not tell.
+pub fn blocked_by(blockers: &[Blocker]) -> String {
+    if blockers.is_empty() {
+        return "the session that held the lock was gone when keel looked".into();
+    }
+    let each: Vec<String> = blockers.iter().map(|b| b.to_string()).collect();
+    format!("blocked by {}", each.join("; and by "))
 }
 
 /// Work a run does around its steps, inside its transaction: the policy
@@ -76,6 +122,8 @@ pub enum RunError {
         now_at: Option<Version>,
         /// Whether steps of this run were committed before the failure.
         partly_committed: bool,
+        /// Set when the statement gave up on a lock: running its transaction again may work.
+        lock: Option<Box<LockFailure>>,
     },
     #[error(transparent)]
     Db(#[from] DbError),
@@ -84,6 +132,15 @@ pub enum RunError {
         message: String,
         hint: Option<String>,
     },
+}
+
+/// A statement that waited too long for a lock, or lost a deadlock.
+#[derive(Debug, Clone)]
+pub struct LockFailure {
+    /// The relations the statement names: where to look for the blocker.
+    pub relations: Vec<String>,
+    /// How long the statement ran before it gave up.
+    pub waited: Duration,
 }
 
 /// The statements of a file as (text range), in order.
@@ -105,14 +162,68 @@ pub fn execute(
 ) -> Result<Outcome, RunError> {
     let client = super::client(conn);
     let started = Instant::now();
-    let mut state = State {
-        done: 0,
-        committed: 0,
-        in_tx: false,
-        rows: history::Batch::default(),
-        deletes: Vec::new(),
+    let mut state = State::new(begin_sql(settings.ddl), 0);
+    let attempts = settings.ddl.retries.saturating_add(1);
+    let mut attempt = 1;
+    let result = loop {
+        let result = run_steps(client, plan, applied, settings, progress, hooks, &mut state);
+        let Err(RunError::Statement {
+            diagnostic,
+            lock: Some(lock),
+            now_at,
+            partly_committed,
+        }) = result
+        else {
+            break result;
+        };
+        // Everything since the last commit is rolled back; what was committed stays done.
+        if state.in_tx {
+            let _ = client.batch_execute("ROLLBACK");
+        }
+        let found = blockers::blockers(client, &lock.relations, lock.waited).unwrap_or_default();
+        if attempt >= attempts {
+            let mut diagnostic = *diagnostic;
+            diagnostic =
+                diagnostic.with_note(format!("{} ({attempts} attempts)", blocked_by(&found)));
+            if diagnostic.hint.is_none() {
+                diagnostic = diagnostic.with_hint(
+                    "end the blocking session, or run again when it is done; `ddl_lock_timeout` \
+                     and `ddl_lock_retries` in keel.toml set how long and how often keel waits",
+                );
+            }
+            state.in_tx = false;
+            break Err(RunError::Statement {
+                diagnostic: Box::new(diagnostic),
+                now_at,
+                partly_committed,
+                lock: None,
+            });
+        }
+        let retry = Retry {
+            attempt,
+            attempts,
+            diagnostic: &diagnostic,
+            blockers: &found,
+            pause: Backoff::default().pause_jittered(attempt - 1),
+        };
+        let _ = history::log_event(
+            client,
+            settings.schema,
+            &Event {
+                command: settings.command,
+                target: Some(settings.target),
+                from: plan.from.as_ref(),
+                to: version_after(applied, plan, state.committed).as_ref(),
+                outcome: "retry",
+                detail: Some(retry.summary()),
+                waited_ms: Some(lock.waited.as_secs_f64() * 1000.0),
+            },
+        );
+        progress.retrying(&retry);
+        std::thread::sleep(retry.pause);
+        attempt += 1;
+        state = State::new(std::mem::take(&mut state.begin_sql), state.committed);
     };
-    let result = run_steps(client, plan, applied, settings, progress, hooks, &mut state);
     match result {
         Ok(()) => Ok(Outcome {
             steps: plan.steps.len(),
@@ -141,15 +252,44 @@ pub fn execute(
                 },
             );
             Err(match e {
-                RunError::Statement { diagnostic, .. } => RunError::Statement {
+                RunError::Statement {
+                    diagnostic,
+                    partly_committed,
+                    ..
+                } => RunError::Statement {
                     diagnostic,
                     now_at,
-                    partly_committed: partly,
+                    partly_committed: partly || partly_committed,
+                    lock: None,
                 },
                 other => other,
             })
         }
     }
+}
+
+/// What starts each transaction of a run: `BEGIN` and the lock and statement timeouts, in one
+/// round trip. The values were checked to be durations ([`crate::config::validate_duration`]);
+/// they are quoted as literals all the same.
+fn begin_sql(ddl: &DdlSettings) -> String {
+    format!("BEGIN; {}", timeouts(ddl, "SET LOCAL"))
+}
+
+/// The timeouts for a `transaction off` migration, which has no transaction to scope them;
+/// [`RESET_TIMEOUTS`] undoes them after it.
+fn set_session_timeouts(ddl: &DdlSettings) -> String {
+    timeouts(ddl, "SET")
+}
+
+const RESET_TIMEOUTS: &str = "RESET lock_timeout; RESET statement_timeout";
+
+fn timeouts(ddl: &DdlSettings, set: &str) -> String {
+    let literal = |v: &str| format!("'{}'", v.trim().replace('\'', "''"));
+    let mut sql = format!("{set} lock_timeout = {}", literal(&ddl.lock_timeout));
+    if let Some(t) = &ddl.statement_timeout {
+        sql.push_str(&format!("; {set} statement_timeout = {}", literal(t)));
+    }
+    sql
 }
 
 /// Where a run is. The applied versions at any point are the ones applied
@@ -164,6 +304,22 @@ struct State<'a> {
     /// History rows of applied steps not written yet.
     rows: history::Batch,
     deletes: Vec<&'a Version>,
+    /// [`begin_sql`].
+    begin_sql: String,
+}
+
+impl State<'_> {
+    /// A run (or a run's next attempt) whose first `committed` steps are done and committed.
+    fn new(begin_sql: String, committed: usize) -> Self {
+        State {
+            done: committed,
+            committed,
+            in_tx: false,
+            rows: history::Batch::default(),
+            deletes: Vec::new(),
+            begin_sql,
+        }
+    }
 }
 
 /// The newest version applied once the first `steps` steps of `plan` ran on a
@@ -187,7 +343,7 @@ fn version_after(applied: &BTreeSet<Version>, plan: &Plan<'_>, steps: usize) -> 
 fn begin(client: &mut Client, state: &mut State<'_>) -> Result<(), RunError> {
     if !state.in_tx {
         client
-            .batch_execute("BEGIN")
+            .batch_execute(&state.begin_sql)
             .map_err(|e| DbError::query("starting the transaction", &e))?;
         state.in_tx = true;
     }
@@ -221,6 +377,7 @@ fn text_of(file: &SqlFile) -> Result<SqlText, RunError> {
         diagnostic,
         now_at: None,
         partly_committed: false,
+        lock: None,
     })
 }
 
@@ -254,8 +411,11 @@ fn run_steps<'a>(
 ) -> Result<(), RunError> {
     let schema = settings.schema;
     begin(client, state)?;
-    hooks.before_steps(client)?;
-    for step in &plan.steps {
+    // A retry after steps were committed resumes after them; their transaction ran the hook.
+    if state.committed == 0 {
+        hooks.before_steps(client)?;
+    }
+    for step in &plan.steps[state.done..] {
         let file = &text_of(&step.file())?;
         // The history row keeps both texts of an applied version.
         let down = match step.direction {
@@ -267,7 +427,8 @@ fn run_steps<'a>(
         let t = Instant::now();
         if file.facts.transaction == TransactionMode::Off {
             commit(client, schema, state)?;
-            run_outside_transaction(client, schema, step, file, down.as_ref())?;
+            run_outside_transaction(client, settings, step, file, down.as_ref(), progress)
+                .map_err(|e| left_dirty(e, step))?;
         } else {
             begin(client, state)?;
             for range in statements(file) {
@@ -320,15 +481,41 @@ fn run_steps<'a>(
     commit(client, schema, state)
 }
 
+/// A `transaction off` step that failed part way: what ran before the failing statement stays,
+/// and the version is marked dirty, which the error must say (nothing rolled it back).
+fn left_dirty(error: RunError, step: &Step<'_>) -> RunError {
+    match error {
+        RunError::Statement {
+            diagnostic,
+            now_at,
+            lock,
+            ..
+        } => RunError::Statement {
+            diagnostic: Box::new((*diagnostic).with_note(format!(
+                "{} runs outside a transaction: the statements before this one stayed applied, \
+                 and the version is marked dirty until `keel repair {}`",
+                step.migration.id(),
+                step.migration.version.number()
+            ))),
+            now_at,
+            partly_committed: true,
+            lock,
+        },
+        other => other,
+    }
+}
+
 /// A `transaction off` step: recorded dirty first, each statement on its
 /// own, then recorded clean (or removed, going down).
 fn run_outside_transaction(
     client: &mut Client,
-    schema: &str,
+    settings: &Settings<'_>,
     step: &Step<'_>,
     file: &SqlText,
     down: Option<&SqlText>,
+    progress: &mut dyn Progress,
 ) -> Result<(), RunError> {
+    let schema = settings.schema;
     let version = &step.migration.version;
     let direction = step.direction;
     match (step.direction, down) {
@@ -339,11 +526,18 @@ fn run_outside_transaction(
         )?,
         _ => history::set_dirty(client, schema, version, direction, 0)?,
     }
+    // No transaction to scope them: the timeouts are set for the session and reset after.
+    client
+        .batch_execute(&set_session_timeouts(settings.ddl))
+        .map_err(|e| DbError::query("setting the lock timeout", &e))?;
     let t = Instant::now();
     for (i, range) in statements(file).into_iter().enumerate() {
         history::set_dirty(client, schema, version, direction, i as i32 + 1)?;
-        exec(client, file, range)?;
+        exec_retrying(client, settings, file, range, progress)?;
     }
+    client
+        .batch_execute(RESET_TIMEOUTS)
+        .map_err(|e| DbError::query("resetting the lock timeout", &e))?;
     match step.direction {
         Direction::Up => {
             history::set_clean(client, schema, version, t.elapsed().as_secs_f64() * 1000.0)?
@@ -356,7 +550,83 @@ fn run_outside_transaction(
 /// Runs one statement; a failure becomes a diagnostic at its file and line.
 fn exec(client: &mut Client, file: &SqlText, range: Range<usize>) -> Result<(), RunError> {
     let sql = &file.text[range.clone()];
-    super::statement::run_one(client, sql).map_err(|e| statement_error(file, range, &e))
+    let t = Instant::now();
+    super::statement::run_one(client, sql).map_err(|e| {
+        let mut error = statement_error(file, range, &e);
+        if let RunError::Statement { lock: Some(l), .. } = &mut error {
+            l.waited = t.elapsed();
+        }
+        error
+    })
+}
+
+/// A statement outside a transaction: one that gave up on a lock did nothing and is run again,
+/// unless it builds or drops an index concurrently, which can leave an INVALID index behind
+/// when interrupted (reported as `keel check` does, with the statement that drops it).
+fn exec_retrying(
+    client: &mut Client,
+    settings: &Settings<'_>,
+    file: &SqlText,
+    range: Range<usize>,
+    progress: &mut dyn Progress,
+) -> Result<(), RunError> {
+    let attempts = settings.ddl.retries.saturating_add(1);
+    let concurrent = crate::sql::split::words(&file.text[range.clone()])
+        .any(|w| w.text.eq_ignore_ascii_case("CONCURRENTLY"));
+    let mut attempt = 1;
+    loop {
+        let error = match exec(client, file, range.clone()) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let RunError::Statement {
+            diagnostic,
+            lock: Some(lock),
+            now_at,
+            partly_committed,
+        } = error
+        else {
+            return Err(error);
+        };
+        let found = blockers::blockers(client, &lock.relations, lock.waited).unwrap_or_default();
+        if concurrent || attempt >= attempts {
+            let mut diagnostic = (*diagnostic).with_note(blocked_by(&found));
+            if concurrent {
+                diagnostic = diagnostic.with_note(
+                    "not retried: an interrupted concurrent index build can leave an INVALID \
+                     index; `keel check` lists any, with the statement that drops it",
+                );
+            }
+            return Err(RunError::Statement {
+                diagnostic: Box::new(diagnostic),
+                now_at,
+                partly_committed,
+                lock: None,
+            });
+        }
+        let retry = Retry {
+            attempt,
+            attempts,
+            diagnostic: &diagnostic,
+            blockers: &found,
+            pause: Backoff::default().pause_jittered(attempt - 1),
+        };
+        let _ = history::log_event(
+            client,
+            settings.schema,
+            &Event {
+                command: settings.command,
+                target: Some(settings.target),
+                outcome: "retry",
+                detail: Some(retry.summary()),
+                waited_ms: Some(lock.waited.as_secs_f64() * 1000.0),
+                ..Event::default()
+            },
+        );
+        progress.retrying(&retry);
+        std::thread::sleep(retry.pause);
+        attempt += 1;
+    }
 }
 
 /// A PostgreSQL error as a diagnostic pointing into the file: SQLSTATE,
@@ -408,10 +678,17 @@ pub fn statement_error(file: &SqlText, range: Range<usize>, e: &postgres::Error)
                 .to_string(),
         );
     }
+    let lock = blockers::is_lock_failure(db.code().code()).then(|| {
+        Box::new(LockFailure {
+            relations: crate::sql::relations::relations(sql),
+            waited: Duration::ZERO,
+        })
+    });
     RunError::Statement {
         diagnostic: Box::new(d),
         now_at: None,
         partly_committed: false,
+        lock,
     }
 }
 
@@ -421,7 +698,10 @@ pub fn render_sql(
     plan: &Plan<'_>,
     schema: &str,
     per_migration: bool,
+    ddl: &DdlSettings,
 ) -> Result<String, Box<Diagnostic>> {
+    let begin = format!("{};\n\n", begin_sql(ddl).replace("; ", ";\n"));
+    let session_timeouts = set_session_timeouts(ddl);
     let mut out = String::new();
     let mut in_tx = false;
     for step in &plan.steps {
@@ -437,7 +717,7 @@ pub fn render_sql(
             in_tx = false;
         }
         if !off && !in_tx {
-            out.push_str("BEGIN;\n\n");
+            out.push_str(&begin);
             in_tx = true;
         }
         out.push_str(&format!(
@@ -457,6 +737,9 @@ pub fn render_sql(
             out.push_str(&sql);
             out.push_str(";\n");
         };
+        if off {
+            write(session_timeouts.replace("; ", ";\n"));
+        }
         match (off, step.direction) {
             (true, Direction::Up) => write(history::insert_sql(
                 schema,
@@ -492,6 +775,10 @@ pub fn render_sql(
         };
         out.push_str(&last);
         out.push_str(";\n");
+        if off {
+            out.push_str(RESET_TIMEOUTS.replace("; ", ";\n").as_str());
+            out.push_str(";\n");
+        }
         out.push('\n');
         if !off && per_migration {
             out.push_str("COMMIT;\n\n");

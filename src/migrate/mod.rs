@@ -64,6 +64,9 @@ pub enum Event<'a> {
     Diagnostics(&'a [Diagnostic]),
     StepStarted(&'a Step<'a>),
     StepDone(&'a Step<'a>, Duration),
+    /// A statement gave up waiting for a lock (or lost a deadlock); its transaction was rolled
+    /// back and runs again after a pause.
+    Retrying(&'a run::Retry<'a>),
 }
 
 /// Receives a run's events, in order.
@@ -231,6 +234,7 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
         &plan,
         &req.database.config.history_schema,
         req.per_migration,
+        &req.database.config.ddl,
     )
     .map_err(|d| changed_during_run(&d, sink))?;
     Ok(format!(
@@ -372,6 +376,7 @@ fn full_run(
         target: &req.target,
         waited: waited.0,
         waited_for: waited.1,
+        ddl: &req.database.config.ddl,
     };
     let mut stage = Stage::new(&declared, schema, req.direction == Direction::Down);
     let result = run::execute(
@@ -398,6 +403,7 @@ fn full_run(
             diagnostic,
             now_at,
             partly_committed,
+            ..
         }) => {
             sink.event(Event::Diagnostics(std::slice::from_ref(&diagnostic)));
             let state = if partly_committed {
@@ -428,5 +434,9 @@ impl Progress for Forward<'_> {
 
     fn step_done(&mut self, step: &Step<'_>, elapsed: Duration) {
         self.0.event(Event::StepDone(step, elapsed));
+    }
+
+    fn retrying(&mut self, retry: &run::Retry<'_>) {
+        self.0.event(Event::Retrying(retry));
     }
 }

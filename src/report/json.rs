@@ -155,7 +155,24 @@ pub struct HistoryRow<'a> {
 pub enum RunEvent<'a> {
     Applied(Step<'a>),
     Reverted(Step<'a>),
+    Retrying(Retrying<'a>),
     Summary(Summary<'a>),
+}
+
+/// A transaction (or a `transaction off` statement) that gave up on a lock, to run again.
+#[derive(Debug, Serialize)]
+pub struct Retrying<'a> {
+    /// The attempt that failed (1-based) and how many there may be.
+    pub attempt: u32,
+    pub attempts: u32,
+    /// The server's error, as the diagnostic states it.
+    pub message: &'a str,
+    /// `path:line:column` of the statement.
+    pub location: Option<String>,
+    /// The sessions that held the lock, one line each.
+    pub blockers: Vec<String>,
+    /// The pause before the next attempt.
+    pub pause_ms: f64,
 }
 
 /// A step done.
@@ -610,6 +627,17 @@ mod tests {
             ("applied", value(&applied)),
             ("applied event", value(RunEvent::Applied(step()))),
             ("reverted", value(RunEvent::Reverted(step()))),
+            (
+                "retrying event",
+                value(RunEvent::Retrying(Retrying {
+                    attempt: 1,
+                    attempts: 6,
+                    message: "m",
+                    location: None,
+                    blockers: vec![],
+                    pause_ms: 1.0,
+                })),
+            ),
             (
                 "summary",
                 value(RunEvent::Summary(Summary {

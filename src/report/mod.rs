@@ -118,6 +118,20 @@ impl Reporter {
         }
     }
 
+    /// Something the user should know about while a command goes on (text mode, shown even
+    /// with `--quiet`): `warning: ...` on stderr.
+    pub fn warning(&self, line: impl AsRef<str>) {
+        if self.format == Format::Text {
+            let label = if self.color {
+                use colored::Colorize;
+                "warning".yellow().bold().to_string()
+            } else {
+                "warning".to_string()
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{label}: {}", line.as_ref());
+        }
+    }
+
     /// A JSON document (or JSON line) of [`json`] on stdout, with its keys
     /// sorted at every level: it goes through [`serde_json::Value`], whose
     /// maps are ordered, as keel's documents always have.

@@ -3,5 +3,6 @@
 pub mod check;
 pub mod ident;
 pub mod parse;
+pub mod relations;
 pub mod rules;
 pub mod split;

@@ -263,6 +263,8 @@ impl<'a> Verifier<'a> {
             }],
         };
         let target = m.version.to_string();
+        // Nobody else uses the scratch database: its locks are never held by others.
+        let ddl = crate::config::DdlSettings::default();
         let settings = Settings {
             schema: self.schema,
             per_migration: false,
@@ -270,6 +272,7 @@ impl<'a> Verifier<'a> {
             target: &target,
             waited: None,
             waited_for: None,
+            ddl: &ddl,
         };
         let mut stage = Stage::new(self.declared, self.schema, direction == Direction::Down);
         run::execute(client, &plan, applied, &settings, &mut Silent, &mut stage)?;
