@@ -143,6 +143,9 @@ pub enum Entry {
     Transaction(TransactionMode),
     Irreversible,
     Requires(String),
+    /// Where an imported file came from: `<tool> <path>` (`keel import`).
+    /// Informative only: nothing reads it back.
+    Source(String),
 }
 
 impl Entry {
@@ -153,6 +156,7 @@ impl Entry {
             Entry::Transaction(_) => "transaction",
             Entry::Irreversible => "irreversible",
             Entry::Requires(_) => "requires",
+            Entry::Source(_) => "source",
         }
     }
 }
@@ -184,7 +188,7 @@ impl HeaderError {
     pub fn hint(&self) -> String {
         match &self.kind {
             HeaderErrorKind::UnknownKey { .. } => {
-                "known keys: checksum, message, transaction, irreversible, requires".into()
+                "known keys: checksum, message, transaction, irreversible, requires, source".into()
             }
             HeaderErrorKind::BadValue { key, .. } => match *key {
                 "checksum" => "run `keel seal` to write a correct checksum".into(),
@@ -192,6 +196,10 @@ impl HeaderError {
                 "irreversible" => "`-- keel:irreversible` takes no value".into(),
                 "requires" => {
                     "write `-- keel:requires <version>`, e.g. `-- keel:requires 3`".into()
+                }
+                "source" => {
+                    "write `-- keel:source <tool> <path>`, e.g. `-- keel:source sqlx 1_init.sql`"
+                        .into()
                 }
                 _ => "see the header format in the README".into(),
             },
@@ -289,6 +297,14 @@ impl Header {
             .any(|l| matches!(l.entry, Entry::Irreversible))
     }
 
+    /// The `source` of an imported file: `<tool> <path>`.
+    pub fn source(&self) -> Option<&str> {
+        self.lines.iter().find_map(|l| match &l.entry {
+            Entry::Source(s) => Some(s.as_str()),
+            _ => None,
+        })
+    }
+
     pub fn requires(&self) -> Option<&HeaderLine> {
         self.lines
             .iter()
@@ -331,6 +347,8 @@ fn parse_entry(content: &str) -> Result<Entry, HeaderErrorKind> {
             Ok(Entry::Requires(value.to_string()))
         }
         "requires" => Err(bad("requires")),
+        "source" if !value.is_empty() => Ok(Entry::Source(value.to_string())),
+        "source" => Err(bad("source")),
         _ => Err(HeaderErrorKind::UnknownKey {
             key: key.to_string(),
         }),
@@ -457,6 +475,25 @@ mod tests {
                 (2, "unknown header key `transacton`".to_string()),
                 (3, "malformed value for `transaction`: `maybe`".to_string()),
                 (4, "malformed value for `irreversible`: `yes`".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn source_records_where_an_imported_file_came_from() {
+        let sum = Checksum::of_body("SELECT 1;");
+        let text =
+            format!("-- keel:checksum {sum}\n-- keel:source sqlx 20230101_a b.up.sql\nSELECT 1;\n");
+        let (h, errors) = Header::parse(&text);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(h.source(), Some("sqlx 20230101_a b.up.sql"));
+        let (_, errors) = Header::parse("-- keel:source\n-- keel:source  \nSELECT 1;");
+        let kinds: Vec<_> = errors.iter().map(|e| e.kind.to_string()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "malformed value for `source`: ``",
+                "malformed value for `source`: ``"
             ]
         );
     }

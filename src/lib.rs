@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod drift;
 pub mod header;
 pub mod history_model;
+pub mod import;
 pub mod migrate;
 pub mod online_checks;
 pub mod parallel;

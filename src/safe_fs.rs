@@ -60,6 +60,18 @@ pub fn open_nonblocking(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Creates a new file that belongs to the repository (a migration), with the permissions an
+/// editor would give it (0666 less the umask); an existing name, even a dangling symbolic
+/// link, is an `AlreadyExists` error, as for [`create_new_private`].
+pub fn create_new_shared(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o666)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
 /// Creates a new file with mode 0600; an existing name, even a dangling symbolic link, is an
 /// `AlreadyExists` error.
 pub fn create_new_private(path: &Path) -> io::Result<File> {
@@ -75,8 +87,20 @@ pub fn create_new_private(path: &Path) -> io::Result<File> {
 /// a FIFO, socket or device is an `InvalidInput` error ("it is not a regular file") found by
 /// `fstat` on the opened descriptor, and a file over `max` bytes is an `InvalidData` error.
 pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    read_opened(open_nonblocking(path)?, max)
+}
+
+/// [`read_regular`] without following a symbolic link in the last component of `path`
+/// (`ELOOP`, see [`is_symlink_error`]): for a folder someone else wrote, where an entry
+/// listed as a plain file may have been swapped for a link since.
+pub fn read_regular_nofollow(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    read_opened(open_nofollow(path)?, max)
+}
+
+/// The bytes of an opened file, checked on its descriptor: a regular file of at most `max`
+/// bytes, bounded even if it grows while it is read.
+fn read_opened(file: File, max: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = open_nonblocking(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::new(
@@ -150,6 +174,31 @@ mod tests {
         let e = create_new_private(&link).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert!(!dir.path().join("target").exists());
+    }
+
+    #[test]
+    fn read_nofollow_refuses_a_symlink_and_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "abc").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_eq!(read_regular_nofollow(&file, 3).unwrap(), b"abc");
+        assert!(is_symlink_error(
+            &read_regular_nofollow(&link, 3).unwrap_err()
+        ));
+        assert_eq!(
+            read_regular_nofollow(&file, 2).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(
+            read_regular_nofollow(&fifo, 3).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 
     #[test]

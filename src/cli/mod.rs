@@ -7,6 +7,7 @@
 mod check;
 mod completions;
 mod dev_db;
+mod import;
 mod init;
 mod inspect;
 mod lint;
@@ -64,6 +65,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Create a new up/down pair with the next version, sealed
     Revision(revision::RevisionArgs),
+    /// Turn another tool's migrations into sealed pairs (sqlx, dbmate, flyway, ...)
+    Import(import::ImportArgs),
     /// Rewrite the checksum of files whose body changed
     Seal(seal::SealArgs),
     /// Validate every file: headers, checksums, statements
@@ -186,6 +189,7 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
     let result = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Revision(a) => revision::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
         Command::Seal(a) => seal::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Heads => inspect::heads(&ctx),

@@ -201,6 +201,27 @@ codes! {
     /// application's role first.
     POLICY_TEST_BYPASSES_RLS = "policy-test-bypasses-rls";
 
+    // `keel import`: another tool's migrations.
+
+    /// A source migration's version cannot be a keel version (a Flyway
+    /// version with dots or underscores, or more than 20 digits). Fix:
+    /// renumber the source migrations with whole numbers, in the same order,
+    /// then import again.
+    IMPORT_VERSION = "import-version";
+    /// A source file cannot be read as the tool's migration (a down file
+    /// without its up file, a dbmate file without `-- migrate:up`, a diesel
+    /// folder without `up.sql`, an unreadable `metadata.toml`). Fix: correct
+    /// the source folder as the message says.
+    IMPORT_LAYOUT = "import-layout";
+    /// A version being imported already has a file in `up/` or `down/`.
+    /// Fix: import into a folder without these versions; keel import never
+    /// overwrites.
+    IMPORT_TARGET_EXISTS = "import-target-exists";
+    /// A statement that cannot run in a transaction block sits inside the
+    /// source file's own `BEGIN` ... `COMMIT`. Fix: take it out of the block
+    /// in the source file (PostgreSQL refuses it there too).
+    IMPORT_TRANSACTION_BLOCK = "import-transaction-block";
+
     // `keel policies lint` rules: `docs/lint.md` has each one's fix.
 
     /// A table in an exposed schema without Row Level Security.

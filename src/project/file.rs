@@ -234,26 +234,34 @@ pub fn read_file(path: PathBuf, kind: FileKind, diags: &mut Vec<Diagnostic>) -> 
             return None;
         }
     };
-    match String::from_utf8(bytes) {
+    match utf8_text(&path, bytes) {
         Ok(text) => Some(SqlText::new(path, kind, text)),
-        Err(e) => {
-            let valid = e.utf8_error().valid_up_to();
-            let bytes = e.as_bytes();
-            let bad = bytes.get(valid).copied().unwrap_or_default();
-            let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
-            let pos = crate::diagnostic::Position::of(prefix, prefix.len());
-            let mut d = Diagnostic::error(
-                codes::NOT_UTF8,
-                format!("the file is not valid UTF-8 (byte 0x{bad:02X})"),
-            )
-            .with_path(&path)
-            .with_hint("save the file as UTF-8 (it may have been saved as Latin-1 or Windows-1252, e.g. `iconv -f WINDOWS-1252 -t UTF-8`)");
-            d.line = Some(pos.line);
-            d.column = Some(pos.column);
-            diags.push(d);
+        Err(d) => {
+            diags.push(*d);
             None
         }
     }
+}
+
+/// The text of a file's `bytes`, or the `not-utf8` error naming `path` at the line and column
+/// of the first bad byte.
+pub fn utf8_text(path: &Path, bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let bad = bytes.get(valid).copied().unwrap_or_default();
+        let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let pos = crate::diagnostic::Position::of(prefix, prefix.len());
+        let mut d = Diagnostic::error(
+            codes::NOT_UTF8,
+            format!("the file is not valid UTF-8 (byte 0x{bad:02X})"),
+        )
+        .with_path(path)
+        .with_hint("save the file as UTF-8 (it may have been saved as Latin-1 or Windows-1252, e.g. `iconv -f WINDOWS-1252 -t UTF-8`)");
+        d.line = Some(pos.line);
+        d.column = Some(pos.column);
+        Box::new(d)
+    })
 }
 
 #[cfg(test)]

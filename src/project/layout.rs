@@ -317,18 +317,20 @@ fn stray(path: &Path) -> Diagnostic {
 }
 
 /// The migrations folder as the boundary symbolic links may not cross: its
-/// canonical path, when it has one.
-struct Root(Option<PathBuf>);
+/// canonical path, when it has one. `keel import` holds another tool's
+/// migrations folder to the same boundary.
+#[derive(Debug)]
+pub(crate) struct Root(Option<PathBuf>);
 
 impl Root {
-    fn of(dir: &Path) -> Root {
+    pub(crate) fn of(dir: &Path) -> Root {
         Root(std::fs::canonicalize(dir).ok())
     }
 
     /// `None` when `path` resolves inside the folder, else why it may not be
     /// read. Only called for symbolic links and the sub-folders themselves:
     /// resolving every plain file would cost a walk of its ancestors.
-    fn refuses(&self, path: &Path) -> Option<String> {
+    pub(crate) fn refuses(&self, path: &Path) -> Option<String> {
         let root = self.0.as_ref()?;
         match std::fs::canonicalize(path) {
             Ok(real) if real.starts_with(root) => None,
@@ -342,7 +344,7 @@ impl Root {
 }
 
 /// What a broken entry is, for an error message.
-fn broken(e: &std::io::Error) -> String {
+pub(crate) fn broken(e: &std::io::Error) -> String {
     if e.raw_os_error() == Some(40) {
         "it is a symbolic link loop".to_string()
     } else if e.kind() == std::io::ErrorKind::NotFound {

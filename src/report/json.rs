@@ -10,6 +10,7 @@
 use crate::db::history::AppliedVersion;
 use crate::db::run::RunError;
 use crate::diagnostic::Diagnostic;
+use crate::import::{Plan as ImportPlan, PlannedFile};
 use crate::policies::matrix::Grid;
 use crate::policies::reconcile::PolicyChange;
 use crate::policies::status::TableStatus;
@@ -109,6 +110,89 @@ pub struct Revision<'a> {
     pub version: String,
     pub up: &'a Path,
     pub down: &'a Path,
+}
+
+/// `keel import`.
+#[derive(Debug, Serialize)]
+pub struct Import<'a> {
+    pub ok: bool,
+    pub dry_run: bool,
+    pub tool: &'a str,
+    pub source: &'a Path,
+    pub dir: &'a Path,
+    pub migrations: Vec<ImportMigration<'a>>,
+    pub skipped: Vec<ImportSkipped<'a>>,
+    pub written: usize,
+    pub diagnostics: &'a [Diagnostic],
+}
+
+/// One pair of [`Import`].
+#[derive(Debug, Serialize)]
+pub struct ImportMigration<'a> {
+    pub version: String,
+    pub name: &'a str,
+    pub message: Option<&'a str>,
+    pub up: ImportFile<'a>,
+    pub down: ImportFile<'a>,
+    pub irreversible: bool,
+    pub notes: &'a [String],
+}
+
+/// One file of [`ImportMigration`].
+#[derive(Debug, Serialize)]
+pub struct ImportFile<'a> {
+    pub path: &'a Path,
+    pub source: &'a Path,
+    pub transaction: bool,
+}
+
+/// A source file [`Import`] did not import.
+#[derive(Debug, Serialize)]
+pub struct ImportSkipped<'a> {
+    pub path: &'a Path,
+    pub reason: &'a str,
+}
+
+impl<'a> Import<'a> {
+    /// The document for `plan`, of which `written` files were written (0 for a dry run or a
+    /// refused import).
+    pub fn of(plan: &'a ImportPlan, dry_run: bool, written: usize) -> Import<'a> {
+        let file = |f: &'a PlannedFile| ImportFile {
+            path: &f.path,
+            source: &f.source,
+            transaction: !f.transaction_off,
+        };
+        Import {
+            ok: !plan.has_errors(),
+            dry_run,
+            tool: plan.tool.name(),
+            source: &plan.source,
+            dir: &plan.dir,
+            migrations: plan
+                .migrations
+                .iter()
+                .map(|m| ImportMigration {
+                    version: m.version.digits(),
+                    name: &m.name,
+                    message: m.message.as_deref(),
+                    up: file(&m.up),
+                    down: file(&m.down),
+                    irreversible: m.irreversible,
+                    notes: &m.notes,
+                })
+                .collect(),
+            skipped: plan
+                .skipped
+                .iter()
+                .map(|s| ImportSkipped {
+                    path: &s.path,
+                    reason: &s.reason,
+                })
+                .collect(),
+            written,
+            diagnostics: &plan.diagnostics,
+        }
+    }
 }
 
 /// `keel seal`.
@@ -528,6 +612,20 @@ mod tests {
             before: None,
             after: Some("d"),
         };
+        let import_file = || ImportFile {
+            path: p,
+            source: p,
+            transaction: true,
+        };
+        let import_migration = ImportMigration {
+            version: "0001".into(),
+            name: "a",
+            message: Some("m"),
+            up: import_file(),
+            down: import_file(),
+            irreversible: false,
+            notes: &strings,
+        };
         let verified = Verified {
             id: "0001_a".into(),
             version: "0001".into(),
@@ -569,6 +667,29 @@ mod tests {
                 }),
             ),
             ("seal", value(Seal { sealed: &strings })),
+            (
+                "import",
+                value(Import {
+                    ok: true,
+                    dry_run: false,
+                    tool: "sqlx",
+                    source: p,
+                    dir: p,
+                    migrations: vec![],
+                    skipped: vec![],
+                    written: 0,
+                    diagnostics,
+                }),
+            ),
+            ("import migration", value(&import_migration)),
+            ("import file", value(&import_migration.up)),
+            (
+                "skipped file",
+                value(ImportSkipped {
+                    path: p,
+                    reason: "r",
+                }),
+            ),
             (
                 "check",
                 value(Check {
