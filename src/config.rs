@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub statement_timeout: Option<String>,
     #[serde(default)]
     pub policies: PoliciesConfig,
+    /// `[fleet]`, read by `keel fleet` alone (`crate::fleet::Fleet::load`).
+    pub fleet: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod diagnostic;
 pub mod drift;
+pub mod fleet;
 pub mod header;
 pub mod history_model;
 pub mod import;

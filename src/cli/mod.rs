@@ -7,6 +7,7 @@
 mod check;
 mod completions;
 mod dev_db;
+mod fleet;
 mod import;
 mod init;
 mod inspect;
@@ -95,6 +96,8 @@ pub enum Command {
     /// A local PostgreSQL for development, under .keel/
     #[command(subcommand, name = "dev-db")]
     DevDb(dev_db::DevDbCommand),
+    /// One plan on many databases: status, check, upgrade, downgrade, policies apply
+    Fleet(fleet::FleetArgs),
     /// Print a shell completion script: bash, zsh, fish, powershell
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff)
@@ -201,6 +204,7 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         Command::Stamp(a) => stamp::stamp(&ctx, a),
         Command::Repair(a) => repair::run(&ctx, a),
         Command::DevDb(c) => dev_db::run(&ctx, c),
+        Command::Fleet(a) => fleet::run(&ctx, a),
         Command::Completions(a) => completions::completions(&ctx, a),
         Command::Man => completions::man(&ctx),
         Command::Policies(c) => policies::run(&ctx, c),

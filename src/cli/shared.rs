@@ -73,6 +73,7 @@ impl From<migrate::Error> for Failure {
             migrate::Error::Usage { message, hint } => Failure::Usage { message, hint },
             migrate::Error::Failed { message, hint } => Failure::Failed { message, hint },
             migrate::Error::Reported => Failure::Reported,
+            migrate::Error::Unreachable { message, hint } => Failure::Failed { message, hint },
         }
     }
 }

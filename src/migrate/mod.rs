@@ -30,6 +30,7 @@ use crate::db::lock::Holder;
 use crate::db::run::{self, Progress, RunError, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::plan::{self, Direction, Plan, Step, Target};
+use crate::policies::declared::Declared;
 use crate::policies::reconcile::PolicyChange;
 use crate::policies::stage::Stage;
 use crate::project::{Project, SqlText, Version};
@@ -111,6 +112,12 @@ pub enum Error {
     /// The problems went to the sink as [`Event::Diagnostics`].
     #[error("the files have errors")]
     Reported,
+    /// The database could not be reached: nothing was tried there.
+    #[error("{message}")]
+    Unreachable {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl Error {
@@ -149,7 +156,10 @@ impl From<crate::session::SessionError> for Error {
             SessionError::Connect(c) if c.is_configuration() => {
                 Error::usage(c.to_string(), Some(c.hint()))
             }
-            SessionError::Connect(c) => Error::failed(c.to_string(), Some(c.hint())),
+            SessionError::Connect(c) => Error::Unreachable {
+                message: c.to_string(),
+                hint: Some(c.hint()),
+            },
             SessionError::Lock(l) => {
                 let hint = l.hint();
                 Error::failed(l.to_string(), hint)
@@ -189,7 +199,7 @@ pub fn run(req: &Request, sink: &mut dyn Sink) -> Result<Report, Error> {
         };
         if let Some(on_disk) = on_disk {
             let mut session = req.database.locked(sink)?;
-            if let Some(report) = upgrade_at_head(req, &mut session, &on_disk, sink)? {
+            if let Some(report) = upgrade_at_head(req, &mut session, &on_disk, None, sink)? {
                 return Ok(report);
             }
             let layout = match listing {
@@ -286,6 +296,7 @@ fn upgrade_at_head(
     req: &Request,
     session: &mut Session,
     on_disk: &crate::project::listing_cache::DiskVersions,
+    prepared: Option<&Declared>,
     sink: &mut dyn Sink,
 ) -> Result<Option<Report>, Error> {
     let Some(summary) = session.summary()? else {
@@ -294,9 +305,17 @@ fn upgrade_at_head(
     if summary.dirty.is_some() || summary.digest != on_disk.digest {
         return Ok(None);
     }
-    let Some(declared) = load::policies_at_head(&req.database.config.dir, sink)? else {
-        // A full run reports the policy folder's problems.
-        return Ok(None);
+    let read;
+    let declared = match prepared {
+        Some(d) => d,
+        None => match load::policies_at_head(&req.database.config.dir, sink)? {
+            Some(d) => {
+                read = d;
+                &read
+            }
+            // A full run reports the policy folder's problems.
+            None => return Ok(None),
+        },
     };
     // The same set of versions: the newest applied is the head on disk,
     // written as on disk (`0003`, not `3`).
@@ -305,7 +324,7 @@ fn upgrade_at_head(
     let changes = policies_only(
         session,
         &req.database.config.history_schema,
-        &declared,
+        declared,
         at.as_ref(),
         "upgrade",
         "head",
@@ -322,6 +341,50 @@ fn upgrade_at_head(
     }))
 }
 
+/// A project loaded and checked once, for runs on many databases ([`run_prepared`]): its
+/// files are listed, their headers and checksums checked and the policies declared here, and
+/// not again per database.
+pub struct Prepared {
+    pub project: Project,
+    pub declared: Declared,
+    /// The versions on disk, for a database at head.
+    pub on_disk: crate::project::listing_cache::DiskVersions,
+}
+
+/// Loads and checks the project of `config` for [`run_prepared`].
+pub fn prepare(config: &crate::config::Config, sink: &mut dyn Sink) -> Result<Prepared, Error> {
+    let layout = crate::project::scan(&config.dir)?;
+    let on_disk = crate::project::listing_cache::DiskVersions::of(&layout);
+    let (project, declared) = load::checked(layout, &[], sink)?;
+    Ok(Prepared {
+        project,
+        declared,
+        on_disk,
+    })
+}
+
+/// [`run`] with the project already loaded: what many databases share. Each database is still
+/// locked, checked for drift and dirt, planned and validated by its own server on its own.
+pub fn run_prepared(
+    req: &Request,
+    prepared: &Prepared,
+    sink: &mut dyn Sink,
+) -> Result<Report, Error> {
+    let mut session = req.database.locked(sink)?;
+    if req.direction == Direction::Up && req.target == "head" {
+        if let Some(report) = upgrade_at_head(
+            req,
+            &mut session,
+            &prepared.on_disk,
+            Some(&prepared.declared),
+            sink,
+        )? {
+            return Ok(report);
+        }
+    }
+    run_loaded(req, session, &prepared.project, &prepared.declared, sink)
+}
+
 /// A run that reads every file: validation, drift, plan, execution.
 fn full_run(
     req: &Request,
@@ -333,24 +396,129 @@ fn full_run(
         None => (None, crate::project::scan(&req.database.config.dir)?),
     };
     let (project, declared) = load::checked(layout, &[], sink)?;
-    let target = parse_target(&req.target, &project)?;
-    let command = command(req.direction);
-    let schema = &req.database.config.history_schema;
-
-    let mut session = match session {
+    let session = match session {
         Some(s) => s,
         None => req.database.locked(sink)?,
     };
+    run_loaded(req, session, &project, &declared, sink)
+}
+
+/// `keel policies apply` with the project already loaded: the declared policies at the
+/// database's version. Returns that version and how many policies changed.
+pub fn apply_prepared_policies(
+    db: &Database,
+    prepared: &Prepared,
+    sink: &mut dyn Sink,
+) -> Result<(Option<Version>, usize), Error> {
+    let mut session = db.locked(sink)?;
+    let applied = session.applied(false, &prepared.project)?;
+    refuse_dirty(&applied, &prepared.project)?;
+    let at = crate::plan::current(&applied);
     let waited = session.lock_wait();
-    let applied = session.applied(false, &project)?;
-    refuse_dirty(&applied, &project)?;
-    guard::refuse_drift(&mut session, &project, &applied, sink)?;
-    let plan = plan_for(&project, &applied, &target, req.direction)?;
+    let changes = policies_only(
+        &mut session,
+        &db.config.history_schema,
+        &prepared.declared,
+        at.as_ref(),
+        "policies",
+        "apply",
+        &waited,
+    )?;
+    session.unlock()?;
+    Ok((at, changes.len()))
+}
+
+/// What `keel check` finds in a database against the loaded files: edited applied files,
+/// applied versions without files, a dirty database, INVALID indexes, policy drift.
+pub fn check_database(
+    db: &Database,
+    prepared: &Prepared,
+    sink: &mut dyn Sink,
+) -> Result<Vec<Diagnostic>, Error> {
+    let mut session = open(&db.config, db.database_url.as_deref(), sink)?;
+    let diags = crate::online_checks::database_diagnostics(&mut session, &prepared.project, false)?;
+    sink.event(Event::Diagnostics(&diags));
+    Ok(diags)
+}
+
+/// Where one database stands against the loaded files (`keel fleet status`).
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseStatus {
+    pub current: Option<Version>,
+    /// Versions on disk not applied.
+    pub pending: usize,
+    pub dirty: Option<Version>,
+    /// Applied versions whose up or down file changed since.
+    pub drift: usize,
+    /// Applied versions with no file.
+    pub missing: usize,
+    /// The live policies differ from those declared at this version.
+    pub policy_drift: bool,
+}
+
+/// [`DatabaseStatus`] of `db`, without taking the run lock or writing anything.
+pub fn database_status(
+    db: &Database,
+    prepared: &Prepared,
+    sink: &mut dyn Sink,
+) -> Result<DatabaseStatus, Error> {
+    let project = &prepared.project;
+    let mut session = open(&db.config, db.database_url.as_deref(), sink)?;
+    let applied = session.applied(false, project)?;
+    let mut status = DatabaseStatus {
+        current: crate::plan::current(&applied),
+        dirty: applied.iter().find(|a| a.dirty).map(|a| a.version),
+        ..DatabaseStatus::default()
+    };
+    for a in &applied {
+        match project.find(&a.version) {
+            None => status.missing += 1,
+            Some(m) => {
+                if m.up.checksum.to_string() != a.up_checksum
+                    || m.down.checksum.to_string() != a.down_checksum
+                {
+                    status.drift += 1;
+                }
+            }
+        }
+    }
+    let applied_set: BTreeSet<Version> = applied.iter().map(|a| a.version).collect();
+    status.pending = project
+        .migrations
+        .iter()
+        .filter(|m| !applied_set.contains(&m.version))
+        .count();
+    let tables = crate::policies::status::status(
+        &mut session,
+        &db.config.history_schema,
+        &prepared.declared,
+        status.current.as_ref(),
+    )?;
+    status.policy_drift = tables.iter().any(|t| t.drifted());
+    Ok(status)
+}
+
+/// Drift, plan, validation and execution on a locked session.
+fn run_loaded(
+    req: &Request,
+    mut session: Session,
+    project: &Project,
+    declared: &Declared,
+    sink: &mut dyn Sink,
+) -> Result<Report, Error> {
+    let target = parse_target(&req.target, project)?;
+    let command = command(req.direction);
+    let schema = &req.database.config.history_schema;
+    let waited = session.lock_wait();
+    let applied = session.applied(false, project)?;
+    refuse_dirty(&applied, project)?;
+    guard::refuse_drift(&mut session, project, &applied, sink)?;
+    let plan = plan_for(project, &applied, &target, req.direction)?;
     if plan.steps.is_empty() {
         let changes = policies_only(
             &mut session,
             schema,
-            &declared,
+            declared,
             plan.from.as_ref(),
             command,
             &req.target,
@@ -378,7 +546,7 @@ fn full_run(
         waited_for: waited.1,
         ddl: &req.database.config.ddl,
     };
-    let mut stage = Stage::new(&declared, schema, req.direction == Direction::Down);
+    let mut stage = Stage::new(declared, schema, req.direction == Direction::Down);
     let result = run::execute(
         &mut session,
         &plan,

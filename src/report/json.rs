@@ -57,6 +57,156 @@ pub struct DevDbStarted<'a> {
     pub pg_major: Option<u32>,
 }
 
+/// `keel fleet upgrade|downgrade|check|policies apply`: a line per target as it finishes.
+#[derive(Debug, Serialize)]
+pub struct FleetTarget<'a> {
+    /// Always `target`.
+    pub event: &'static str,
+    pub target: &'a str,
+    pub group: &'a str,
+    /// `ok`, `failed`, `unreachable` or `skipped`.
+    pub outcome: &'static str,
+    pub ms: f64,
+    /// Before and after (upgrade, downgrade, policies apply).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Migrations applied or reverted.
+    pub steps: Option<usize>,
+    pub policy_changes: Option<usize>,
+    /// The error's first line (failed, unreachable), or why it was skipped.
+    pub message: Option<String>,
+    /// `path:line:column` of the failing statement or file, when there is one.
+    pub location: Option<String>,
+}
+
+impl<'a> FleetTarget<'a> {
+    pub fn of(d: &'a crate::fleet::Done) -> FleetTarget<'a> {
+        use crate::fleet::Outcome;
+        let mut t = FleetTarget {
+            event: "target",
+            target: &d.name,
+            group: &d.group,
+            outcome: d.outcome.word(),
+            ms: d.elapsed.as_secs_f64() * 1000.0,
+            from: None,
+            to: None,
+            steps: None,
+            policy_changes: None,
+            message: None,
+            location: None,
+        };
+        match &d.outcome {
+            Outcome::Ran {
+                from,
+                to,
+                steps,
+                policy_changes,
+            } => {
+                t.from = Some(crate::migrate::version_text(from.as_ref()));
+                t.to = Some(crate::migrate::version_text(to.as_ref()));
+                t.steps = Some(*steps);
+                t.policy_changes = Some(*policy_changes);
+            }
+            Outcome::Failed { message, location } => {
+                t.message = Some(message.clone());
+                t.location = location.clone();
+            }
+            Outcome::Unreachable { message } => t.message = Some(message.clone()),
+            Outcome::Skipped { why } => t.message = Some((*why).to_string()),
+            Outcome::Checked { .. } | Outcome::Status(_) => {}
+        }
+        t
+    }
+}
+
+/// The last line of a fleet run.
+#[derive(Debug, Serialize)]
+pub struct FleetSummary<'a> {
+    /// Always `fleet`.
+    pub event: &'static str,
+    pub command: &'a str,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub unreachable: usize,
+    pub skipped: usize,
+    pub ms: f64,
+}
+
+impl<'a> FleetSummary<'a> {
+    pub fn of(
+        command: &'a str,
+        s: &crate::fleet::Summary,
+        took: std::time::Duration,
+    ) -> FleetSummary<'a> {
+        FleetSummary {
+            event: "fleet",
+            command,
+            succeeded: s.count("ok"),
+            failed: s.count("failed"),
+            unreachable: s.count("unreachable"),
+            skipped: s.count("skipped"),
+            ms: took.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+/// `keel fleet status`.
+#[derive(Debug, Serialize)]
+pub struct FleetStatus {
+    pub targets: Vec<FleetStatusRow>,
+}
+
+/// One target of `keel fleet status`.
+#[derive(Debug, Serialize)]
+pub struct FleetStatusRow {
+    pub target: String,
+    pub group: String,
+    pub reachable: bool,
+    /// Why it is not, when it is not.
+    pub error: Option<String>,
+    pub current: Option<String>,
+    pub pending: Option<usize>,
+    pub dirty: Option<String>,
+    pub drift: Option<usize>,
+    pub missing_files: Option<usize>,
+    pub policy_drift: Option<bool>,
+}
+
+impl FleetStatusRow {
+    pub fn of(d: &crate::fleet::Done) -> FleetStatusRow {
+        use crate::fleet::Outcome;
+        let mut row = FleetStatusRow {
+            target: d.name.clone(),
+            group: d.group.clone(),
+            reachable: false,
+            error: None,
+            current: None,
+            pending: None,
+            dirty: None,
+            drift: None,
+            missing_files: None,
+            policy_drift: None,
+        };
+        match &d.outcome {
+            Outcome::Status(s) => {
+                row.reachable = true;
+                row.current = s.current.map(|v| v.digits());
+                row.pending = Some(s.pending);
+                row.dirty = s.dirty.map(|v| v.digits());
+                row.drift = Some(s.drift);
+                row.missing_files = Some(s.missing);
+                row.policy_drift = Some(s.policy_drift);
+            }
+            Outcome::Unreachable { message } | Outcome::Failed { message, .. } => {
+                row.error = Some(message.clone());
+            }
+            Outcome::Skipped { why } => row.error = Some((*why).to_string()),
+            Outcome::Ran { .. } | Outcome::Checked { .. } => row.reachable = true,
+        }
+        row
+    }
+}
+
 /// `keel dev-db status`.
 #[derive(Debug, Serialize)]
 pub struct DevDbStatus<'a> {
@@ -522,6 +672,41 @@ mod tests {
         serde_json::to_value(v).unwrap()
     }
 
+    fn fleet_done() -> crate::fleet::Done {
+        crate::fleet::Done {
+            name: "t1".into(),
+            group: "canary".into(),
+            outcome: crate::fleet::Outcome::Ran {
+                from: None,
+                to: None,
+                steps: 1,
+                policy_changes: 0,
+            },
+            elapsed: std::time::Duration::from_millis(5),
+        }
+    }
+
+    fn fleet_target() -> FleetTarget<'static> {
+        let d: &'static crate::fleet::Done = Box::leak(Box::new(fleet_done()));
+        FleetTarget::of(d)
+    }
+
+    fn fleet_summary() -> FleetSummary<'static> {
+        FleetSummary::of(
+            "upgrade",
+            &crate::fleet::Summary::default(),
+            std::time::Duration::ZERO,
+        )
+    }
+
+    fn fleet_status_row() -> FleetStatusRow {
+        FleetStatusRow::of(&fleet_done())
+    }
+
+    fn fleet_status() -> FleetStatus {
+        FleetStatus { targets: vec![] }
+    }
+
     /// Every document and every object in one, by its name in the doc.
     fn samples() -> Vec<(&'static str, Value)> {
         let p = Path::new("sql/up/0001_a.sql");
@@ -748,6 +933,10 @@ mod tests {
             ("applied", value(&applied)),
             ("applied event", value(RunEvent::Applied(step()))),
             ("reverted", value(RunEvent::Reverted(step()))),
+            ("fleet target", value(fleet_target())),
+            ("fleet summary", value(fleet_summary())),
+            ("fleet status", value(fleet_status())),
+            ("fleet status target", value(fleet_status_row())),
             (
                 "retrying event",
                 value(RunEvent::Retrying(Retrying {

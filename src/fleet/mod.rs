@@ -1,0 +1,349 @@
+//! One plan applied to many databases ([`run`]): the files are loaded and checked once
+//! ([`crate::migrate::prepare`]), then each database runs what `keel upgrade` would run there,
+//! under its own lock and in its own transaction, `parallel` at a time, group after group.
+//!
+//! A group starts only when the group before it succeeded everywhere. With `on_error = "stop"`
+//! no new target starts after a failure (running ones finish or roll back); with `continue`
+//! the rest of the group is still tried. An interruption (Ctrl-C) starts nothing new either.
+//! Connections never exceed `parallel` (one session per worker; a targets query uses one more,
+//! closed before any target starts), and what is kept per target is its [`Done`] record.
+
+pub mod config;
+
+pub use config::{select, Fleet, OnError, Selector, Target, TargetsQuery, Url};
+
+use crate::config::Config;
+use crate::diagnostic::Diagnostic;
+use crate::migrate::{self, Database, Event, Prepared, Request, Sink};
+use crate::plan::Direction;
+use crate::project::Version;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// What the fleet does on each target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `keel upgrade TARGET` (`head` by default).
+    Upgrade(String),
+    /// `keel downgrade TARGET`.
+    Downgrade(String),
+    /// `keel policies apply`.
+    PoliciesApply,
+    /// `keel check` against the database: drift, dirt, missing files, INVALID indexes.
+    Check,
+    /// `keel current` and more: version, pending, dirty, drift, policy drift.
+    Status,
+}
+
+/// How one target ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Upgrade, downgrade or policies apply succeeded.
+    Ran {
+        from: Option<Version>,
+        to: Option<Version>,
+        steps: usize,
+        policy_changes: usize,
+    },
+    /// `status`: what the database holds.
+    Status(TargetStatus),
+    /// `check` found nothing wrong (warnings are counted).
+    Checked { warnings: usize },
+    /// The work failed: the error's first line, and where.
+    Failed {
+        message: String,
+        location: Option<String>,
+    },
+    /// keel could not connect (or the target's `url_env` is not set).
+    Unreachable { message: String },
+    /// Never started: why.
+    Skipped { why: &'static str },
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Ran { .. } | Outcome::Status(_) | Outcome::Checked { .. }
+        )
+    }
+
+    /// `ok`, `failed`, `unreachable` or `skipped`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Ran { .. } | Outcome::Status(_) | Outcome::Checked { .. } => "ok",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Unreachable { .. } => "unreachable",
+            Outcome::Skipped { .. } => "skipped",
+        }
+    }
+}
+
+/// `keel fleet status` for one database.
+#[derive(Debug, Clone, Default)]
+pub struct TargetStatus {
+    pub current: Option<Version>,
+    pub pending: usize,
+    /// The version a `transaction off` migration left unfinished.
+    pub dirty: Option<Version>,
+    /// Applied versions whose files changed since they ran.
+    pub drift: usize,
+    /// Applied versions with no file on disk.
+    pub missing: usize,
+    /// The live policies differ from the declared ones.
+    pub policy_drift: bool,
+}
+
+/// One target, finished (or skipped).
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub name: String,
+    pub group: String,
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+}
+
+/// How a fleet run went, target by target, in the order they finished.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub done: Vec<Done>,
+}
+
+impl Summary {
+    pub fn succeeded(&self) -> bool {
+        self.done.iter().all(|d| d.outcome.succeeded())
+    }
+
+    pub fn count(&self, word: &str) -> usize {
+        self.done
+            .iter()
+            .filter(|d| d.outcome.word() == word)
+            .count()
+    }
+}
+
+/// Runs `action` on `targets` (in the fleet's groups, `fleet.parallel` at a time), telling
+/// `on_done` about each as it finishes. `interrupted` (set by a signal) starts nothing new.
+pub fn run(
+    fleet: &Fleet,
+    targets: &[&Target],
+    action: &Action,
+    config: &Config,
+    prepared: &Prepared,
+    interrupted: &AtomicBool,
+    on_done: &mut dyn FnMut(&Done),
+) -> Summary {
+    let mut summary = Summary::default();
+    let mut blocked: Option<&'static str> = None;
+    for group in &fleet.groups {
+        let members: Vec<&Target> = targets
+            .iter()
+            .copied()
+            .filter(|t| &t.group == group)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        if let Some(why) = blocked {
+            for t in members {
+                let d = skipped(t, why);
+                on_done(&d);
+                summary.done.push(d);
+            }
+            continue;
+        }
+        let before = summary.done.len();
+        run_group(
+            fleet,
+            &members,
+            action,
+            config,
+            prepared,
+            interrupted,
+            &mut |d| {
+                on_done(d);
+                summary.done.push(d.clone());
+            },
+        );
+        if interrupted.load(Ordering::SeqCst) {
+            blocked = Some("interrupted");
+        } else if !summary.done[before..].iter().all(|d| d.outcome.succeeded()) {
+            blocked = Some("an earlier group did not succeed everywhere");
+        }
+    }
+    summary
+}
+
+fn skipped(t: &Target, why: &'static str) -> Done {
+    Done {
+        name: t.name.clone(),
+        group: t.group.clone(),
+        outcome: Outcome::Skipped { why },
+        elapsed: Duration::ZERO,
+    }
+}
+
+/// One group: `parallel` workers take targets in order until none is left, a failure stops
+/// the group (`on_error = "stop"`) or `interrupted` is set.
+fn run_group(
+    fleet: &Fleet,
+    members: &[&Target],
+    action: &Action,
+    config: &Config,
+    prepared: &Prepared,
+    interrupted: &AtomicBool,
+    on_done: &mut dyn FnMut(&Done),
+) {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let started: Vec<AtomicBool> = members.iter().map(|_| AtomicBool::new(false)).collect();
+    let (tx, rx) = mpsc::channel::<Done>();
+    std::thread::scope(|scope| {
+        for _ in 0..fleet.parallel.min(members.len()) {
+            let tx = tx.clone();
+            let (next, stop, started) = (&next, &stop, &started);
+            scope.spawn(move || loop {
+                if stop.load(Ordering::SeqCst) || interrupted.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(target) = members.get(i) else { break };
+                started[i].store(true, Ordering::SeqCst);
+                let t0 = Instant::now();
+                let outcome = run_one(target, action, config, prepared);
+                if !outcome.succeeded() && fleet.on_error == OnError::Stop {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                let done = Done {
+                    name: target.name.clone(),
+                    group: target.group.clone(),
+                    outcome,
+                    elapsed: t0.elapsed(),
+                };
+                if tx.send(done).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for done in rx {
+            on_done(&done);
+        }
+    });
+    let why = if interrupted.load(Ordering::SeqCst) {
+        "interrupted"
+    } else {
+        "stopped after a failure (on_error = \"stop\")"
+    };
+    for (t, s) in members.iter().zip(&started) {
+        if !s.load(Ordering::SeqCst) {
+            on_done(&skipped(t, why));
+        }
+    }
+}
+
+/// What a run on one target reports, kept: the first error diagnostic.
+#[derive(Default)]
+struct FirstError(Option<Diagnostic>);
+
+impl Sink for FirstError {
+    fn event(&mut self, event: Event<'_>) {
+        if let Event::Diagnostics(diags) = event {
+            if self.0.is_none() {
+                self.0 = diags.iter().find(|d| d.is_error()).cloned();
+            }
+        }
+    }
+}
+
+fn run_one(target: &Target, action: &Action, config: &Config, prepared: &Prepared) -> Outcome {
+    let url = match &target.url {
+        Ok(u) => u.as_str().to_string(),
+        Err(why) => {
+            return Outcome::Unreachable {
+                message: why.clone(),
+            }
+        }
+    };
+    let database = Database {
+        config: config.clone(),
+        database_url: Some(url),
+        lock_timeout: None,
+    };
+    let mut sink = FirstError::default();
+    let result = match action {
+        Action::Upgrade(t) | Action::Downgrade(t) => {
+            let req = Request {
+                database,
+                direction: if matches!(action, Action::Upgrade(_)) {
+                    Direction::Up
+                } else {
+                    Direction::Down
+                },
+                target: t.clone(),
+                per_migration: false,
+                strict: false,
+            };
+            migrate::run_prepared(&req, prepared, &mut sink).map(|r| Outcome::Ran {
+                from: r.from,
+                to: r.to,
+                steps: r.steps,
+                policy_changes: r.policy_changes.len(),
+            })
+        }
+        Action::PoliciesApply => migrate::apply_prepared_policies(&database, prepared, &mut sink)
+            .map(|(at, changes)| Outcome::Ran {
+                from: at,
+                to: at,
+                steps: 0,
+                policy_changes: changes,
+            }),
+        Action::Check => migrate::check_database(&database, prepared, &mut sink).map(|diags| {
+            match diags.iter().find(|d| d.is_error()) {
+                Some(first) => Outcome::Failed {
+                    message: first.message.clone(),
+                    location: first.location(),
+                },
+                None => Outcome::Checked {
+                    warnings: diags.len(),
+                },
+            }
+        }),
+        Action::Status => migrate::database_status(&database, prepared, &mut sink).map(|s| {
+            Outcome::Status(TargetStatus {
+                current: s.current,
+                pending: s.pending,
+                dirty: s.dirty,
+                drift: s.drift,
+                missing: s.missing,
+                policy_drift: s.policy_drift,
+            })
+        }),
+    };
+    match result {
+        Ok(outcome) => outcome,
+        Err(migrate::Error::Unreachable { message, .. }) => Outcome::Unreachable {
+            message: first_line(&message),
+        },
+        Err(e) => {
+            let first = sink.0;
+            Outcome::Failed {
+                message: match &first {
+                    Some(d) => first_line(&d.message),
+                    None => first_line(&e.to_string()),
+                },
+                location: first.and_then(|d| d.location()),
+            }
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+/// The targets a [`TargetsQuery`] lists: rows of `name`, `url` and optionally `group`.
+pub fn query_targets(q: &TargetsQuery) -> Result<Vec<(String, String, Option<String>)>, String> {
+    crate::db::fleet::query_targets(q.url.as_str(), &q.query)
+}

@@ -1,0 +1,391 @@
+//! `keel fleet`: one plan on many databases, on two clusters, in groups, with `on_error`, a
+//! canary, re-runs that finish what is left, and SIGKILL leaving each database at its old or
+//! its new version.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
+
+mod common;
+
+#[path = "fixtures/runner/support.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use keel::db::cluster::{Cluster, DEFAULT_DB};
+use support::{versions, Project};
+
+/// A second cluster, so the fleet spans two servers.
+fn second_cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| Cluster::throwaway().expect("a second throwaway cluster"))
+}
+
+/// A new database on `cluster`; returns its URL.
+fn database_on(cluster: &Cluster) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!("fleet_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    common::pg::connect(&cluster.connection_string(DEFAULT_DB))
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    cluster.url(&name)
+}
+
+/// A project of three migrations (each creates a table), and a fleet of `urls` named
+/// `t01`, `t02`, ... in `keel.toml`.
+fn project(
+    urls: &[String],
+    header: &str,
+    group_of: impl Fn(usize) -> Option<&'static str>,
+) -> Project {
+    let p = Project::new();
+    for (v, name) in [(1, "one"), (2, "two"), (3, "three")] {
+        p.migration(
+            v,
+            name,
+            &format!("CREATE TABLE {name} (id int);\n"),
+            &format!("DROP TABLE {name};\n"),
+        );
+    }
+    p.seal();
+    let mut toml = format!("[fleet]\n{header}\n");
+    for (i, url) in urls.iter().enumerate() {
+        write!(
+            toml,
+            "\n[[fleet.targets]]\nname = \"t{:02}\"\nurl = \"{url}\"\n",
+            i + 1
+        )
+        .unwrap();
+        if let Some(g) = group_of(i) {
+            writeln!(toml, "group = \"{g}\"").unwrap();
+        }
+    }
+    std::fs::write(p.root().join("keel.toml"), toml).unwrap();
+    p
+}
+
+fn head_of(url: &str) -> Vec<String> {
+    let mut c = common::pg::connect(url);
+    let exists: bool = c
+        .query_one("SELECT to_regclass('keel.versions') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    if exists {
+        versions(&mut c)
+    } else {
+        Vec::new()
+    }
+}
+
+const HEAD: [&str; 3] = ["1", "2", "3"];
+
+#[test]
+fn thirty_databases_on_two_clusters_reach_head_in_one_run() {
+    let urls: Vec<String> = (0..30)
+        .map(|i| {
+            if i % 2 == 0 {
+                common::fresh_db().url().to_string()
+            } else {
+                database_on(second_cluster())
+            }
+        })
+        .collect();
+    let p = project(&urls, "parallel = 4", |_| None);
+    let run = p.keel(None, &["fleet", "upgrade"]);
+    run.assert_code(0)
+        .assert_stdout_has(
+            "fleet upgrade: 30 succeeded, 0 failed, 0 unreachable, 0 skipped (30 targets",
+        )
+        .assert_stderr_has("t17  base → 0003  3 migrations");
+    for url in &urls {
+        assert_eq!(head_of(url), HEAD, "{url}");
+        assert!(!run.stderr.contains(url.as_str()) && !run.stdout.contains(url.as_str()));
+    }
+    // A second run has nothing to do, and says so per target.
+    p.keel(None, &["fleet", "upgrade"])
+        .assert_code(0)
+        .assert_stderr_has("t01  at 0003, nothing to run");
+    // Status, as a table and as JSON.
+    let status = p.keel(None, &["fleet", "status"]);
+    status
+        .assert_code(0)
+        .assert_stdout_has("t30  at 0003, at head");
+    let json = p.keel(None, &["fleet", "status", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let targets = doc["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 30);
+    assert!(targets
+        .iter()
+        .all(|t| t["current"] == "0003" && t["pending"] == 0));
+}
+
+/// Six targets in one group, one at a time: t03 fails (a table in the way), t05 cannot be
+/// reached. Under `stop` nothing starts after t03; under `continue` everything is tried;
+/// after the fix, a re-run finishes what is left.
+#[test]
+fn stop_and_continue_and_a_rerun_after_the_fix() {
+    let mut urls: Vec<String> = (0..6)
+        .map(|_| common::fresh_db().url().to_string())
+        .collect();
+    urls[4] = "postgresql:///nowhere?host=/nonexistent-keel-socket-dir&port=5999&connect_timeout=2"
+        .to_string();
+    common::pg::connect(&urls[2])
+        .batch_execute("CREATE TABLE two (in_the_way text)")
+        .unwrap();
+    let stop = project(&urls, "parallel = 1\non_error = \"stop\"", |_| None);
+    let run = stop.keel(None, &["fleet", "upgrade"]);
+    run.assert_code(1)
+        .assert_stdout_has(
+            "fleet upgrade: 2 succeeded, 1 failed, 0 unreachable, 3 skipped (6 targets",
+        )
+        .assert_stdout_has(
+            "t03  FAILED  sql/up/0002_two.sql:2:1: ERROR 42P07: relation \"two\" already exists",
+        )
+        .assert_stdout_has("t04  skipped: stopped after a failure (on_error = \"stop\")");
+    assert_eq!(head_of(&urls[0]), HEAD);
+    assert_eq!(head_of(&urls[1]), HEAD);
+    assert!(
+        head_of(&urls[2]).is_empty(),
+        "t03 rolled back: nothing applied"
+    );
+    assert!(head_of(&urls[3]).is_empty(), "t04 never started");
+
+    let cont = project(&urls, "parallel = 1\non_error = \"continue\"", |_| None);
+    let run = cont.keel(None, &["fleet", "upgrade"]);
+    run.assert_code(1)
+        .assert_stdout_has(
+            "fleet upgrade: 4 succeeded, 1 failed, 1 unreachable, 0 skipped (6 targets",
+        )
+        .assert_stdout_has("unreachable:\n  t05  UNREACHABLE  ");
+    assert_eq!(head_of(&urls[3]), HEAD);
+    assert_eq!(head_of(&urls[5]), HEAD);
+
+    // The fix, then a re-run without the unreachable one: only t03 has work left.
+    common::pg::connect(&urls[2])
+        .batch_execute("DROP TABLE two")
+        .unwrap();
+    let run = cont.keel(None, &["fleet", "upgrade", "--exclude", "t05"]);
+    run.assert_code(0)
+        .assert_stdout_has("fleet upgrade: 5 succeeded, 0 failed, 0 unreachable, 0 skipped")
+        .assert_stderr_has("t03  base → 0003  3 migrations")
+        .assert_stderr_has("t01  at 0003, nothing to run");
+    assert_eq!(head_of(&urls[2]), HEAD);
+}
+
+#[test]
+fn a_failing_canary_leaves_every_other_target_untouched() {
+    let urls: Vec<String> = (0..5)
+        .map(|_| common::fresh_db().url().to_string())
+        .collect();
+    common::pg::connect(&urls[0])
+        .batch_execute("CREATE TABLE three (in_the_way text)")
+        .unwrap();
+    let p = project(
+        &urls,
+        "groups = [\"canary\", \"rest\"]\non_error = \"continue\"",
+        |i| (i == 0).then_some("canary"),
+    );
+    let run = p.keel(None, &["fleet", "upgrade"]);
+    run.assert_code(1)
+        .assert_stdout_has("1 failed, 0 unreachable, 4 skipped")
+        .assert_stdout_has("t02  skipped: an earlier group did not succeed everywhere");
+    assert!(head_of(&urls[0]).is_empty(), "the canary rolled back");
+    for url in &urls[1..] {
+        let mut c = common::pg::connect(url);
+        let untouched: bool = c
+            .query_one(
+                "SELECT NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'keel')",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(untouched, "{url} was touched");
+    }
+}
+
+/// keel killed outright mid-fleet: every database is at its old version or its new one.
+#[test]
+fn sigkill_mid_fleet_leaves_each_database_at_its_old_or_new_version() {
+    let urls: Vec<String> = (0..8)
+        .map(|_| common::fresh_db().url().to_string())
+        .collect();
+    let p = project(&urls, "parallel = 2", |_| None);
+    // Slow enough that the kill lands while some targets run.
+    p.migration(
+        4,
+        "slow",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(0.4);\n",
+        "DROP TABLE slow;\n",
+    );
+    p.seal();
+    let mut child = p.spawn(None, &["fleet", "upgrade"], "killed");
+    std::thread::sleep(Duration::from_millis(1200));
+    child.child.kill().unwrap(); // SIGKILL
+    child.child.wait().unwrap();
+    // The server notices the lost connections and rolls their transactions back.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut at_head = 0;
+    for url in &urls {
+        let v = head_of(url);
+        let mut c = common::pg::connect(url);
+        let tables: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('one', 'two', 'three', 'slow')",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        match v.len() {
+            0 => assert_eq!(tables, 0, "{url}: no version but tables"),
+            4 => {
+                at_head += 1;
+                assert_eq!(tables, 4, "{url}");
+            }
+            _ => panic!("{url} is between versions: {v:?}"),
+        }
+    }
+    assert!(
+        at_head < urls.len(),
+        "the kill landed after the fleet finished; nothing was tested"
+    );
+    // A re-run finishes the rest.
+    p.keel(None, &["fleet", "upgrade"]).assert_code(0);
+    for url in &urls {
+        assert_eq!(head_of(url).len(), 4);
+    }
+}
+
+/// The text table of `keel fleet status`, with every state a target can be in.
+#[test]
+fn fleet_status_table() {
+    let mut urls: Vec<String> = (0..4)
+        .map(|_| common::fresh_db().url().to_string())
+        .collect();
+    urls[3] = "postgresql:///nowhere?host=/nonexistent-keel-socket-dir&port=5999".to_string();
+    let p = project(&urls, "", |_| None);
+    p.keel(None, &["fleet", "upgrade", "--only", "t01"])
+        .assert_code(0);
+    p.keel(None, &["fleet", "upgrade", "1", "--only", "t02"])
+        .assert_code(0);
+    let run = p.keel(None, &["fleet", "status"]);
+    run.assert_code(1);
+    // The unreachable target's message names its socket path, which differs per machine.
+    let table: String = run
+        .stdout
+        .lines()
+        .map(|l| match l.find("UNREACHABLE") {
+            Some(i) => format!("{}UNREACHABLE ...", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!(table, @r"
+    t01  at 0003, at head
+    t02  at 0001, 2 pending
+    t03  at base, 3 pending
+    t04  UNREACHABLE ...
+    4 targets: 3 reachable, 1 unreachable
+    ");
+}
+
+/// Targets from a table on a control database, and a URL kept in the environment.
+#[test]
+fn targets_come_from_a_control_query_and_the_environment() {
+    let control = common::fresh_db();
+    let listed: Vec<String> = (0..3)
+        .map(|_| common::fresh_db().url().to_string())
+        .collect();
+    let mut c = control.connect();
+    c.batch_execute("CREATE TABLE tenants (name text, url text, \"group\" text)")
+        .unwrap();
+    for (i, url) in listed.iter().enumerate() {
+        c.execute(
+            "INSERT INTO tenants VALUES ($1, $2, 'rest')",
+            &[&format!("q{i}"), url],
+        )
+        .unwrap();
+    }
+    let env_db = common::fresh_db();
+    let p = project(&[], "", |_| None);
+    std::fs::write(
+        p.root().join("fleet.toml"),
+        "[fleet]\ngroups = [\"canary\", \"rest\"]\n\
+         [[fleet.targets]]\nname = \"from_env\"\nurl_env = \"KEEL_TEST_TENANT_URL\"\ngroup = \"canary\"\n\
+         [fleet.targets_query]\nurl_env = \"KEEL_TEST_CONTROL_URL\"\n\
+         query = \"SELECT name, url, \\\"group\\\" FROM tenants ORDER BY name\"\n",
+    )
+    .unwrap();
+    let run = p
+        .keel_cmd(None, &["fleet", "--file", "fleet.toml", "upgrade"])
+        .env("KEEL_TEST_TENANT_URL", env_db.url())
+        .env("KEEL_TEST_CONTROL_URL", control.url())
+        .run();
+    run.assert_code(0)
+        .assert_stdout_has("fleet upgrade: 4 succeeded, 0 failed, 0 unreachable, 0 skipped");
+    for url in listed.iter().map(String::as_str).chain([env_db.url()]) {
+        assert_eq!(head_of(url), HEAD);
+    }
+    // Without the variable, that target is unreachable and says which variable.
+    p.keel_cmd(None, &["fleet", "--file", "fleet.toml", "status"])
+        .env("KEEL_TEST_CONTROL_URL", control.url())
+        .run()
+        .assert_code(1)
+        .assert_stdout_has("from_env  UNREACHABLE  the environment variable KEEL_TEST_TENANT_URL (its url_env) is not set");
+}
+
+/// Ctrl-C starts nothing new: the running target finishes, the others are skipped; and at
+/// no time are more than `parallel` connections open.
+#[test]
+fn ctrl_c_starts_nothing_new_and_connections_stay_within_parallel() {
+    let urls: Vec<String> = (0..6)
+        .map(|_| common::fresh_db().url().to_string())
+        .collect();
+    let p = project(&urls, "parallel = 2", |_| None);
+    p.migration(
+        4,
+        "slow",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(0.6);\n",
+        "DROP TABLE slow;\n",
+    );
+    p.seal();
+    let mut child = p.spawn(None, &["fleet", "upgrade"], "interrupted");
+    let mut admin = common::pg::connect(&common::cluster().connection_string(DEFAULT_DB));
+    let mut most = 0;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(400) {
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'keel'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        most = most.max(n);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        (1..=2).contains(&most),
+        "{most} connections for parallel = 2"
+    );
+    let pid = child.child.id() as i32;
+    // SIGINT, as Ctrl-C sends.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let run = child
+        .wait_timeout(Duration::from_secs(30))
+        .expect("keel ends after the running targets");
+    run.assert_code(1)
+        .assert_stderr_has("interrupted: no new target was started")
+        .assert_stdout_has("skipped: interrupted");
+    let at_head = urls.iter().filter(|u| head_of(u).len() == 4).count();
+    let untouched = urls.iter().filter(|u| head_of(u).is_empty()).count();
+    assert_eq!(
+        at_head + untouched,
+        urls.len(),
+        "each at its old or new version"
+    );
+    assert!(
+        (1..=2).contains(&at_head),
+        "{at_head} finished: the running ones"
+    );
+}
