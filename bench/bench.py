@@ -4,8 +4,8 @@
 Every figure is a ratio against a baseline measured in the same run on the
 same server, because these machines are noisy. Workloads are generated
 deterministically. Options: --quick (smaller sizes, fewer runs), --peers
-(not available: see the note printed), --only=W9 (only the rows whose name
-starts with W9: the others are not measured).
+(not available: see the note printed), --only=W9 or --only=W10 (only those
+rows: the others are not measured).
 """
 
 import json
@@ -163,6 +163,47 @@ def run_diagnostics(server, work, runs, row):
         )
 
 
+def run_fleet(server, work, runs, row, targets=100, migrations=10):
+    """W10: `keel fleet` on many databases against a shell loop of one keel per database."""
+    path = os.path.join(work, "fleet")
+    sql = gen_project(path, migrations)
+    names = [f"fleet_{i}" for i in range(targets)]
+    with open(os.path.join(path, "fleet.toml"), "w") as f:
+        f.write("[fleet]\nparallel = 4\n")
+        for name in names:
+            f.write(f'\n[[fleet.targets]]\nname = "{name}"\nurl = "{server.url(name)}"\n')
+    reset = os.path.join(path, "reset.sql")
+    with open(reset, "w") as f:
+        for name in names:
+            f.write(f"DROP DATABASE IF EXISTS {name};\nCREATE DATABASE {name};\n")
+    reset_cmd = f"psql -X -q '{server.admin}' -f {reset}"
+    loop = os.path.join(path, "loop.sh")
+    with open(loop, "w") as f:
+        f.write("set -e\n")
+        for name in names:
+            f.write(f"{KEEL} --quiet --database-url '{server.url(name)}' --dir {sql} \"$@\"\n")
+    # From inside the scratch folder, so no keel.toml of the repository applies.
+    fleet = f"cd {path} && {KEEL} --quiet --dir {sql} fleet --file fleet.toml"
+    t_fleet, t_loop = hyperfine(
+        [f"{fleet} upgrade >/dev/null", f"cd {path} && bash {loop} upgrade"],
+        runs=runs, warmup=0, prepare=reset_cmd,
+    )
+    row(
+        f"W10 fleet upgrade {targets} dbs x {migrations} / loop",
+        t_fleet, t_loop, "<= 0.5",
+        note=f"parallel = 4 against `keel upgrade` once per database, one after another ({os.cpu_count()} cores)",
+    )
+    t_status, t_current = hyperfine(
+        [f"{fleet} status >/dev/null", f"cd {path} && bash {loop} current >/dev/null"],
+        runs=runs, warmup=1,
+    )
+    row(
+        f"W10 fleet status {targets} dbs / loop of current",
+        t_status, t_current, "<= 0.25",
+        note="status also reads drift and policy drift; current reads the version only",
+    )
+
+
 def hyperfine(cmds, runs, warmup=1, prepare=None, shell=True, env=None):
     """Median seconds of each command."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
@@ -239,6 +280,8 @@ def main():
             if "W9".startswith(ONLY):
                 server.reset("bench")
                 run_diagnostics(server, work, runs, row)
+            if ONLY.startswith("W10"):
+                run_fleet(server, work, runs, row)
             return report(rows, results, write=False)
         env_base = dict(os.environ)
         env_base.pop("DATABASE_URL", None)
@@ -396,6 +439,7 @@ def main():
         })
         server.reset("bench")
         run_diagnostics(server, work, runs, row)
+        run_fleet(server, work, runs, row)
         if PEERS:
             run_peers(server, work, n_main, keel_times, runs, rows)
     finally:

@@ -133,8 +133,14 @@ impl Fleet {
             file: file.to_path_buf(),
             message,
         };
-        let bytes = crate::safe_fs::read_regular(file, MAX_FILE_BYTES)
-            .map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let bytes = crate::safe_fs::read_regular(file, MAX_FILE_BYTES).map_err(|e| {
+            fail(match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "the file does not exist; describe the fleet in keel.toml, or name its file with `keel fleet --file FILE`".into()
+                }
+                _ => format!("cannot read it: {e}"),
+            })
+        })?;
         let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8".into()))?;
         let value: toml::Table = toml::from_str(&text).map_err(|e| fail(e.message().into()))?;
         let Some(fleet) = value.get("fleet") else {

@@ -488,13 +488,16 @@ pub fn database_status(
         .iter()
         .filter(|m| !applied_set.contains(&m.version))
         .count();
-    let tables = crate::policies::status::status(
-        &mut session,
-        &db.config.history_schema,
-        &prepared.declared,
-        status.current.as_ref(),
-    )?;
-    status.policy_drift = tables.iter().any(|t| t.drifted());
+    // Only declared tables can drift: with none at this version, no catalog is read.
+    if !prepared.declared.at(status.current.as_ref()).is_empty() {
+        let tables = crate::policies::status::status(
+            &mut session,
+            &db.config.history_schema,
+            &prepared.declared,
+            status.current.as_ref(),
+        )?;
+        status.policy_drift = tables.iter().any(|t| t.drifted());
+    }
     Ok(status)
 }
 
