@@ -123,8 +123,21 @@ impl Summary {
     }
 }
 
+/// Told about each target as it starts and as it finishes (or is skipped).
+pub trait Observer {
+    fn started(&mut self, _target: &str) {}
+    fn done(&mut self, done: &Done);
+}
+
+/// What a worker tells the thread that observes.
+enum Message {
+    Started(usize),
+    Done(Done),
+}
+
 /// Runs `action` on `targets` (in the fleet's groups, `fleet.parallel` at a time), telling
-/// `on_done` about each as it finishes. `interrupted` (set by a signal) starts nothing new.
+/// `observer` about each as it starts and finishes. `interrupted` (set by a signal) starts
+/// nothing new.
 pub fn run(
     fleet: &Fleet,
     targets: &[&Target],
@@ -132,7 +145,7 @@ pub fn run(
     config: &Config,
     prepared: &Prepared,
     interrupted: &AtomicBool,
-    on_done: &mut dyn FnMut(&Done),
+    observer: &mut dyn Observer,
 ) -> Summary {
     let mut summary = Summary::default();
     let mut blocked: Option<&'static str> = None;
@@ -148,7 +161,7 @@ pub fn run(
         if let Some(why) = blocked {
             for t in members {
                 let d = skipped(t, why);
-                on_done(&d);
+                observer.done(&d);
                 summary.done.push(d);
             }
             continue;
@@ -161,10 +174,8 @@ pub fn run(
             config,
             prepared,
             interrupted,
-            &mut |d| {
-                on_done(d);
-                summary.done.push(d.clone());
-            },
+            observer,
+            &mut summary,
         );
         if interrupted.load(Ordering::SeqCst) {
             blocked = Some("interrupted");
@@ -193,12 +204,13 @@ fn run_group(
     config: &Config,
     prepared: &Prepared,
     interrupted: &AtomicBool,
-    on_done: &mut dyn FnMut(&Done),
+    observer: &mut dyn Observer,
+    summary: &mut Summary,
 ) {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let started: Vec<AtomicBool> = members.iter().map(|_| AtomicBool::new(false)).collect();
-    let (tx, rx) = mpsc::channel::<Done>();
+    let (tx, rx) = mpsc::channel::<Message>();
     std::thread::scope(|scope| {
         for _ in 0..fleet.parallel.min(members.len()) {
             let tx = tx.clone();
@@ -210,6 +222,7 @@ fn run_group(
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(target) = members.get(i) else { break };
                 started[i].store(true, Ordering::SeqCst);
+                let _ = tx.send(Message::Started(i));
                 let t0 = Instant::now();
                 let outcome = run_one(target, action, config, prepared);
                 if !outcome.succeeded() && fleet.on_error == OnError::Stop {
@@ -221,14 +234,20 @@ fn run_group(
                     outcome,
                     elapsed: t0.elapsed(),
                 };
-                if tx.send(done).is_err() {
+                if tx.send(Message::Done(done)).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
-        for done in rx {
-            on_done(&done);
+        for message in rx {
+            match message {
+                Message::Started(i) => observer.started(&members[i].name),
+                Message::Done(done) => {
+                    observer.done(&done);
+                    summary.done.push(done);
+                }
+            }
         }
     });
     let why = if interrupted.load(Ordering::SeqCst) {
@@ -238,7 +257,9 @@ fn run_group(
     };
     for (t, s) in members.iter().zip(&started) {
         if !s.load(Ordering::SeqCst) {
-            on_done(&skipped(t, why));
+            let d = skipped(t, why);
+            observer.done(&d);
+            summary.done.push(d);
         }
     }
 }

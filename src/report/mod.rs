@@ -118,6 +118,19 @@ impl Reporter {
         }
     }
 
+    /// [`Reporter::note`] that first clears the current line of a terminal, where a live
+    /// spinner may be drawn.
+    pub fn note_over_spinner(&self, line: impl AsRef<str>) {
+        if self.format == Format::Text && !self.quiet {
+            let clear = if std::io::stderr().is_terminal() {
+                "\r\x1b[2K"
+            } else {
+                ""
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{clear}{}", line.as_ref());
+        }
+    }
+
     /// Something the user should know about while a command goes on (text mode, shown even
     /// with `--quiet`): `warning: ...` on stderr.
     pub fn warning(&self, line: impl AsRef<str>) {

@@ -21,6 +21,11 @@ impl Spinner {
     /// Starts a spinner labelled `label` if stderr is a terminal; otherwise
     /// a no-op.
     pub fn start(label: String) -> Spinner {
+        Spinner::start_with(move || label.clone())
+    }
+
+    /// A spinner whose label `label` computes afresh for every frame (what is running now).
+    pub fn start_with(label: impl Fn() -> String + Send + 'static) -> Spinner {
         let stop = Arc::new(AtomicBool::new(false));
         if !std::io::stderr().is_terminal() {
             return Spinner { stop, thread: None };
@@ -40,8 +45,9 @@ impl Spinner {
                 let mut err = std::io::stderr().lock();
                 let _ = write!(
                     err,
-                    "\r\x1b[2K{} {label}  {:.1} s",
+                    "\r\x1b[2K{} {}  {:.1} s",
                     FRAMES[frame % FRAMES.len()],
+                    label(),
                     elapsed.as_secs_f64()
                 );
                 let _ = err.flush();
