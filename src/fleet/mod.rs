@@ -167,16 +167,14 @@ pub fn run(
             continue;
         }
         let before = summary.done.len();
-        run_group(
+        let job = Job {
             fleet,
-            &members,
             action,
             config,
             prepared,
             interrupted,
-            observer,
-            &mut summary,
-        );
+        };
+        run_group(&job, &members, observer, &mut summary);
         if interrupted.load(Ordering::SeqCst) {
             blocked = Some("interrupted");
         } else if !summary.done[before..].iter().all(|d| d.outcome.succeeded()) {
@@ -195,18 +193,30 @@ fn skipped(t: &Target, why: &'static str) -> Done {
     }
 }
 
+/// What every target of a run shares.
+struct Job<'a> {
+    fleet: &'a Fleet,
+    action: &'a Action,
+    config: &'a Config,
+    prepared: &'a Prepared,
+    interrupted: &'a AtomicBool,
+}
+
 /// One group: `parallel` workers take targets in order until none is left, a failure stops
 /// the group (`on_error = "stop"`) or `interrupted` is set.
 fn run_group(
-    fleet: &Fleet,
+    job: &Job<'_>,
     members: &[&Target],
-    action: &Action,
-    config: &Config,
-    prepared: &Prepared,
-    interrupted: &AtomicBool,
     observer: &mut dyn Observer,
     summary: &mut Summary,
 ) {
+    let Job {
+        fleet,
+        action,
+        config,
+        prepared,
+        interrupted,
+    } = *job;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let started: Vec<AtomicBool> = members.iter().map(|_| AtomicBool::new(false)).collect();
