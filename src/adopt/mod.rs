@@ -132,25 +132,31 @@ pub fn valid_table_name(name: &str) -> bool {
 }
 
 /// Refuses a table that is not there, or that lacks a column the tool's table has.
-pub fn check_table(tool: Tool, name: &str, table: Option<&PeerTable>) -> Result<(), Diagnostic> {
+pub fn check_table(
+    tool: Tool,
+    name: &str,
+    table: Option<&PeerTable>,
+) -> Result<(), Box<Diagnostic>> {
     let Some(table) = table else {
-        return Err(Diagnostic::error(
+        return Err(Box::new(Diagnostic::error(
             codes::ADOPT_TABLE,
             format!("this database has no {} history table `{name}`", tool.name()),
         )
         .with_hint(
             "check the database URL: keel adopts the database it is configured for; if the tool keeps its table in another schema or under another name, name it with `--table SCHEMA.TABLE`",
-        ));
+        )));
     };
     if tool == Tool::Dbmate && table.has_column("dirty") {
-        return Err(Diagnostic::error(
-            codes::ADOPT_TABLE,
-            format!(
-                "`{}` has a `dirty` column: it is golang-migrate's history table, not dbmate's",
-                table.shown
-            ),
-        )
-        .with_hint("adopt it with `keel adopt golang-migrate`"));
+        return Err(Box::new(
+            Diagnostic::error(
+                codes::ADOPT_TABLE,
+                format!(
+                    "`{}` has a `dirty` column: it is golang-migrate's history table, not dbmate's",
+                    table.shown
+                ),
+            )
+            .with_hint("adopt it with `keel adopt golang-migrate`"),
+        ));
     }
     let missing: Vec<&str> = tool
         .columns()
@@ -161,7 +167,7 @@ pub fn check_table(tool: Tool, name: &str, table: Option<&PeerTable>) -> Result<
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Diagnostic::error(
+    Err(Box::new(Diagnostic::error(
         codes::ADOPT_TABLE,
         format!(
             "`{}` is not {}'s history table: it has no column {}",
@@ -170,7 +176,7 @@ pub fn check_table(tool: Tool, name: &str, table: Option<&PeerTable>) -> Result<
             list(missing.iter().map(|c| format!("`{c}`")))
         ),
     )
-    .with_hint("name the tool's table with `--table SCHEMA.TABLE`, or adopt with the tool that wrote this one"))
+    .with_hint("name the tool's table with `--table SCHEMA.TABLE`, or adopt with the tool that wrote this one")))
 }
 
 /// What a peer's history says, in keel's terms.
@@ -415,19 +421,18 @@ pub fn compare_checksums(
                 return ChecksumCheck::Matches;
             }
             let message = format!(
-                "version {v}: {} recorded checksum {} when it applied `{}`, which now has checksum {}: the file changed after {} applied it",
+                "version {v}: the file changed after {} applied it ({} recorded checksum {}, the file now has {})",
+                tool.name(),
                 tool.name(),
                 stored.text(),
-                rel.display(),
                 now.text(),
-                tool.name()
             );
             let d = if accept {
                 Diagnostic::warning(codes::ADOPT_CHECKSUM, message)
                     .with_note("adopted anyway (--accept-checksum-mismatch): keel records the files as they are now")
             } else {
                 Diagnostic::error(codes::ADOPT_CHECKSUM, message).with_hint(
-                    "restore the file as it was applied (from version control), import it again and adopt; if the change is intended, adopt anyway with `--accept-checksum-mismatch` (keel records the files as they are now)",
+                    "if the change was not intended, restore the file as the tool applied it (version control has it) and import it again; if it was, adopt anyway with `--accept-checksum-mismatch` (keel records its files as they are now)",
                 )
             };
             diags.push(d.with_path(&dir.shown(rel)));
@@ -660,9 +665,9 @@ mod tests {
             diags[0].path.as_deref(),
             Some(dir.path().join("2_b.sql").as_path())
         );
-        assert!(diags[0]
-            .message
-            .starts_with("version 0002: sqlx recorded checksum "));
+        assert!(diags[0].message.starts_with(
+            "version 0002: the file changed after sqlx applied it (sqlx recorded checksum "
+        ));
         // Accepted: a warning.
         let (_, diags) =
             compare_checksums(Tool::Sqlx, &peer, &adopt, &sources, Some(dir.path()), true);

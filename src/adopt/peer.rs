@@ -37,16 +37,16 @@ pub fn interpret(rows: &PeerRows, table: &str, sources: &Sources) -> PeerHistory
 }
 
 /// The keel version of the peer's version text `digits`, or the `adopt-version` problem.
-fn version(tool: Tool, digits: &str, shown: &str) -> Result<Version, Diagnostic> {
+fn version(tool: Tool, digits: &str, shown: &str) -> Result<Version, Box<Diagnostic>> {
     Version::parse(digits).ok_or_else(|| {
-        Diagnostic::error(
+        Box::new(Diagnostic::error(
             codes::ADOPT_VERSION,
             format!(
                 "{}'s history has version `{shown}`, which is not a keel version (1 to 20 digits)",
                 tool.name()
             ),
         )
-        .with_hint("keel versions are whole numbers: renumber the migrations with the tool, then import and adopt again")
+        .with_hint("keel versions are whole numbers: renumber the migrations with the tool, then import and adopt again"))
     })
 }
 
@@ -77,7 +77,7 @@ fn sqlx(rows: &[SqlxRow], table: &str) -> PeerHistory {
                 shown,
                 checksum: Some(PeerChecksum::Sha384(r.checksum.clone())),
             }),
-            Err(d) => h.problems.push(d),
+            Err(d) => h.problems.push(*d),
         }
     }
     h
@@ -131,7 +131,7 @@ fn golang_migrate(rows: &[GolangMigrateRow], table: &str) -> PeerHistory {
                 checksum: None,
             });
         }
-        Err(d) => h.problems.push(d),
+        Err(d) => h.problems.push(*d),
     }
     h
 }
@@ -151,7 +151,7 @@ fn one_row_per_version(
                 shown: r.clone(),
                 checksum: None,
             }),
-            Err(d) => h.problems.push(d),
+            Err(d) => h.problems.push(*d),
         }
     }
     h
@@ -223,7 +223,7 @@ fn flyway(rows: &[FlywayRow], table: &str) -> PeerHistory {
                     b.kind, b.description
                 ));
             }
-            Err(d) => h.problems.push(d),
+            Err(d) => h.problems.push(*d),
         }
     }
     for (v, r) in applied {
@@ -236,7 +236,7 @@ fn flyway(rows: &[FlywayRow], table: &str) -> PeerHistory {
                     .filter(|_| r.kind.eq_ignore_ascii_case("SQL"))
                     .map(PeerChecksum::Crc32),
             }),
-            Err(d) => h.problems.push(d),
+            Err(d) => h.problems.push(*d),
         }
     }
     h.named.sort_by_key(|v| v.number);

@@ -103,7 +103,7 @@ pub fn adopt(req: &AdoptRequest, sink: &mut dyn Sink) -> Result<AdoptReport, Err
         // Read in the transaction that records: what is recorded is what was read.
         let found = peer_history::locate(tx, &table_name)?;
         if let Err(d) = adopt::check_table(req.tool, &table_name, found.as_ref()) {
-            return Ok(Outcome::Refused(vec![d]));
+            return Ok(Outcome::Refused(vec![*d]));
         }
         let table = found.expect("checked");
         let rows = read_rows(tx, req.tool, &table)?;
