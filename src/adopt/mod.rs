@@ -131,12 +131,13 @@ pub fn valid_table_name(name: &str) -> bool {
         })
 }
 
-/// Refuses a table that is not there, or that lacks a column the tool's table has.
-pub fn check_table(
+/// The table found under `name`, or why it is refused: not there, or lacking a column the
+/// tool's table has.
+pub fn check_table<'t>(
     tool: Tool,
     name: &str,
-    table: Option<&PeerTable>,
-) -> Result<(), Box<Diagnostic>> {
+    table: Option<&'t PeerTable>,
+) -> Result<&'t PeerTable, Box<Diagnostic>> {
     let Some(table) = table else {
         return Err(Box::new(Diagnostic::error(
             codes::ADOPT_TABLE,
@@ -165,7 +166,7 @@ pub fn check_table(
         .filter(|c| !table.has_column(c))
         .collect();
     if missing.is_empty() {
-        return Ok(());
+        return Ok(table);
     }
     Err(Box::new(Diagnostic::error(
         codes::ADOPT_TABLE,
@@ -672,6 +673,41 @@ mod tests {
         let (_, diags) =
             compare_checksums(Tool::Sqlx, &peer, &adopt, &sources, Some(dir.path()), true);
         assert!(!diags[0].is_error());
+        // Flyway's CRC32, over the lines: a CRLF copy still matches, an edit does not.
+        std::fs::write(dir.path().join("V1__a.sql"), "SELECT 1;\r\nSELECT 2;\r\n").unwrap();
+        let flyway = |crc: i32| PeerHistory {
+            named: vec![PeerVersion {
+                number: 1,
+                shown: "1".into(),
+                checksum: Some(PeerChecksum::Crc32(crc)),
+            }],
+            ..PeerHistory::default()
+        };
+        let fw_sources: Sources = [(1, "flyway V1__a.sql".to_string())].into_iter().collect();
+        let first = versions(&[1]);
+        let applied = checksum::flyway(b"SELECT 1;\nSELECT 2;\n");
+        let (checks, diags) = compare_checksums(
+            Tool::Flyway,
+            &flyway(applied),
+            &first,
+            &fw_sources,
+            Some(dir.path()),
+            false,
+        );
+        assert_eq!((checks, diags.len()), (vec![ChecksumCheck::Matches], 0));
+        let (checks, diags) = compare_checksums(
+            Tool::Flyway,
+            &flyway(applied.wrapping_add(1)),
+            &first,
+            &fw_sources,
+            Some(dir.path()),
+            false,
+        );
+        assert_eq!(checks, [ChecksumCheck::Differs]);
+        assert!(diags[0].message.contains(&format!(
+            "flyway recorded checksum {}",
+            applied.wrapping_add(1)
+        )));
         // Without the folder, nothing is compared.
         let missing = dir.path().join("nope");
         let (checks, diags) =

@@ -102,12 +102,12 @@ pub fn adopt(req: &AdoptRequest, sink: &mut dyn Sink) -> Result<AdoptReport, Err
     let outcome = session.transaction(|tx| -> Result<_, Error> {
         // Read in the transaction that records: what is recorded is what was read.
         let found = peer_history::locate(tx, &table_name)?;
-        if let Err(d) = adopt::check_table(req.tool, &table_name, found.as_ref()) {
-            return Ok(Outcome::Refused(vec![*d]));
-        }
-        let table = found.expect("checked");
-        let rows = read_rows(tx, req.tool, &table)?;
-        let peer = adopt::interpret(&rows, &table.shown, &sources);
+        let table = match adopt::check_table(req.tool, &table_name, found.as_ref()) {
+            Ok(t) => t,
+            Err(d) => return Ok(Outcome::Refused(vec![*d])),
+        };
+        let rows = read_rows(tx, req.tool, table)?;
+        let mut peer = adopt::interpret(&rows, &table.shown, &sources);
         let on_disk: Vec<Version> = project.migrations.iter().map(|m| m.version).collect();
         let decision = adopt::decide(req.tool, &peer, &on_disk, &applied);
         let (checks, checksum_diags) = adopt::compare_checksums(
@@ -118,7 +118,7 @@ pub fn adopt(req: &AdoptRequest, sink: &mut dyn Sink) -> Result<AdoptReport, Err
             req.from.as_deref(),
             req.accept_checksum_mismatch,
         );
-        let mut problems = peer.problems.clone();
+        let mut problems = std::mem::take(&mut peer.problems);
         problems.extend(decision.problems);
         problems.extend(checksum_diags);
         if problems.iter().any(Diagnostic::is_error) {
