@@ -143,8 +143,9 @@ pub enum Entry {
     Transaction(TransactionMode),
     Irreversible,
     Requires(String),
-    /// Where an imported file came from: `<tool> <path>` (`keel import`).
-    /// Informative only: nothing reads it back.
+    /// Where an imported file came from: `<tool> <path>` (`keel import`). Runs
+    /// ignore it; `keel adopt` reads it to find the original file (whose
+    /// checksum the tool recorded) or the Alembic revision a migration stands for.
     Source(String),
 }
 

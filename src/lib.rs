@@ -6,6 +6,7 @@
 //! [`report`]. `docs/architecture.md` is the map: what each module does and
 //! what it may depend on.
 
+pub mod adopt;
 pub mod backoff;
 pub mod cli;
 pub mod config;

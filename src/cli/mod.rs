@@ -4,6 +4,7 @@
 //! `shared.rs` for what they share. `main.rs` only parses and maps the outcome to an
 //! exit status.
 
+mod adopt;
 mod check;
 mod completions;
 mod dev_db;
@@ -68,6 +69,8 @@ pub enum Command {
     Revision(revision::RevisionArgs),
     /// Turn another tool's migrations into sealed pairs (sqlx, dbmate, flyway, ...)
     Import(import::ImportArgs),
+    /// Record what another tool applied (its history table) as applied, running nothing
+    Adopt(adopt::AdoptArgs),
     /// Rewrite the checksum of files whose body changed
     Seal(seal::SealArgs),
     /// Validate every file: headers, checksums, statements
@@ -193,6 +196,7 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         Command::Init(a) => init::run(&ctx, a),
         Command::Revision(a) => revision::run(&ctx, a),
         Command::Import(a) => import::run(&ctx, a),
+        Command::Adopt(a) => adopt::run(&ctx, a),
         Command::Seal(a) => seal::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Heads => inspect::heads(&ctx),

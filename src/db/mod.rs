@@ -9,6 +9,7 @@ pub mod connect;
 pub mod fleet;
 pub mod history;
 pub mod lock;
+pub mod peer_history;
 mod pgpass;
 pub mod policy;
 pub mod policy_live;

@@ -222,6 +222,40 @@ codes! {
     /// in the source file (PostgreSQL refuses it there too).
     IMPORT_TRANSACTION_BLOCK = "import-transaction-block";
 
+    // `keel adopt`: another tool's history table. Any error refuses the
+    // adoption and nothing is written.
+
+    /// The tool's history table is not in the database, or is not the
+    /// tool's (a column missing, golang-migrate's `dirty` column under
+    /// dbmate, more than one golang-migrate row). Fix: check the database
+    /// URL, or name the table with `--table SCHEMA.TABLE`.
+    ADOPT_TABLE = "adopt-table";
+    /// The tool's history records a migration that did not finish: a
+    /// golang-migrate `dirty` row, a sqlx row with `success = false`, a
+    /// failed Flyway row. Fix: repair it with the tool first, then adopt.
+    ADOPT_UNFINISHED = "adopt-unfinished";
+    /// A version in the tool's history cannot be a keel version (a Flyway
+    /// version with parts, a negative or non-numeric version, several
+    /// Alembic heads or one named by several keel files). Fix: as the
+    /// message says, then adopt again.
+    ADOPT_VERSION = "adopt-version";
+    /// The database is ahead of the files: the tool applied versions newer
+    /// than the newest keel migration. Fix: import the newer migrations
+    /// first.
+    ADOPT_AHEAD = "adopt-ahead";
+    /// The tool applied a version that has no keel migration. Fix: import it
+    /// or restore its files.
+    ADOPT_MISSING_FILE = "adopt-missing-file";
+    /// keel's own history records a version as applied that the tool's does
+    /// not, although the tool went past it. Fix: make the two histories
+    /// agree, then adopt.
+    ADOPT_CONFLICT = "adopt-conflict";
+    /// A checksum the tool recorded (sqlx's SHA-384, Flyway's CRC32) differs
+    /// from the original file's: the file changed after the tool applied it.
+    /// A warning with `--accept-checksum-mismatch`. Fix: restore the file,
+    /// or adopt anyway with `--accept-checksum-mismatch`.
+    ADOPT_CHECKSUM = "adopt-checksum";
+
     // `keel policies lint` rules: `docs/lint.md` has each one's fix.
 
     /// A table in an exposed schema without Row Level Security.

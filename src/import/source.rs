@@ -194,6 +194,29 @@ impl SourceDir {
         self.read_at_most(entry, MAX_FILE_SIZE)
     }
 
+    /// The bytes of the file `rel`, exactly as stored (`keel adopt` recomputes another tool's
+    /// checksum over them), of at most [`MAX_FILE_SIZE`] bytes. `rel` comes from a header
+    /// someone else wrote: it must be a relative path without `..`, and the file must resolve
+    /// inside the folder. The error is why it cannot be read.
+    pub fn read_raw(&self, rel: &Path) -> Result<Vec<u8>, String> {
+        use std::path::Component;
+        if rel.as_os_str().is_empty()
+            || !rel.components().all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err("it is not a path inside the folder".into());
+        }
+        let path = self.shown(rel);
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err("it does not exist".into()),
+            Err(e) => return Err(e.to_string()),
+            Ok(_) => {}
+        }
+        if let Some(why) = self.root.refuses(&path) {
+            return Err(why);
+        }
+        crate::safe_fs::read_regular(&path, MAX_FILE_SIZE).map_err(|e| e.to_string())
+    }
+
     /// The text of a listed file of at most `max` bytes.
     pub fn read_at_most(&self, entry: &Entry, max: u64) -> Result<SourceText, Box<Diagnostic>> {
         let shown = self.shown(&entry.rel);
@@ -303,6 +326,32 @@ mod tests {
         assert_eq!(
             refused.path.as_deref(),
             Some(dir.join("2_out.sql").as_path())
+        );
+    }
+
+    #[test]
+    fn raw_reads_keep_the_bytes_and_stay_inside_the_folder() {
+        let outer = tempfile::tempdir().unwrap();
+        let dir = outer.path().join("migrations");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(outer.path().join("secret"), "x").unwrap();
+        std::fs::write(dir.join("sub/1_a.sql"), "\u{feff}SELECT 1;\r\n").unwrap();
+        symlink(outer.path().join("secret"), dir.join("out.sql")).unwrap();
+        let src = SourceDir::open(&dir).unwrap();
+        assert_eq!(
+            src.read_raw(Path::new("sub/1_a.sql")).unwrap(),
+            "\u{feff}SELECT 1;\r\n".as_bytes()
+        );
+        for bad in ["../secret", "/etc/passwd", "", "sub/../../secret"] {
+            assert!(src.read_raw(Path::new(bad)).is_err(), "{bad}");
+        }
+        assert!(src
+            .read_raw(Path::new("out.sql"))
+            .unwrap_err()
+            .contains("outside"));
+        assert_eq!(
+            src.read_raw(Path::new("nope.sql")).unwrap_err(),
+            "it does not exist"
         );
     }
 

@@ -8,6 +8,7 @@
 //! here prints: the CLI renders events and reports, and other callers (many
 //! databases at once, a retry loop) can start runs the same way.
 
+mod adopt;
 mod connect;
 mod guard;
 mod load;
@@ -17,6 +18,7 @@ mod stamp;
 mod validate;
 use guard::changed_during_run;
 
+pub use adopt::{adopt, AdoptReport, AdoptRequest, AdoptedVersion};
 pub use connect::{locked, open, open_optional, Database};
 pub use guard::refuse_dirty;
 pub use load::{load, load_accepting_edits};

@@ -7,10 +7,12 @@
 //! [`serde_json::Value`], whose maps are ordered), so the order of the
 //! fields here is free; field names and values are the interface.
 
+use crate::adopt::ChecksumCheck;
 use crate::db::history::AppliedVersion;
 use crate::db::run::RunError;
 use crate::diagnostic::Diagnostic;
 use crate::import::{Plan as ImportPlan, PlannedFile};
+use crate::migrate::AdoptReport;
 use crate::policies::matrix::Grid;
 use crate::policies::reconcile::PolicyChange;
 use crate::policies::status::TableStatus;
@@ -341,6 +343,88 @@ impl<'a> Import<'a> {
                 .collect(),
             written,
             diagnostics: &plan.diagnostics,
+        }
+    }
+}
+
+/// `keel adopt`.
+#[derive(Debug, Serialize)]
+pub struct Adopt<'a> {
+    pub ok: bool,
+    pub dry_run: bool,
+    pub tool: &'a str,
+    pub table: &'a str,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub adopted: Vec<AdoptVersion<'a>>,
+    pub already: &'a [String],
+    pub notes: &'a [String],
+    pub diagnostics: &'a [Diagnostic],
+}
+
+/// One version of [`Adopt`].
+#[derive(Debug, Serialize)]
+pub struct AdoptVersion<'a> {
+    pub version: String,
+    pub name: &'a str,
+    pub peer: Option<&'a str>,
+    pub checksum: &'a str,
+    pub checksum_note: Option<&'a str>,
+}
+
+impl<'a> Adopt<'a> {
+    /// The document of a finished adoption (or dry run), with its warnings.
+    pub fn of(report: &'a AdoptReport, diagnostics: &'a [Diagnostic]) -> Adopt<'a> {
+        Adopt {
+            ok: true,
+            dry_run: report.dry_run,
+            tool: report.tool.name(),
+            table: &report.table,
+            from: Some(crate::migrate::version_text(report.from.as_ref())),
+            to: Some(crate::migrate::version_text(report.to.as_ref())),
+            adopted: report
+                .adopted
+                .iter()
+                .map(|v| {
+                    let (checksum, checksum_note) = match &v.checksum {
+                        ChecksumCheck::NotRecorded => ("not recorded", None),
+                        ChecksumCheck::Matches => ("matches", None),
+                        ChecksumCheck::Differs => ("differs", None),
+                        ChecksumCheck::NotCompared(why) => ("not compared", Some(why.as_str())),
+                    };
+                    AdoptVersion {
+                        version: v.version.digits(),
+                        name: &v.name,
+                        peer: v.peer.as_deref(),
+                        checksum,
+                        checksum_note,
+                    }
+                })
+                .collect(),
+            already: &report.already,
+            notes: &report.notes,
+            diagnostics,
+        }
+    }
+
+    /// The document of a refused adoption: the problems, nothing recorded.
+    pub fn refused(
+        tool: &'a str,
+        table: &'a str,
+        dry_run: bool,
+        diagnostics: &'a [Diagnostic],
+    ) -> Adopt<'a> {
+        Adopt {
+            ok: false,
+            dry_run,
+            tool,
+            table,
+            from: None,
+            to: None,
+            adopted: Vec::new(),
+            already: &[],
+            notes: &[],
+            diagnostics,
         }
     }
 }
@@ -864,6 +948,31 @@ mod tests {
                     skipped: vec![],
                     written: 0,
                     diagnostics,
+                }),
+            ),
+            (
+                "adopt",
+                value(Adopt {
+                    ok: true,
+                    dry_run: false,
+                    tool: "sqlx",
+                    table: "public._sqlx_migrations",
+                    from: Some("base".into()),
+                    to: Some("0001".into()),
+                    adopted: vec![],
+                    already: &strings,
+                    notes: &strings,
+                    diagnostics,
+                }),
+            ),
+            (
+                "adopted version",
+                value(AdoptVersion {
+                    version: "0001".into(),
+                    name: "a",
+                    peer: Some("1"),
+                    checksum: "not compared",
+                    checksum_note: Some("n"),
                 }),
             ),
             ("import migration", value(&import_migration)),
