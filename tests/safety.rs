@@ -132,8 +132,16 @@ fn online_findings_follow_the_tables_in_the_database() {
     assert_eq!(
         short,
         [
-            ("error", "require-concurrent-index-creation", "0003_pending.sql:2"),
-            ("note", "require-concurrent-index-creation", "0003_pending.sql:3"),
+            (
+                "error",
+                "require-concurrent-index-creation",
+                "0003_pending.sql:2"
+            ),
+            (
+                "note",
+                "require-concurrent-index-creation",
+                "0003_pending.sql:3"
+            ),
             ("error", "adding-not-nullable-field", "0003_pending.sql:5"),
         ],
         "{found:#?}"
@@ -150,7 +158,8 @@ fn online_findings_follow_the_tables_in_the_database() {
     let text = p.keel(url, &["check"]);
     assert_eq!(text.code, Some(1));
     assert!(
-        text.stderr.contains("note[require-concurrent-index-creation]"),
+        text.stderr
+            .contains("note[require-concurrent-index-creation]"),
         "{}",
         text.stderr
     );
@@ -177,7 +186,10 @@ fn online_findings_follow_the_tables_in_the_database() {
         .collect();
     assert_eq!(
         found,
-        [("warning".to_string(), "adding-not-nullable-field".to_string())]
+        [(
+            "warning".to_string(),
+            "adding-not-nullable-field".to_string()
+        )]
     );
 
     // Offline, nothing is known to be applied: every table is created by the run.
@@ -188,7 +200,14 @@ fn online_findings_follow_the_tables_in_the_database() {
     // As if 0001 were applied: 0002 is linted too, and every finding is a warning.
     let out = p.keel(
         None,
-        &["--format", "json", "check", "--offline", "--assume-applied", "1"],
+        &[
+            "--format",
+            "json",
+            "check",
+            "--offline",
+            "--assume-applied",
+            "1",
+        ],
     );
     assert_eq!(out.code, Some(0), "{out:#?}");
     let found: Vec<(String, String, String)> = safety_findings(&out)
@@ -217,9 +236,7 @@ fn allows_and_arguments() {
     p.add("0001_tables", "CREATE TABLE big (id bigint, a bigint);\n");
     assert_eq!(p.keel(url, &["upgrade"]).code, Some(0));
     db.connect()
-        .batch_execute(
-            "INSERT INTO big SELECT g, g FROM generate_series(1, 20000) g; ANALYZE big;",
-        )
+        .batch_execute("INSERT INTO big SELECT g, g FROM generate_series(1, 20000) g; ANALYZE big;")
         .unwrap();
     p.add(
         "0002_index",
@@ -243,5 +260,9 @@ fn allows_and_arguments() {
     assert!(out.stderr.contains("--offline"), "{}", out.stderr);
     let out = p.keel(None, &["check", "--offline", "--assume-applied", "x1"]);
     assert_eq!(out.code, Some(2), "{out:#?}");
-    assert!(out.stderr.contains("`x1` is not a version"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`x1` is not a version"),
+        "{}",
+        out.stderr
+    );
 }

@@ -124,6 +124,13 @@ impl Allows {
         Allows { allows }
     }
 
+    /// Whether an allow for `rule` applies at statement `statement`.
+    pub fn names(&self, rule: Code, statement: usize) -> bool {
+        self.allows.iter().any(|a| {
+            a.rule == rule && (a.scope == Scope::File || a.scope == Scope::Statement(statement))
+        })
+    }
+
     /// Whether an allow silences `rule` at statement `statement`; the one
     /// that does (the statement's own before the file's) counts as used.
     pub fn silences(&mut self, rule: Code, statement: usize) -> bool {

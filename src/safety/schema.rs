@@ -13,72 +13,88 @@ use crate::policies::model::TableName;
 use crate::sql::ddl::{Action, Change, ConstraintKind, Type};
 use std::collections::BTreeMap;
 
-/// One table, as the files made it.
+/// One table, as the files made it. Names and types are borrowed from the
+/// files' [`Change`]s, which outlive the lint: nothing is copied.
 #[derive(Debug, Clone, Default)]
-pub struct Table {
+pub struct Table<'a> {
     /// Created by a pending migration of this run (or earlier in the same
     /// file): empty, and invisible to other sessions until the run commits.
     pub new: bool,
-    pub columns: BTreeMap<String, Type>,
+    /// In the order the files give them (a table has few: a list is
+    /// smaller and as fast as a map).
+    columns: Vec<(&'a str, &'a Type)>,
     /// Columns a validated `CHECK (col IS NOT NULL)` covers (`SET NOT NULL`
     /// then needs no scan), with the constraint's name when it has one.
-    not_null_checks: Vec<(Option<String>, String)>,
+    not_null_checks: Vec<(Option<&'a str>, &'a str)>,
     /// Constraints added `NOT VALID` and not validated yet, with the
     /// transaction that added them.
-    not_valid: Vec<NotValid>,
+    not_valid: Vec<NotValid<'a>>,
 }
 
 #[derive(Debug, Clone)]
-struct NotValid {
-    name: String,
+struct NotValid<'a> {
+    name: &'a str,
     transaction: u64,
-    not_null: Vec<String>,
+    not_null: &'a [String],
 }
 
 /// The tables and indexes the files create, in the order the run meets
 /// them.
 #[derive(Debug, Default)]
-pub struct Schema {
-    tables: BTreeMap<TableName, Table>,
+pub struct Schema<'a> {
+    tables: BTreeMap<&'a TableName, Table<'a>>,
     /// Each index's table, and whether the run creates the index.
-    indexes: BTreeMap<TableName, (TableName, bool)>,
+    indexes: BTreeMap<&'a TableName, (&'a TableName, bool)>,
     /// Counts transactions: statements with the same number run in one.
     transaction: u64,
 }
 
-impl Schema {
+impl<'a> Schema<'a> {
     /// What the files say about `table`, if they create it.
-    pub fn table(&self, table: &TableName) -> Option<&Table> {
+    pub fn table(&self, table: &TableName) -> Option<&Table<'a>> {
         self.tables.get(table)
     }
 
     /// The table an index belongs to, when the files create the index.
-    pub fn index_table(&self, index: &TableName) -> Option<&TableName> {
-        self.indexes.get(index).map(|(t, _)| t)
+    pub fn index_table(&self, index: &TableName) -> Option<&'a TableName> {
+        self.indexes.get(index).map(|(t, _)| *t)
     }
 
     /// Whether the run creates `target` (for an index: the index or its
     /// table), so that nobody else can be waiting on it.
     pub fn is_new(&self, target: &Target) -> bool {
         match target {
-            Target::Table(t) => self.tables.get(t).is_some_and(|t| t.new),
-            Target::Index(i) => self
-                .indexes
-                .get(i)
-                .is_some_and(|(table, new)| *new || self.tables.get(table).is_some_and(|t| t.new)),
+            Target::Table(t) => self.new_table(t),
+            Target::Index(i) => self.new_index(i),
         }
     }
 
+    /// Whether the run creates `table`.
+    pub fn new_table(&self, table: &TableName) -> bool {
+        self.tables.get(table).is_some_and(|t| t.new)
+    }
+
+    /// Whether the run creates `index`, or its table.
+    pub fn new_index(&self, index: &TableName) -> bool {
+        self.indexes
+            .get(index)
+            .is_some_and(|(table, new)| *new || self.new_table(table))
+    }
+
     /// The type the files last gave `column` of `table`.
-    pub fn column_type(&self, table: &TableName, column: &str) -> Option<&Type> {
-        self.tables.get(table)?.columns.get(column)
+    pub fn column_type(&self, table: &TableName, column: &str) -> Option<&'a Type> {
+        let t = self.tables.get(table)?;
+        t.columns
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, ty)| *ty)
     }
 
     /// Whether a validated CHECK constraint proves `column` not null.
     pub fn has_not_null_check(&self, table: &TableName, column: &str) -> bool {
         self.tables
             .get(table)
-            .is_some_and(|t| t.not_null_checks.iter().any(|(_, c)| c == column))
+            .is_some_and(|t| t.not_null_checks.iter().any(|(_, c)| *c == column))
     }
 
     /// Whether constraint `name` of `table` was added `NOT VALID` in the
@@ -98,7 +114,7 @@ impl Schema {
 
     /// Records `change`. `pending`: it runs in this run (what it creates is
     /// new), rather than being applied already.
-    pub fn apply(&mut self, change: &Change, pending: bool) {
+    pub fn apply(&mut self, change: &'a Change, pending: bool) {
         match change {
             Change::CreateTable {
                 table,
@@ -111,22 +127,20 @@ impl Schema {
                 }
                 let mut t = Table {
                     new: pending,
+                    columns: columns.iter().map(|c| (c.name.as_str(), &c.ty)).collect(),
                     ..Table::default()
                 };
-                for c in columns {
-                    t.columns.insert(c.name.clone(), c.ty.clone());
-                }
                 for c in constraints {
                     if let ConstraintKind::Check { not_null } = &c.kind {
                         t.not_null_checks
-                            .extend(not_null.iter().map(|col| (c.name.clone(), col.clone())));
+                            .extend(not_null.iter().map(|col| (c.name.as_deref(), col.as_str())));
                     }
                 }
-                self.tables.insert(table.clone(), t);
+                self.tables.insert(table, t);
             }
             Change::CreateIndex { table, index, .. } => {
                 if let Some(index) = index {
-                    self.indexes.insert(index.clone(), (table.clone(), pending));
+                    self.indexes.insert(index, (table, pending));
                 }
             }
             Change::DropIndex { indexes } => {
@@ -137,82 +151,82 @@ impl Schema {
             Change::DropTable { tables } => {
                 for t in tables {
                     self.tables.remove(t);
-                    self.indexes.retain(|_, (table, _)| table != t);
+                    self.indexes.retain(|_, (table, _)| *table != t);
                 }
             }
             Change::Alter { table, action } => self.alter(table, action),
         }
     }
 
-    fn alter(&mut self, name: &TableName, action: &Action) {
+    fn alter(&mut self, name: &'a TableName, action: &'a Action) {
         let transaction = self.transaction;
         if let Action::RenameTable(to) = action {
             if let Some(t) = self.tables.remove(name) {
-                self.tables.insert(to.clone(), t);
+                self.tables.insert(to, t);
             }
             for (table, _) in self.indexes.values_mut() {
-                if table == name {
-                    table.clone_from(to);
+                if *table == name {
+                    *table = to;
                 }
             }
             return;
         }
         // A table no file creates still gathers what later files add to it.
-        let t = self.tables.entry(name.clone()).or_default();
+        let t = self.tables.entry(name).or_default();
         match action {
             Action::AddColumn(c) => {
-                t.columns.insert(c.name.clone(), c.ty.clone());
+                t.columns.retain(|(n, _)| *n != c.name);
+                t.columns.push((&c.name, &c.ty));
             }
             Action::DropColumn(cols) => {
-                for c in cols {
-                    t.columns.remove(c);
-                    t.not_null_checks.retain(|(_, col)| col != c);
-                }
+                t.columns.retain(|(n, _)| !cols.iter().any(|c| c == n));
+                t.not_null_checks
+                    .retain(|(_, col)| !cols.iter().any(|c| c == col));
             }
             Action::RenameColumn { from, to } => {
-                if let Some(ty) = t.columns.remove(from) {
-                    t.columns.insert(to.clone(), ty);
+                for (n, _) in &mut t.columns {
+                    if *n == from {
+                        *n = to;
+                    }
                 }
                 for (_, col) in &mut t.not_null_checks {
-                    if col == from {
-                        col.clone_from(to);
+                    if *col == from {
+                        *col = to;
                     }
                 }
             }
             Action::SetType { column, ty, .. } => {
-                t.columns.insert(column.clone(), ty.clone());
+                t.columns.retain(|(n, _)| n != column);
+                t.columns.push((column, ty));
             }
             Action::AddConstraint(c) => {
-                let not_null = match &c.kind {
-                    ConstraintKind::Check { not_null } => not_null.clone(),
-                    _ => Vec::new(),
+                let not_null: &[String] = match &c.kind {
+                    ConstraintKind::Check { not_null } => not_null,
+                    _ => &[],
                 };
                 match (&c.name, c.not_valid) {
                     (Some(n), true) => t.not_valid.push(NotValid {
-                        name: n.clone(),
+                        name: n,
                         transaction,
                         not_null,
                     }),
                     (None, true) => {}
                     (name, false) => t
                         .not_null_checks
-                        .extend(not_null.into_iter().map(|col| (name.clone(), col))),
+                        .extend(not_null.iter().map(|col| (name.as_deref(), col.as_str()))),
                 }
             }
             Action::ValidateConstraint(n) => {
-                if let Some(i) = t.not_valid.iter().position(|c| c.name == *n) {
+                if let Some(i) = t.not_valid.iter().position(|c| c.name == n) {
                     let c = t.not_valid.remove(i);
-                    t.not_null_checks.extend(
-                        c.not_null
-                            .into_iter()
-                            .map(|col| (Some(c.name.clone()), col)),
-                    );
+                    t.not_null_checks
+                        .extend(c.not_null.iter().map(|col| (Some(c.name), col.as_str())));
                 }
             }
             Action::DropConstraint(n) => {
-                t.not_valid.retain(|c| c.name != *n);
+                t.not_valid.retain(|c| c.name != n);
                 t.not_null_checks
-                    .retain(|(name, _)| name.as_ref() != Some(n));
+                    .retain(|(name, _)| *name != Some(n.as_str()));
             }
             Action::SetNotNull { .. } | Action::RenameTable(_) => {}
         }
@@ -224,11 +238,15 @@ mod tests {
     use super::*;
     use crate::sql::ddl;
 
-    fn run(schema: &mut Schema, sql: &str, pending: bool) {
-        for s in crate::sql::parse::statements(sql).unwrap() {
-            for c in ddl::changes(&s) {
-                schema.apply(&c, pending);
-            }
+    /// The changes of `sql`, leaked: a schema borrows what it records.
+    fn run(schema: &mut Schema<'static>, sql: &str, pending: bool) {
+        let changes: Vec<Change> = crate::sql::parse::statements(sql)
+            .unwrap()
+            .iter()
+            .flat_map(ddl::changes)
+            .collect();
+        for c in Vec::leak(changes).iter() {
+            schema.apply(c, pending);
         }
     }
 

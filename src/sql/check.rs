@@ -205,9 +205,17 @@ fn is_comment_on_policy(sql: &str) -> bool {
 /// nothing is parsed twice).
 fn parse_statement(text: &str, range: Range<usize>, ddl: bool) -> (Parse, Vec<ddl::Change>) {
     let sql = &text[range.clone()];
-    let parse = match parse::statements(sql) {
-        Ok(tree) if ddl => return (Parse::Valid, tree.iter().flat_map(ddl::changes).collect()),
-        Ok(_) => Parse::Valid,
+    let read = |tree: &[sqlparser::ast::Statement]| {
+        if !ddl {
+            return Vec::new();
+        }
+        let mut changes: Vec<ddl::Change> = tree.iter().flat_map(ddl::changes).collect();
+        // Kept until the whole project is linted: no spare capacity.
+        changes.shrink_to_fit();
+        changes
+    };
+    let parse = match parse::statements_with(sql, read) {
+        Ok(changes) => return (Parse::Valid, changes),
         Err(ParseError::TooDeep { line, column }) => Parse::TooDeep {
             offset: Position::offset_of(text, range.start, line, column)
                 .clamp(range.start, range.end),

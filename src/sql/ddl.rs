@@ -9,15 +9,15 @@
 
 use crate::policies::model::{fold, TableName};
 use sqlparser::ast::{
-    visit_expressions, AlterColumnOperation, AlterTableOperation, BinaryOperator, CharacterLength,
-    ColumnDef, ColumnOption, DataType, ExactNumberInfo, Expr, GeneratedExpressionMode, Ident,
-    ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint, TimezoneInfo,
+    AlterColumnOperation, AlterTableOperation, BinaryOperator, CharacterLength, ColumnDef,
+    ColumnOption, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    GeneratedExpressionMode, Ident, ObjectName, ObjectType, RenameTableNameKind, Statement,
+    TableConstraint, TimezoneInfo,
 };
-use std::ops::ControlFlow;
 
 /// A place in a statement, as sqlparser counts it: 1-based line and column
 /// within the statement's text.
-pub type Loc = (u64, u64);
+pub type Loc = (u32, u32);
 
 /// A column type, as far as the safety rules tell types apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,14 +142,22 @@ pub enum Default {
 pub struct Column {
     pub name: String,
     pub ty: Type,
+    /// Where its name is written.
+    pub at: Option<Loc>,
+    /// For `ADD COLUMN` only: what filling the existing rows costs. (In
+    /// `CREATE TABLE` there are no rows; the columns of every table the
+    /// files create are kept, so they are kept small.)
+    pub added: Option<Box<Added>>,
+}
+
+/// What PostgreSQL writes into the existing rows for an added column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
     pub default: Option<Default>,
     /// `GENERATED ... AS IDENTITY`.
     pub identity: bool,
     /// `GENERATED ALWAYS AS (...) STORED`.
     pub stored: bool,
-    pub not_null: bool,
-    /// Where its name is written.
-    pub at: Option<Loc>,
 }
 
 /// A constraint a statement adds.
@@ -246,9 +254,10 @@ pub fn changes(stmt: &Statement) -> Vec<Change> {
                 .iter()
                 .map(|c| {
                     constraints.extend(column_constraints(c));
-                    column(c)
+                    column(c, false)
                 })
                 .collect();
+            constraints.shrink_to_fit();
             vec![Change::CreateTable {
                 table,
                 columns,
@@ -301,7 +310,7 @@ pub fn changes(stmt: &Statement) -> Vec<Change> {
                 };
                 match op {
                     AlterTableOperation::AddColumn { column_def, .. } => {
-                        push(Action::AddColumn(column(column_def)));
+                        push(Action::AddColumn(column(column_def, true)));
                         for c in column_constraints(column_def) {
                             push(Action::AddConstraint(c));
                         }
@@ -367,24 +376,29 @@ fn last_name(n: &ObjectName) -> Option<String> {
 
 fn loc(i: &Ident) -> Option<Loc> {
     let s = i.span.start;
-    (s.line > 0).then_some((s.line, s.column))
+    let line = u32::try_from(s.line).ok().filter(|l| *l > 0)?;
+    Some((line, u32::try_from(s.column).ok()?))
 }
 
-fn column(c: &ColumnDef) -> Column {
-    let mut out = Column {
+/// A column definition; with `added`, what adding it costs too.
+fn column(c: &ColumnDef, added: bool) -> Column {
+    Column {
         name: fold(&c.name),
         ty: Type::of(&c.data_type),
+        at: loc(&c.name),
+        added: added.then(|| Box::new(added_column(c))),
+    }
+}
+
+fn added_column(c: &ColumnDef) -> Added {
+    let mut out = Added {
         default: None,
         identity: false,
         stored: false,
-        not_null: false,
-        at: loc(&c.name),
     };
     for o in &c.options {
         match &o.option {
             ColumnOption::Default(e) => out.default = Some(default_of(e)),
-            ColumnOption::NotNull => out.not_null = true,
-            ColumnOption::PrimaryKey(_) => out.not_null = true,
             ColumnOption::Identity(_) => out.identity = true,
             ColumnOption::Generated {
                 generation_expr,
@@ -570,23 +584,82 @@ const VOLATILE_FUNCTIONS: &[&str] = &[
 
 /// Whether a default is computed once or per row.
 fn default_of(e: &Expr) -> Default {
-    let found = visit_expressions(e, |e| match e {
-        Expr::Function(f) => {
-            let name = last_name(&f.name).unwrap_or_default();
-            if STABLE_FUNCTIONS.contains(&name.as_str()) {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(name)
-            }
-        }
-        _ => ControlFlow::Continue(()),
-    });
-    match found {
-        ControlFlow::Break(function) => Default::Volatile {
+    match first_unstable_call(e) {
+        Some(function) => Default::Volatile {
             known: VOLATILE_FUNCTIONS.contains(&function.as_str()),
             function,
         },
-        ControlFlow::Continue(()) => Default::Stable,
+        None => Default::Stable,
+    }
+}
+
+/// The first function `e` calls that is not in [`STABLE_FUNCTIONS`], looking
+/// through the expressions a default is made of (a walk of its own rather
+/// than sqlparser's visitor, whose code for the whole tree would weigh more
+/// than the rest of this module). Defaults cannot hold subqueries.
+fn first_unstable_call(e: &Expr) -> Option<String> {
+    let args = |f: &sqlparser::ast::Function| -> Option<String> {
+        let FunctionArguments::List(list) = &f.args else {
+            return None;
+        };
+        list.args.iter().find_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+            | FunctionArg::Named {
+                arg: FunctionArgExpr::Expr(e),
+                ..
+            }
+            | FunctionArg::ExprNamed {
+                arg: FunctionArgExpr::Expr(e),
+                ..
+            } => first_unstable_call(e),
+            _ => None,
+        })
+    };
+    match e {
+        Expr::Function(f) => {
+            let name = last_name(&f.name).unwrap_or_default();
+            if STABLE_FUNCTIONS.contains(&name.as_str()) {
+                args(f)
+            } else {
+                Some(name)
+            }
+        }
+        Expr::Cast { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::UnaryOp { expr, .. }
+        | Expr::Collate { expr, .. }
+        | Expr::Floor { expr, .. }
+        | Expr::Ceil { expr, .. }
+        | Expr::Extract { expr, .. }
+        | Expr::Trim { expr, .. }
+        | Expr::Substring { expr, .. }
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr) => first_unstable_call(expr),
+        Expr::AtTimeZone {
+            timestamp: left,
+            time_zone: right,
+        }
+        | Expr::BinaryOp { left, right, .. } => {
+            first_unstable_call(left).or_else(|| first_unstable_call(right))
+        }
+        Expr::Array(a) => a.elem.iter().find_map(first_unstable_call),
+        Expr::Tuple(items) => items.iter().find_map(first_unstable_call),
+        Expr::Interval(i) => first_unstable_call(&i.value),
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => operand
+            .iter()
+            .chain(else_result.iter())
+            .find_map(|e| first_unstable_call(e))
+            .or_else(|| {
+                conditions.iter().find_map(|w| {
+                    first_unstable_call(&w.condition).or_else(|| first_unstable_call(&w.result))
+                })
+            }),
+        _ => None,
     }
 }
 
@@ -643,15 +716,8 @@ mod tests {
             ]
         );
         assert_eq!(columns[0].at, Some((2, 13)));
-        assert!(columns[0].not_null);
-        assert_eq!(columns[1].default, Some(Default::Stable));
-        assert_eq!(
-            columns[5].default,
-            Some(Default::Volatile {
-                function: "gen_random_uuid".into(),
-                known: true
-            })
-        );
+        // Not read in CREATE TABLE, where a default costs nothing.
+        assert_eq!(columns[5].added, None);
         let kinds: Vec<&ConstraintKind> = constraints.iter().map(|c| &c.kind).collect();
         assert_eq!(
             kinds,
@@ -694,10 +760,10 @@ mod tests {
             .collect();
         assert_eq!(actions.len(), 9, "{actions:#?}");
         assert!(
-            matches!(actions[0], Action::AddColumn(c) if c.default == Some(Default::Stable) && c.not_null)
+            matches!(actions[0], Action::AddColumn(Column { added: Some(a), .. }) if a.default == Some(Default::Stable))
         );
         assert!(
-            matches!(actions[1], Action::AddColumn(c) if c.default == Some(Default::Volatile { function: "my_fn".into(), known: false }))
+            matches!(actions[1], Action::AddColumn(Column { added: Some(a), .. }) if a.default == Some(Default::Volatile { function: "my_fn".into(), known: false }))
         );
         assert_eq!(
             actions[2],
@@ -788,6 +854,34 @@ mod tests {
     }
 
     #[test]
+    fn defaults_are_searched_for_volatile_calls() {
+        let default =
+            |sql: &str| match &of(&format!("ALTER TABLE t ADD COLUMN c int DEFAULT {sql}"))[0] {
+                Change::Alter {
+                    action: Action::AddColumn(c),
+                    ..
+                } => c.added.clone().unwrap().default.unwrap(),
+                other => panic!("{other:?}"),
+            };
+        let volatile = |f: &str| Default::Volatile {
+            function: f.into(),
+            known: true,
+        };
+        assert_eq!(default("(random() * 10)::int"), volatile("random"));
+        assert_eq!(
+            default("coalesce(NULL, floor(random()))"),
+            volatile("random")
+        );
+        assert_eq!(
+            default("CASE WHEN true THEN nextval('s') END"),
+            volatile("nextval")
+        );
+        assert_eq!(default("ARRAY[1, 2]"), Default::Stable);
+        assert_eq!(default("now() + interval '1 day'"), Default::Stable);
+        assert_eq!(default("-1"), Default::Stable);
+    }
+
+    #[test]
     fn generated_columns() {
         let col = |sql: &str| match &of(&format!("ALTER TABLE t ADD COLUMN {sql}"))[0] {
             Change::Alter {
@@ -796,9 +890,10 @@ mod tests {
             } => c.clone(),
             other => panic!("{other:?}"),
         };
-        assert!(col("id bigint GENERATED ALWAYS AS IDENTITY").identity);
-        assert!(col("id bigint GENERATED BY DEFAULT AS IDENTITY").identity);
-        let c = col("total numeric GENERATED ALWAYS AS (price * qty) STORED");
+        let added = |sql: &str| *col(sql).added.unwrap();
+        assert!(added("id bigint GENERATED ALWAYS AS IDENTITY").identity);
+        assert!(added("id bigint GENERATED BY DEFAULT AS IDENTITY").identity);
+        let c = added("total numeric GENERATED ALWAYS AS (price * qty) STORED");
         assert!(c.stored && !c.identity);
     }
 }

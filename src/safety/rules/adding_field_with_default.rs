@@ -29,7 +29,10 @@ impl SafetyRule for AddingFieldWithDefault {
         else {
             return Vec::new();
         };
-        let why = match &c.default {
+        let Some(added) = &c.added else {
+            return Vec::new();
+        };
+        let why = match &added.default {
             Some(Default::Volatile { function, known: true }) => {
                 format!("its default calls {function}(), which is volatile")
             }
@@ -37,8 +40,8 @@ impl SafetyRule for AddingFieldWithDefault {
                 "its default calls {function}(), which keel cannot tell is not volatile (if it is IMMUTABLE or STABLE, allow this)"
             ),
             _ if c.ty.is_serial() => format!("it is {}, whose default nextval() is volatile", c.ty),
-            _ if c.identity => "it is an identity column".to_string(),
-            _ if c.stored => "it is a stored generated column".to_string(),
+            _ if added.identity => "it is an identity column".to_string(),
+            _ if added.stored => "it is a stored generated column".to_string(),
             _ => return Vec::new(),
         };
         vec![Finding::new(

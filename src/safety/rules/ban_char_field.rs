@@ -19,7 +19,6 @@ impl SafetyRule for BanCharField {
 
     fn check(&self, change: &Change, _: &Schema) -> Vec<Finding> {
         typed_columns(change)
-            .into_iter()
             .filter_map(|(name, ty, at)| match ty {
                 Type::Char(n) => Some(
                     Finding::new(

@@ -19,7 +19,6 @@ impl SafetyRule for PreferBigintOverInt {
 
     fn check(&self, change: &Change, _: &Schema) -> Vec<Finding> {
         typed_columns(change)
-            .into_iter()
             .filter(|(_, ty, _)| matches!(ty, Type::Int | Type::Serial))
             .map(|(name, ty, at)| {
                 let wide = if *ty == Type::Serial { "bigserial (better: bigint GENERATED ALWAYS AS IDENTITY)" } else { "bigint" };

@@ -20,7 +20,6 @@ impl SafetyRule for PreferIdentity {
 
     fn check(&self, change: &Change, _: &Schema) -> Vec<Finding> {
         typed_columns(change)
-            .into_iter()
             .filter(|(_, ty, _)| ty.is_serial())
             .map(|(name, ty, at)| {
                 let base = match ty {

@@ -21,7 +21,6 @@ impl SafetyRule for PreferTextField {
 
     fn check(&self, change: &Change, _: &Schema) -> Vec<Finding> {
         typed_columns(change)
-            .into_iter()
             .filter_map(|(name, ty, at)| match ty {
                 Type::Varchar(Some(n)) => Some(
                     Finding::new(

@@ -20,7 +20,6 @@ impl SafetyRule for PreferTimestamptz {
 
     fn check(&self, change: &Change, _: &Schema) -> Vec<Finding> {
         typed_columns(change)
-            .into_iter()
             .filter(|(_, ty, _)| **ty == Type::Timestamp)
             .map(|(name, _, at)| {
                 Finding::new(
