@@ -1,6 +1,7 @@
 //! `keel.toml`: optional settings. Precedence, lowest first: built-in
 //! defaults, `keel.toml`, environment variables, command-line flags.
 
+use crate::diagnostic::{codes, Code};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct FileConfig {
     pub policies: PoliciesConfig,
     /// `[fleet]`, read by `keel fleet` alone (`crate::fleet::Fleet::load`).
     pub fleet: Option<toml::Value>,
+    #[serde(default)]
+    pub safety: SafetyFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +37,69 @@ pub struct FileConfig {
 pub struct PoliciesConfig {
     pub tenant_columns: Option<Vec<String>>,
     pub test_roles: Option<Vec<String>>,
+}
+
+/// `[safety]` as written: the rule ids are checked after reading, so that
+/// an unknown one can be named with the list of valid ones.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyFile {
+    pub threshold_rows: Option<u64>,
+    #[serde(default)]
+    pub rules: std::collections::BTreeMap<String, RuleLevel>,
+}
+
+/// A safety rule's level in `[safety.rules]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleLevel {
+    Error,
+    Warning,
+    Off,
+}
+
+/// The safety lint's settings (`[safety]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafetyConfig {
+    /// Online, a lock finding on a table with at most this many rows
+    /// (estimated) is a note.
+    pub threshold_rows: u64,
+    /// Rules whose level is set, overriding the default.
+    pub rules: Vec<(Code, RuleLevel)>,
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        SafetyConfig {
+            threshold_rows: 10_000,
+            rules: Vec::new(),
+        }
+    }
+}
+
+impl SafetyConfig {
+    /// The level `keel.toml` sets for `rule`, if it sets one.
+    pub fn level(&self, rule: Code) -> Option<RuleLevel> {
+        self.rules.iter().find(|(r, _)| *r == rule).map(|(_, l)| *l)
+    }
+
+    fn from_file(file: SafetyFile) -> Result<SafetyConfig, ConfigError> {
+        let mut config = SafetyConfig::default();
+        if let Some(t) = file.threshold_rows {
+            config.threshold_rows = t;
+        }
+        for (id, level) in file.rules {
+            let Some(rule) = codes::SAFETY_RULES.iter().find(|c| c.as_str() == id) else {
+                let ids: Vec<&str> = codes::SAFETY_RULES.iter().map(|c| c.as_str()).collect();
+                return Err(ConfigError::Value {
+                    name: "[safety.rules]".into(),
+                    message: format!("unknown rule `{id}`; the rules are: {}", ids.join(", ")),
+                });
+            };
+            config.rules.push((*rule, level));
+        }
+        Ok(config)
+    }
 }
 
 /// The settings in force.
@@ -46,6 +112,7 @@ pub struct Config {
     pub ddl: DdlSettings,
     pub tenant_columns: Vec<String>,
     pub test_roles: Vec<String>,
+    pub safety: SafetyConfig,
 }
 
 /// How long a migration may wait for the locks its statements take, and what happens then:
@@ -107,6 +174,7 @@ impl Default for Config {
             ddl: DdlSettings::default(),
             tenant_columns: vec!["tenant_id".into()],
             test_roles: vec!["authenticated".into(), "anon".into()],
+            safety: SafetyConfig::default(),
         }
     }
 }
@@ -199,6 +267,7 @@ impl Config {
         if let Some(r) = file.policies.test_roles {
             config.test_roles = r;
         }
+        config.safety = SafetyConfig::from_file(file.safety)?;
 
         if let Some(d) = env("KEEL_DIR") {
             config.dir = PathBuf::from(d);
@@ -314,6 +383,15 @@ pub fn template(dir: &Path) -> Option<String> {
 
 # The roles that policy tests (policies/tests/*.sql) may assume.
 # test_roles = {roles}
+
+[safety]
+# `keel check` with a database: a finding about a lock on a table of at most
+# this many rows (estimated) is a note rather than an error.
+# threshold_rows = {threshold}
+
+[safety.rules]
+# A rule's level by its id (docs/safety.md): \"error\", \"warning\" or \"off\",
+# e.g. ban-drop-column=\"error\" on a line of its own.
 ",
         schema = toml_string(&d.history_schema),
         timeout = d.lock_timeout.as_secs(),
@@ -321,6 +399,7 @@ pub fn template(dir: &Path) -> Option<String> {
         ddl_retries = d.ddl.retries,
         tenants = list(&d.tenant_columns),
         roles = list(&d.test_roles),
+        threshold = d.safety.threshold_rows,
     ))
 }
 
@@ -455,6 +534,7 @@ mod tests {
         assert_eq!(a.ddl, b.ddl);
         assert_eq!(a.tenant_columns, b.tenant_columns);
         assert_eq!(a.test_roles, b.test_roles);
+        assert_eq!(a.safety, b.safety);
     }
 
     #[test]
@@ -479,8 +559,39 @@ mod tests {
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains(" = "))
             .count();
-        assert_eq!(keys, 7, "{uncommented}");
+        assert_eq!(keys, 8, "{uncommented}");
         same(&load_text(&uncommented), &Config::default());
+    }
+
+    #[test]
+    fn safety_settings_are_checked() {
+        let c = load_text(
+            "[safety]\nthreshold_rows = 500\n[safety.rules]\nban-drop-column = \"error\"\nprefer-identity = \"off\"\n",
+        );
+        assert_eq!(c.safety.threshold_rows, 500);
+        assert_eq!(
+            c.safety.level(codes::BAN_DROP_COLUMN),
+            Some(RuleLevel::Error)
+        );
+        assert_eq!(c.safety.level(codes::PREFER_IDENTITY), Some(RuleLevel::Off));
+        assert_eq!(c.safety.level(codes::BAN_DROP_TABLE), None);
+        let dir = tempfile::tempdir().unwrap();
+        for (text, says) in [
+            (
+                "[safety.rules]\nban-drop-colum = \"error\"\n",
+                "unknown rule `ban-drop-colum`; the rules are: require-concurrent-index-creation,",
+            ),
+            (
+                "[safety.rules]\nban-drop-column = \"fatal\"\n",
+                "unknown variant `fatal`",
+            ),
+            ("[safety]\nthreshold = 5\n", "unknown field `threshold`"),
+            ("[safety]\nthreshold_rows = -1\n", "expected u64"),
+        ] {
+            std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
+            let e = Config::load_file(dir.path(), &Overrides::default()).unwrap_err();
+            assert!(e.to_string().contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing, not a problem: counted neither as an error nor as a
+    /// warning (e.g. a lock on a table too small to matter).
+    Note,
     Warning,
     Error,
 }
@@ -118,6 +121,13 @@ impl Diagnostic {
     pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn note(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Note,
             ..Diagnostic::error(code, message)
         }
     }
@@ -393,10 +403,11 @@ impl<'a> Source<'a> {
     }
 }
 
-/// The counts of what a run found.
+/// The counts of what a run found: errors and warnings (notes count as
+/// neither).
 pub fn count(diagnostics: &[Diagnostic]) -> (usize, usize) {
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    (errors, diagnostics.len() - errors)
+    let of = |s: Severity| diagnostics.iter().filter(|d| d.severity == s).count();
+    (of(Severity::Error), of(Severity::Warning))
 }
 
 #[cfg(test)]

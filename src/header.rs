@@ -6,6 +6,7 @@
 //! *normalized* body so that a Windows editor's line endings or trailing blanks
 //! never count as an edit (see [`normalize`]).
 
+use crate::diagnostic::{codes, Code};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::ops::Range;
@@ -147,6 +148,72 @@ pub enum Entry {
     /// ignore it; `keel adopt` reads it to find the original file (whose
     /// checksum the tool recorded) or the Alembic revision a migration stands for.
     Source(String),
+    /// `allow <rule-id> <reason>`: silences one safety rule for the whole
+    /// file (see `crate::safety`). The only key that may appear more than
+    /// once, for different rules.
+    Allow(Allow),
+}
+
+/// A `-- keel:allow <rule-id> <reason>` line, in the header or in the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow {
+    /// One of [`codes::SAFETY_RULES`].
+    pub rule: Code,
+    pub reason: String,
+}
+
+/// Why an allow line was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllowError {
+    #[error("`-- keel:allow` names no rule")]
+    NoRule,
+    #[error("unknown safety rule `{0}`")]
+    UnknownRule(String),
+    #[error("`-- keel:allow {0}` gives no reason")]
+    NoReason(Code),
+}
+
+impl AllowError {
+    /// What to write instead.
+    pub fn hint(&self) -> String {
+        match self {
+            AllowError::NoRule | AllowError::UnknownRule(_) => {
+                let ids: Vec<&str> = codes::SAFETY_RULES.iter().map(|c| c.as_str()).collect();
+                format!(
+                    "write `-- keel:allow <rule-id> <reason>`; the rule ids are: {}",
+                    ids.join(", ")
+                )
+            }
+            AllowError::NoReason(rule) => format!(
+                "say why the statement is safe here, e.g. `-- keel:allow {rule} the table holds a few rows`"
+            ),
+        }
+    }
+}
+
+/// Parses the value of an allow line: `<rule-id> <reason>`, the reason
+/// required (a silenced safety rule must say why).
+pub fn parse_allow(value: &str) -> Result<Allow, AllowError> {
+    let value = value.trim_matches([' ', '\t']);
+    let (id, reason) = match value.find([' ', '\t']) {
+        Some(i) => (&value[..i], value[i..].trim_start_matches([' ', '\t'])),
+        None => (value, ""),
+    };
+    if id.is_empty() {
+        return Err(AllowError::NoRule);
+    }
+    let rule = codes::SAFETY_RULES
+        .iter()
+        .copied()
+        .find(|c| c.as_str() == id)
+        .ok_or_else(|| AllowError::UnknownRule(id.to_string()))?;
+    if reason.is_empty() {
+        return Err(AllowError::NoReason(rule));
+    }
+    Ok(Allow {
+        rule,
+        reason: reason.to_string(),
+    })
 }
 
 impl Entry {
@@ -158,6 +225,16 @@ impl Entry {
             Entry::Irreversible => "irreversible",
             Entry::Requires(_) => "requires",
             Entry::Source(_) => "source",
+            Entry::Allow(_) => "allow",
+        }
+    }
+
+    /// Two entries that cannot both appear: the same key, or for `allow`
+    /// the same rule.
+    fn clashes_with(&self, other: &Entry) -> bool {
+        match (self, other) {
+            (Entry::Allow(a), Entry::Allow(b)) => a.rule == b.rule,
+            _ => self.key() == other.key(),
         }
     }
 }
@@ -169,6 +246,8 @@ pub enum HeaderErrorKind {
     UnknownKey { key: String },
     #[error("malformed value for `{key}`: `{value}`")]
     BadValue { key: &'static str, value: String },
+    #[error("{0}")]
+    BadAllow(AllowError),
     #[error("header key `{key}` appears twice")]
     Duplicate { key: &'static str },
     #[error("missing checksum header")]
@@ -189,8 +268,9 @@ impl HeaderError {
     pub fn hint(&self) -> String {
         match &self.kind {
             HeaderErrorKind::UnknownKey { .. } => {
-                "known keys: checksum, message, transaction, irreversible, requires, source".into()
+                "known keys: checksum, message, transaction, irreversible, requires, source, allow".into()
             }
+            HeaderErrorKind::BadAllow(e) => e.hint(),
             HeaderErrorKind::BadValue { key, .. } => match *key {
                 "checksum" => "run `keel seal` to write a correct checksum".into(),
                 "transaction" => "write `-- keel:transaction off` (or `on`)".into(),
@@ -237,7 +317,7 @@ impl Header {
             let range = offset..offset + end;
             match parse_entry(content) {
                 Ok(entry) => {
-                    if header.lines.iter().any(|l| l.entry.key() == entry.key()) {
+                    if header.lines.iter().any(|l| l.entry.clashes_with(&entry)) {
                         errors.push(HeaderError {
                             kind: HeaderErrorKind::Duplicate { key: entry.key() },
                             line: line_no,
@@ -350,6 +430,9 @@ fn parse_entry(content: &str) -> Result<Entry, HeaderErrorKind> {
         "requires" => Err(bad("requires")),
         "source" if !value.is_empty() => Ok(Entry::Source(value.to_string())),
         "source" => Err(bad("source")),
+        "allow" => parse_allow(value)
+            .map(Entry::Allow)
+            .map_err(HeaderErrorKind::BadAllow),
         _ => Err(HeaderErrorKind::UnknownKey {
             key: key.to_string(),
         }),

@@ -25,6 +25,7 @@ pub mod policies;
 pub mod project;
 pub mod report;
 pub mod safe_fs;
+pub mod safety;
 pub use db::session;
 pub mod project_check;
 pub mod sql;

@@ -1,13 +1,18 @@
 //! The checks `keel check` runs against a database, beyond the files
 //! themselves: applied files edited since they ran (classified by
 //! [`crate::drift`]), applied versions without files, out-of-order and
-//! pending versions, a dirty database, and indexes left INVALID.
+//! pending versions, a dirty database, and indexes left INVALID; and the
+//! safety lint of the pending migrations, with the size of their tables.
 
+use crate::config::SafetyConfig;
 use crate::db::DbError;
 use crate::diagnostic::{codes, Diagnostic};
 use crate::drift::{classify, Edit};
+use crate::history_model::AppliedVersion;
+use crate::project::SqlText;
 use crate::project::{Migration, Project};
 use crate::session::Session;
+use crate::sql::check::CheckedFile;
 
 /// Everything `keel check` reports about the database against the files:
 /// edited applied files, applied versions without files, out-of-order
@@ -133,4 +138,26 @@ pub fn database_diagnostics(
         );
     }
     Ok(out)
+}
+
+/// The safety lint online: the pending up files (`applied` are only read
+/// for the schema they leave), each lock finding judged by the size of its
+/// table, read in one query. `texts` and `checked` are in
+/// [`Project::files`] order.
+pub fn safety_diagnostics(
+    session: &mut Session,
+    project: &Project,
+    texts: &[SqlText],
+    checked: &[CheckedFile],
+    applied: &[AppliedVersion],
+    config: &SafetyConfig,
+) -> Result<Vec<Diagnostic>, DbError> {
+    let inputs = crate::safety::inputs(project, texts, checked, |v| {
+        !applied.iter().any(|a| a.version == *v)
+    });
+    let lint = crate::safety::lint(&inputs, config);
+    let live = crate::safety::Live {
+        sizes: crate::db::table_size::sizes(session, &lint.targets())?,
+    };
+    Ok(crate::safety::resolve(lint, Some(&live), config))
 }

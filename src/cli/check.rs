@@ -19,14 +19,28 @@ pub struct CheckArgs {
     /// Fail when migrations are pending ("Target database is not up to date.")
     #[arg(long)]
     pub require_up_to_date: bool,
+    /// With --offline: lint for safety as if migrations up to VERSION were
+    /// applied (their tables exist and may be large; they are not linted)
+    #[arg(long, value_name = "VERSION", requires = "offline")]
+    pub assume_applied: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
     let loaded = crate::project::load(&ctx.config.dir)?;
+    let assume_applied = match &args.assume_applied {
+        Some(v) => Some(crate::project::Version::parse(v).ok_or_else(|| {
+            Failure::usage(
+                format!("`{v}` is not a version"),
+                Some("give the number of a migration, e.g. `--assume-applied 42`".to_string()),
+            )
+        })?),
+        None => None,
+    };
     let mut v = project_check::validate(
         &loaded.visited,
         Options {
             strict: args.strict,
+            ddl: true,
         },
     );
     let mut diagnostics = loaded.diagnostics.clone();
@@ -34,7 +48,19 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
     diagnostics.extend(declared.diagnostics.iter().cloned());
     let mut counts = v.counts();
     let mut online = Vec::new();
-    if !args.offline {
+    let safety;
+    if args.offline {
+        // No database: every migration after `--assume-applied` (all by
+        // default) is pending, and no size is known.
+        let inputs = crate::safety::inputs(
+            &loaded.project,
+            loaded.migration_texts(),
+            &v.files,
+            |version| assume_applied.as_ref().is_none_or(|a| version > a),
+        );
+        let lint = crate::safety::lint(&inputs, &ctx.config.safety);
+        safety = crate::safety::resolve(lint, None, &ctx.config.safety);
+    } else {
         let mut session = open(ctx).map_err(|f| match f {
             Failure::Usage { message, .. } => Failure::usage(
                 message,
@@ -53,6 +79,15 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
         let applied = session
             .applied(false, &loaded.project)
             .map_err(db_failure)?;
+        safety = crate::online_checks::safety_diagnostics(
+            &mut session,
+            &loaded.project,
+            loaded.migration_texts(),
+            &v.files,
+            &applied,
+            &ctx.config.safety,
+        )
+        .map_err(db_failure)?;
         let at = crate::plan::current(&applied);
         let tables = crate::policies::status::status(
             &mut session,
@@ -66,6 +101,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
         ));
     }
     diagnostics.extend(v.all_diagnostics());
+    diagnostics.extend(safety);
     diagnostics.extend(online);
     let (errors, warnings) = diagnostic::count(&diagnostics);
     let r = &ctx.reporter;

@@ -30,6 +30,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<(), Failure> {
         .unwrap_or_else(|| args.tool.default_path(std::path::Path::new("")));
     let options = Options {
         strict: args.strict,
+        ..Options::default()
     };
     let plan = import::plan(args.tool, &source, &ctx.config.dir, options)
         .map_err(|e| Failure::usage(e.to_string(), Some(e.hint().to_string())))?;

@@ -21,6 +21,7 @@ pub mod server_version;
 pub mod session;
 pub mod snapshot;
 pub mod statement;
+pub mod table_size;
 pub mod tls;
 
 /// Something `db/` functions send SQL through: a [`session::Session`], a

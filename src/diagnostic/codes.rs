@@ -6,7 +6,9 @@
 //! `docs/diagnostics.md` has the same list as a table (a test keeps the two
 //! the same). The codes of `keel policies lint` are the rules' ids
 //! (snake_case, Supabase's splinter names where splinter has the rule);
-//! `docs/lint.md` has a section per rule with its fix.
+//! `docs/lint.md` has a section per rule with its fix. The codes of the
+//! `keel check` safety rules are squawk's rule ids (kebab-case);
+//! `docs/safety.md` has a section per rule.
 
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -95,7 +97,7 @@ codes! {
     DUPLICATE_HEADER_KEY = "duplicate-header-key";
     /// A header key in a kind of file it does not belong to. Fix:
     /// `irreversible` is for down files, `requires` for policy files,
-    /// `transaction` for migrations.
+    /// `transaction` for migrations, `allow` for up files.
     MISPLACED_HEADER_KEY = "misplaced-header-key";
 
     // Statements.
@@ -286,7 +288,84 @@ codes! {
     SECURITY_DEFINER_VIEW = "security_definer_view";
     /// The application's role bypasses RLS (live only).
     BYPASSRLS_APP_ROLE = "bypassrls_app_role";
+
+    // `keel check` safety lint: allow lines.
+
+    /// A `-- keel:allow` line names no rule, an unknown rule, or gives no
+    /// reason. Fix: `-- keel:allow <rule-id> <reason>` with an id of
+    /// `docs/safety.md`.
+    BAD_ALLOW = "bad-allow";
+    /// A `-- keel:allow` line whose rule does not match its statement (or,
+    /// in the header, any statement of the file). Fix: remove it, or name
+    /// the rule that matches.
+    UNUSED_ALLOW = "unused-allow";
+
+    // `keel check` safety rules: squawk's ids; `docs/safety.md` has each
+    // one's reason and safe rewrite.
+
+    /// `CREATE INDEX` without `CONCURRENTLY` on an existing table.
+    REQUIRE_CONCURRENT_INDEX_CREATION = "require-concurrent-index-creation";
+    /// `DROP INDEX` without `CONCURRENTLY` on an existing table.
+    REQUIRE_CONCURRENT_INDEX_DELETION = "require-concurrent-index-deletion";
+    /// A CHECK constraint added without `NOT VALID`, or validated in the
+    /// transaction that added it.
+    CONSTRAINT_MISSING_NOT_VALID = "constraint-missing-not-valid";
+    /// A foreign key added to an existing table without `NOT VALID`.
+    ADDING_FOREIGN_KEY_CONSTRAINT = "adding-foreign-key-constraint";
+    /// `SET NOT NULL` without a validated `CHECK (col IS NOT NULL)`.
+    ADDING_NOT_NULLABLE_FIELD = "adding-not-nullable-field";
+    /// A column added with a volatile default (or identity, serial, stored
+    /// generated): the table is rewritten.
+    ADDING_FIELD_WITH_DEFAULT = "adding-field-with-default";
+    /// A column's type changed in a way that rewrites the table.
+    CHANGING_COLUMN_TYPE = "changing-column-type";
+    /// A column of an existing table renamed.
+    RENAMING_COLUMN = "renaming-column";
+    /// An existing table renamed.
+    RENAMING_TABLE = "renaming-table";
+    /// A column of an existing table dropped.
+    BAN_DROP_COLUMN = "ban-drop-column";
+    /// An existing table dropped.
+    BAN_DROP_TABLE = "ban-drop-table";
+    /// A UNIQUE constraint added to an existing table without `USING INDEX`.
+    DISALLOWED_UNIQUE_CONSTRAINT = "disallowed-unique-constraint";
+    /// A primary key added to an existing table without `USING INDEX`.
+    ADDING_SERIAL_PRIMARY_KEY_FIELD = "adding-serial-primary-key-field";
+    /// An `int` (or `serial`) column.
+    PREFER_BIGINT_OVER_INT = "prefer-bigint-over-int";
+    /// A `serial` column rather than an identity column.
+    PREFER_IDENTITY = "prefer-identity";
+    /// A `timestamp` column without time zone.
+    PREFER_TIMESTAMPTZ = "prefer-timestamptz";
+    /// A `varchar(n)` column.
+    PREFER_TEXT_FIELD = "prefer-text-field";
+    /// A `char(n)` column.
+    BAN_CHAR_FIELD = "ban-char-field";
 }
+
+/// The ids of the safety rules, in the order of `docs/safety.md` (the
+/// safety lint's rule list is checked against it): what `-- keel:allow` and
+/// `[safety.rules]` in `keel.toml` accept.
+pub const SAFETY_RULES: &[Code] = &[
+    REQUIRE_CONCURRENT_INDEX_CREATION,
+    REQUIRE_CONCURRENT_INDEX_DELETION,
+    CONSTRAINT_MISSING_NOT_VALID,
+    ADDING_FOREIGN_KEY_CONSTRAINT,
+    ADDING_NOT_NULLABLE_FIELD,
+    ADDING_FIELD_WITH_DEFAULT,
+    CHANGING_COLUMN_TYPE,
+    DISALLOWED_UNIQUE_CONSTRAINT,
+    ADDING_SERIAL_PRIMARY_KEY_FIELD,
+    RENAMING_COLUMN,
+    RENAMING_TABLE,
+    BAN_DROP_COLUMN,
+    BAN_DROP_TABLE,
+    PREFER_BIGINT_OVER_INT,
+    PREFER_IDENTITY,
+    PREFER_TIMESTAMPTZ,
+    PREFER_TEXT_FIELD,
+    BAN_CHAR_FIELD,
+];
 
 #[cfg(test)]
 mod tests {

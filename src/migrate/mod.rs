@@ -236,7 +236,13 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
         .collect::<Result<Vec<SqlText>, _>>()
         .map_err(|d| changed_during_run(&d, sink))?;
     let files: Vec<&SqlText> = texts.iter().collect();
-    let checked = project_check::check_parallel(&files, Options { strict: req.strict });
+    let checked = project_check::check_parallel(
+        &files,
+        Options {
+            strict: req.strict,
+            ..Options::default()
+        },
+    );
     let diags: Vec<Diagnostic> = checked.into_iter().flat_map(|c| c.diagnostics).collect();
     sink.event(Event::Diagnostics(&diags));
     if diags.iter().any(Diagnostic::is_error) {

@@ -38,7 +38,13 @@ pub fn validate_files(
     files: &[&SqlText],
     strict: bool,
 ) -> Result<Vec<CheckedFile>, Error> {
-    let mut checked = crate::project_check::check_parallel(files, Options { strict });
+    let mut checked = crate::project_check::check_parallel(
+        files,
+        Options {
+            strict,
+            ..Options::default()
+        },
+    );
     settle(session, files, &mut checked, strict)?;
     Ok(checked)
 }
@@ -88,7 +94,7 @@ pub fn validate_plan(
         let batch: Vec<SqlFile> = steps.iter().map(Step::file).collect();
         let results = crate::parallel::map(&batch, 1, |f| {
             let file = f.read()?;
-            let mut c = crate::sql::check::check_file(&file, Options { strict: false });
+            let mut c = crate::sql::check::check_file(&file, Options::default());
             c.statements
                 .retain(|s| matches!(s.parse, Parse::Rejected { .. }));
             let keep = (!c.statements.is_empty()).then_some(file);

@@ -7,6 +7,7 @@ pub fn annotation(d: &Diagnostic) -> String {
     let level = match d.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "notice",
     };
     let mut props = Vec::new();
     if let Some(p) = &d.path {

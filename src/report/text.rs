@@ -10,6 +10,7 @@ pub fn render_diagnostic(d: &Diagnostic, color: bool) -> String {
     let level = match d.severity {
         Severity::Error => Level::Error,
         Severity::Warning => Level::Warning,
+        Severity::Note => Level::Note,
     };
     let renderer = if color {
         Renderer::styled()

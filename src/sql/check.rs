@@ -8,6 +8,7 @@
 //! (through `db::server_parse`) asks PostgreSQL's own parser and turns the
 //! answer into a pass or an error.
 
+use super::ddl;
 use super::parse::{self, ParseError};
 use super::rules::{self, Class};
 use super::split::{self, SplitErrorKind};
@@ -21,6 +22,9 @@ use std::ops::Range;
 pub struct Options {
     /// Statements sqlparser cannot validate are errors, not warnings.
     pub strict: bool,
+    /// Keep what the up files' DDL statements do
+    /// ([`CheckedStatement::changes`]), for the safety lint.
+    pub ddl: bool,
 }
 
 /// What sqlparser made of a statement.
@@ -50,6 +54,9 @@ pub struct CheckedStatement {
     /// The index in [`CheckedFile::diagnostics`] of the statement's
     /// `unvalidated` warning, for the server's verdict to replace.
     pub unvalidated: Option<usize>,
+    /// What it does to tables, read from sqlparser's tree: for up files
+    /// when [`Options::ddl`] asks, else empty.
+    pub changes: Vec<ddl::Change>,
 }
 
 /// The result of checking one file.
@@ -86,15 +93,14 @@ pub fn check_file(file: &SqlText, options: Options) -> CheckedFile {
             return out;
         }
     };
+    let ddl = options.ddl && file.kind == FileKind::Up;
     // Statements are independent: a large file is parsed on all cores.
     let analyses = crate::parallel::map(&stmts, 256, |stmt| {
         let text = &file.text[stmt.text.clone()];
-        (
-            rules::classify(text),
-            parse_statement(&file.text, stmt.text.clone()),
-        )
+        let (parse, changes) = parse_statement(&file.text, stmt.text.clone(), ddl);
+        (rules::classify(text), parse, changes)
     });
-    for (stmt, (class, parse)) in stmts.into_iter().zip(analyses) {
+    for (stmt, (class, parse, changes)) in stmts.into_iter().zip(analyses) {
         let text = &file.text[stmt.text.clone()];
         match (&class, transactional) {
             (Class::TransactionControl(what), true) if policy_test => out.diagnostics.push(
@@ -154,6 +160,7 @@ pub fn check_file(file: &SqlText, options: Options) -> CheckedFile {
             class,
             parse,
             unvalidated,
+            changes,
         });
     }
 
@@ -193,11 +200,22 @@ fn is_comment_on_policy(sql: &str) -> bool {
     w == ["COMMENT", "ON", "POLICY"]
 }
 
-/// Parses the statement at `range` of `text` with sqlparser.
-fn parse_statement(text: &str, range: Range<usize>) -> Parse {
+/// Parses the statement at `range` of `text` with sqlparser, with what it
+/// does to tables when `ddl` asks (read from the tree before it is dropped:
+/// nothing is parsed twice).
+fn parse_statement(text: &str, range: Range<usize>, ddl: bool) -> (Parse, Vec<ddl::Change>) {
     let sql = &text[range.clone()];
-    match parse::statements(sql) {
-        Ok(_) => Parse::Valid,
+    let read = |tree: &[sqlparser::ast::Statement]| {
+        if !ddl {
+            return Vec::new();
+        }
+        let mut changes: Vec<ddl::Change> = tree.iter().flat_map(ddl::changes).collect();
+        // Kept until the whole project is linted: no spare capacity.
+        changes.shrink_to_fit();
+        changes
+    };
+    let parse = match parse::statements_with(sql, read) {
+        Ok(changes) => return (Parse::Valid, changes),
         Err(ParseError::TooDeep { line, column }) => Parse::TooDeep {
             offset: Position::offset_of(text, range.start, line, column)
                 .clamp(range.start, range.end),
@@ -212,7 +230,8 @@ fn parse_statement(text: &str, range: Range<usize>) -> Parse {
                 offset: offset.clamp(range.start, range.end),
             }
         }
-    }
+    };
+    (parse, Vec::new())
 }
 
 /// Splits sqlparser's `"<message> at Line: L, Column: C"`.
@@ -425,6 +444,7 @@ pub fn header_diagnostics(file: &SqlText, out: &mut Vec<Diagnostic>) {
         let code = match e.kind {
             HeaderErrorKind::UnknownKey { .. } => codes::UNKNOWN_HEADER_KEY,
             HeaderErrorKind::BadValue { .. } => codes::BAD_HEADER_VALUE,
+            HeaderErrorKind::BadAllow(_) => codes::BAD_ALLOW,
             HeaderErrorKind::Duplicate { .. } => codes::DUPLICATE_HEADER_KEY,
             HeaderErrorKind::MissingChecksum => codes::MISSING_CHECKSUM,
         };
@@ -439,13 +459,15 @@ pub fn header_diagnostics(file: &SqlText, out: &mut Vec<Diagnostic>) {
             (Entry::Irreversible, kind) => kind == FileKind::Down,
             (Entry::Requires(_), kind) => kind == FileKind::Policy,
             (Entry::Transaction(_), kind) => matches!(kind, FileKind::Up | FileKind::Down),
+            // Only up files are linted for safety: downs do not run forward.
+            (Entry::Allow(_), kind) => kind == FileKind::Up,
             _ => true,
         };
         if !allowed {
             out.push(
                 Diagnostic::error(codes::MISPLACED_HEADER_KEY, "this header key does not belong in this kind of file")
                     .at(&file.path, &file.text, line.range.clone())
-                    .with_hint("`irreversible` is for down files, `requires` for policy files, `transaction` for migrations"),
+                    .with_hint("`irreversible` is for down files, `requires` for policy files, `transaction` for migrations, `allow` for up files"),
             );
         }
     }
@@ -576,7 +598,14 @@ mod tests {
                 Some(24)
             )
         );
-        let d = &check_file(&f, Options { strict: true }).diagnostics[0];
+        let d = &check_file(
+            &f,
+            Options {
+                strict: true,
+                ..Options::default()
+            },
+        )
+        .diagnostics[0];
         assert!(d.is_error());
     }
 

@@ -53,6 +53,23 @@ pub fn statements(sql: &str) -> Result<Vec<Statement>, ParseError> {
     Ok(parser(sql)?.parse_statements()?)
 }
 
+/// [`statements`], handing the tree to `read` while the parser's buffers are
+/// still held: what `read` keeps is then allocated apart from them, and
+/// once they are freed the next statement's parse can reuse them whole
+/// (kept allocations made after they are freed would split them, and the
+/// heap would grow by more than what is kept).
+pub fn statements_with<T>(
+    sql: &str,
+    read: impl FnOnce(&[Statement]) -> T,
+) -> Result<T, ParseError> {
+    let mut parser = parser(sql)?;
+    let tree = parser.parse_statements()?;
+    let kept = read(&tree);
+    drop(tree);
+    drop(parser);
+    Ok(kept)
+}
+
 /// One expression, as `pg_get_expr` prints it, bounded in depth; the whole
 /// text must be the expression.
 pub fn expression(text: &str) -> Result<Expr, ParseError> {

@@ -66,10 +66,9 @@ pub const RULES: &[&dyn LintRule] = &[
 
 /// A finding of `rule`, at its level.
 fn finding(rule: &dyn LintRule, message: impl Into<String>) -> Diagnostic {
-    match rule.level() {
-        Severity::Error => Diagnostic::error(rule.id(), message),
-        Severity::Warning => Diagnostic::warning(rule.id(), message),
-    }
+    let mut d = Diagnostic::error(rule.id(), message);
+    d.severity = rule.level();
+    d
 }
 
 /// Runs every rule on `model`.
