@@ -268,7 +268,8 @@ impl HeaderError {
     pub fn hint(&self) -> String {
         match &self.kind {
             HeaderErrorKind::UnknownKey { .. } => {
-                "known keys: checksum, message, transaction, irreversible, requires, source, allow".into()
+                "known keys: checksum, message, transaction, irreversible, requires, source, allow"
+                    .into()
             }
             HeaderErrorKind::BadAllow(e) => e.hint(),
             HeaderErrorKind::BadValue { key, .. } => match *key {

@@ -199,28 +199,18 @@ pub fn execute(
                 lock: None,
             });
         }
-        let retry = Retry {
-            attempt,
-            attempts,
-            diagnostic: &diagnostic,
-            blockers: &found,
-            pause: Backoff::default().pause_jittered(attempt - 1),
-        };
-        let _ = history::log_event(
+        let at = version_after(applied, plan, state.committed);
+        let where_ = (plan.from.as_ref(), at.as_ref());
+        pause_before_retry(
             client,
-            settings.schema,
-            &Event {
-                command: settings.command,
-                target: Some(settings.target),
-                from: plan.from.as_ref(),
-                to: version_after(applied, plan, state.committed).as_ref(),
-                outcome: "retry",
-                detail: Some(retry.summary()),
-                waited_ms: Some(lock.waited.as_secs_f64() * 1000.0),
-            },
+            settings,
+            where_,
+            (attempt, attempts),
+            &diagnostic,
+            &found,
+            &lock,
+            progress,
         );
-        progress.retrying(&retry);
-        std::thread::sleep(retry.pause);
         attempt += 1;
         state = State::new(std::mem::take(&mut state.begin_sql), state.committed);
     };
@@ -266,6 +256,43 @@ pub fn execute(
             })
         }
     }
+}
+
+/// After a failed attempt (`attempt` of `attempts`): logs the retry as an event, tells
+/// `progress`, and pauses. `versions` is where the run stands (from, now) for the event.
+#[allow(clippy::too_many_arguments)] // one call per retry path; a struct would only rename them
+fn pause_before_retry(
+    client: &mut Client,
+    settings: &Settings<'_>,
+    versions: (Option<&Version>, Option<&Version>),
+    (attempt, attempts): (u32, u32),
+    diagnostic: &Diagnostic,
+    found: &[Blocker],
+    lock: &LockFailure,
+    progress: &mut dyn Progress,
+) {
+    let retry = Retry {
+        attempt,
+        attempts,
+        diagnostic,
+        blockers: found,
+        pause: Backoff::default().pause_jittered(attempt - 1),
+    };
+    let _ = history::log_event(
+        client,
+        settings.schema,
+        &Event {
+            command: settings.command,
+            target: Some(settings.target),
+            from: versions.0,
+            to: versions.1,
+            outcome: "retry",
+            detail: Some(retry.summary()),
+            waited_ms: Some(lock.waited.as_secs_f64() * 1000.0),
+        },
+    );
+    progress.retrying(&retry);
+    std::thread::sleep(retry.pause);
 }
 
 /// What starts each transaction of a run: `BEGIN` and the lock and statement timeouts, in one
@@ -604,27 +631,16 @@ fn exec_retrying(
                 lock: None,
             });
         }
-        let retry = Retry {
-            attempt,
-            attempts,
-            diagnostic: &diagnostic,
-            blockers: &found,
-            pause: Backoff::default().pause_jittered(attempt - 1),
-        };
-        let _ = history::log_event(
+        pause_before_retry(
             client,
-            settings.schema,
-            &Event {
-                command: settings.command,
-                target: Some(settings.target),
-                outcome: "retry",
-                detail: Some(retry.summary()),
-                waited_ms: Some(lock.waited.as_secs_f64() * 1000.0),
-                ..Event::default()
-            },
+            settings,
+            (None, None),
+            (attempt, attempts),
+            &diagnostic,
+            &found,
+            &lock,
+            progress,
         );
-        progress.retrying(&retry);
-        std::thread::sleep(retry.pause);
         attempt += 1;
     }
 }

@@ -80,20 +80,8 @@ impl Outcome {
     }
 }
 
-/// `keel fleet status` for one database.
-#[derive(Debug, Clone, Default)]
-pub struct TargetStatus {
-    pub current: Option<Version>,
-    pub pending: usize,
-    /// The version a `transaction off` migration left unfinished.
-    pub dirty: Option<Version>,
-    /// Applied versions whose files changed since they ran.
-    pub drift: usize,
-    /// Applied versions with no file on disk.
-    pub missing: usize,
-    /// The live policies differ from the declared ones.
-    pub policy_drift: bool,
-}
+/// `keel fleet status` for one database: what [`migrate::database_status`] reads.
+pub type TargetStatus = migrate::DatabaseStatus;
 
 /// One target, finished (or skipped).
 #[derive(Debug, Clone)]
@@ -341,16 +329,9 @@ fn run_one(target: &Target, action: &Action, config: &Config, prepared: &Prepare
                 },
             }
         }),
-        Action::Status => migrate::database_status(&database, prepared, &mut sink).map(|s| {
-            Outcome::Status(TargetStatus {
-                current: s.current,
-                pending: s.pending,
-                dirty: s.dirty,
-                drift: s.drift,
-                missing: s.missing,
-                policy_drift: s.policy_drift,
-            })
-        }),
+        Action::Status => {
+            migrate::database_status(&database, prepared, &mut sink).map(Outcome::Status)
+        }
     };
     match result {
         Ok(outcome) => outcome,

@@ -22,7 +22,7 @@ pub use adopt::{adopt, AdoptReport, AdoptRequest, AdoptedVersion};
 pub use connect::{locked, open, open_optional, Database};
 pub use guard::refuse_dirty;
 pub use load::{load, load_accepting_edits};
-pub use policies::{apply_policies, policies_only};
+pub use policies::{apply_policies, apply_prepared_policies, policies_only};
 pub use repair::{repair, RepairReport, RepairRequest};
 pub use stamp::{stamp, StampReport, StampRequest};
 pub use validate::{settle, validate_files, validate_or_refuse, validate_plan};
@@ -409,31 +409,6 @@ fn full_run(
         None => req.database.locked(sink)?,
     };
     run_loaded(req, session, &project, &declared, sink)
-}
-
-/// `keel policies apply` with the project already loaded: the declared policies at the
-/// database's version. Returns that version and how many policies changed.
-pub fn apply_prepared_policies(
-    db: &Database,
-    prepared: &Prepared,
-    sink: &mut dyn Sink,
-) -> Result<(Option<Version>, usize), Error> {
-    let mut session = db.locked(sink)?;
-    let applied = session.applied(false, &prepared.project)?;
-    refuse_dirty(&applied, &prepared.project)?;
-    let at = crate::plan::current(&applied);
-    let waited = session.lock_wait();
-    let changes = policies_only(
-        &mut session,
-        &db.config.history_schema,
-        &prepared.declared,
-        at.as_ref(),
-        "policies",
-        "apply",
-        &waited,
-    )?;
-    session.unlock()?;
-    Ok((at, changes.len()))
 }
 
 /// What `keel check` finds in a database against the loaded files: edited applied files,

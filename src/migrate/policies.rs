@@ -56,20 +56,40 @@ pub fn apply_policies(
     sink: &mut dyn super::Sink,
 ) -> Result<Vec<PolicyChange>, Error> {
     let (project, declared) = super::load(&db.config, sink)?;
+    Ok(apply_declared(db, &project, &declared, sink)?.1)
+}
+
+/// `keel policies apply` with the project already loaded (`keel fleet policies apply`):
+/// returns the database's version and how many policies changed.
+pub fn apply_prepared_policies(
+    db: &super::Database,
+    prepared: &super::Prepared,
+    sink: &mut dyn super::Sink,
+) -> Result<(Option<Version>, usize), Error> {
+    let (at, changes) = apply_declared(db, &prepared.project, &prepared.declared, sink)?;
+    Ok((at, changes.len()))
+}
+
+fn apply_declared(
+    db: &super::Database,
+    project: &crate::project::Project,
+    declared: &Declared,
+    sink: &mut dyn super::Sink,
+) -> Result<(Option<Version>, Vec<PolicyChange>), Error> {
     let mut session = db.locked(sink)?;
-    let applied = session.applied(false, &project)?;
-    super::refuse_dirty(&applied, &project)?;
+    let applied = session.applied(false, project)?;
+    super::refuse_dirty(&applied, project)?;
     let at = crate::plan::current(&applied);
     let waited = session.lock_wait();
     let changes = policies_only(
         &mut session,
         &db.config.history_schema,
-        &declared,
+        declared,
         at.as_ref(),
         "policies",
         "apply",
         &waited,
     )?;
     session.unlock()?;
-    Ok(changes)
+    Ok((at, changes))
 }
