@@ -44,10 +44,19 @@ const INSTALL_HINT: &str = "install Alembic where the project runs it (`python3 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum Answer {
-    Missing { missing: String },
-    Error { error: String, revision: Option<String> },
-    Branches { branches: Branches },
-    Revisions { revisions: Vec<Revision> },
+    Missing {
+        missing: String,
+    },
+    Error {
+        error: String,
+        revision: Option<String>,
+    },
+    Branches {
+        branches: Branches,
+    },
+    Revisions {
+        revisions: Vec<Revision>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
