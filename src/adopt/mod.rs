@@ -52,7 +52,8 @@ impl Tool {
         }
     }
 
-    /// The `keel import` reader of this tool's files (Alembic's revisions are Python: none).
+    /// The `keel import` reader whose source files adoption re-reads for checksums (none for
+    /// Alembic: it records no checksum, and its import reads Alembic's output, not files).
     pub fn import_tool(self) -> Option<crate::import::Tool> {
         use crate::import::Tool as I;
         match self {

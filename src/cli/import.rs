@@ -14,7 +14,8 @@ pub struct ImportArgs {
     #[arg(value_enum)]
     pub tool: Tool,
     /// Its migrations folder [default: migrations (sqlx, golang-migrate, diesel), db/migrations
-    /// (dbmate), db/migration or src/main/resources/db/migration (flyway), supabase/migrations]
+    /// (dbmate), db/migration or src/main/resources/db/migration (flyway), supabase/migrations,
+    /// `.` (alembic: the folder with alembic.ini)]
     pub path: Option<PathBuf>,
     /// List what would be written, and write nothing
     #[arg(long)]

@@ -212,7 +212,8 @@ codes! {
     IMPORT_VERSION = "import-version";
     /// A source file cannot be read as the tool's migration (a down file
     /// without its up file, a dbmate file without `-- migrate:up`, a diesel
-    /// folder without `up.sql`, an unreadable `metadata.toml`). Fix: correct
+    /// folder without `up.sql`, an unreadable `metadata.toml`, an Alembic
+    /// history that branches or merges). Fix: correct
     /// the source folder as the message says.
     IMPORT_LAYOUT = "import-layout";
     /// A version being imported already has a file in `up/` or `down/`.
@@ -223,6 +224,10 @@ codes! {
     /// source file's own `BEGIN` ... `COMMIT`. Fix: take it out of the block
     /// in the source file (PostgreSQL refuses it there too).
     IMPORT_TRANSACTION_BLOCK = "import-transaction-block";
+    /// The source tool keel runs to read the migrations (Alembic, in the
+    /// project's Python) is missing or failed. Fix: install it where the
+    /// project runs it, or point `KEEL_PYTHON` at that Python.
+    IMPORT_TOOL = "import-tool";
 
     // `keel adopt`: another tool's history table. Any error refuses the
     // adoption and nothing is written.

@@ -12,6 +12,7 @@
 //! the source files ([`Body`]), so that every problem found later is reported at the line and
 //! column of the original file. Everything after the readers is shared.
 
+mod alembic;
 mod body;
 mod dbmate;
 mod diesel;
@@ -24,6 +25,7 @@ mod sqlx;
 mod supabase;
 mod write;
 
+pub use alembic::PYTHON_ENV;
 pub use body::Body;
 pub use plan::{plan, Plan, PlannedFile, PlannedMigration};
 pub use source::{SourceDir, SourceError, SourceText};
@@ -52,6 +54,8 @@ pub enum Tool {
     Diesel,
     /// Supabase CLI: `supabase/migrations/<timestamp>_<name>.sql`
     Supabase,
+    /// Alembic: the folder with `alembic.ini`; each revision's SQL from Alembic's offline mode
+    Alembic,
 }
 
 impl Tool {
@@ -64,6 +68,7 @@ impl Tool {
             Tool::Flyway => "flyway",
             Tool::Diesel => "diesel",
             Tool::Supabase => "supabase",
+            Tool::Alembic => "alembic",
         }
     }
 
@@ -77,6 +82,8 @@ impl Tool {
             Tool::Dbmate => &["db/migrations"],
             Tool::Flyway => &["db/migration", "src/main/resources/db/migration"],
             Tool::Supabase => &["supabase/migrations"],
+            // The project root, where `alembic init` puts alembic.ini.
+            Tool::Alembic => &["."],
         }
     }
 
@@ -100,6 +107,7 @@ impl Tool {
             Tool::Flyway => flyway::read(dir, &mut scan),
             Tool::Diesel => diesel::read(dir, &mut scan),
             Tool::Supabase => supabase::read(dir, &mut scan),
+            Tool::Alembic => alembic::read(dir, &mut scan),
         }
         scan
     }

@@ -166,7 +166,7 @@ fn is_plain(statement: &str, forms: &[&str]) -> bool {
 
 /// What to remove for `statement`: from its first word through its `;`, widened to its
 /// whole line(s) when nothing else is on them, so that no blank line is left behind.
-fn whole_lines(text: &str, statement: &Statement) -> Range<usize> {
+pub(super) fn whole_lines(text: &str, statement: &Statement) -> Range<usize> {
     let mut start = statement.text.start;
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     if text[line_start..start].trim().is_empty() {

@@ -42,11 +42,13 @@ pub const AMBIENT_ENV: &[&str] = &[
 
 /// Variables keel reads that a test's keel keeps from the test's own environment.
 ///
+/// `KEEL_PYTHON` is the Python `keel import alembic` runs Alembic in.
+///
 /// `KEEL_PG_BINDIR` says where the server programs are: the tests' own clusters find them with
 /// it (`keel::db::cluster::ServerBinaries::find`), and the keel they start needs the same ones
 /// for `verify`'s scratch cluster and `dev-db` (see [`suite_bindir`]). `KEEL_PG_CACHE` is where
 /// `scripts/pg-binaries` keeps other majors.
-pub const PASSED_ENV: &[&str] = &["KEEL_PG_BINDIR", "KEEL_PG_CACHE"];
+pub const PASSED_ENV: &[&str] = &["KEEL_PG_BINDIR", "KEEL_PG_CACHE", "KEEL_PYTHON"];
 
 /// The server programs this suite runs: `KEEL_PG_BINDIR`'s, or what the usual search finds.
 /// Every keel a test starts gets them as its `KEEL_PG_BINDIR`, so `dev-db` (whose default is the
