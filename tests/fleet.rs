@@ -338,9 +338,9 @@ fn targets_come_from_a_control_query_and_the_environment() {
 /// no time are more than `parallel` connections open.
 #[test]
 fn ctrl_c_starts_nothing_new_and_connections_stay_within_parallel() {
-    let urls: Vec<String> = (0..6)
-        .map(|_| common::fresh_db().url().to_string())
-        .collect();
+    let dbs: Vec<common::TestDb> = (0..6).map(|_| common::fresh_db()).collect();
+    let names: Vec<String> = dbs.iter().map(|d| d.name().to_string()).collect();
+    let urls: Vec<String> = dbs.iter().map(|d| d.url().to_string()).collect();
     let p = project(&urls, "parallel = 2", |_| None);
     p.migration(
         4,
@@ -356,8 +356,10 @@ fn ctrl_c_starts_nothing_new_and_connections_stay_within_parallel() {
     while started.elapsed() < Duration::from_millis(400) {
         let n: i64 = admin
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'keel'",
-                &[],
+                // Only this test's databases: the other tests run keel at the same time.
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE application_name = 'keel' AND datname = ANY($1)",
+                &[&names],
             )
             .unwrap()
             .get(0);
