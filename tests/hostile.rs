@@ -40,7 +40,7 @@ impl Project {
         };
         let out = keel.args(args).run();
         assert!(
-            out.code.is_some() && !out.stderr.contains("overflow"),
+            out.code.is_some() && !out.stderr.contains("has overflowed its stack"),
             "keel crashed ({:?}): {}",
             out.code,
             &out.stderr[..out.stderr.len().min(2000)]
