@@ -444,9 +444,9 @@ fn json_output_describes_every_pair() {
 #[test]
 fn usage_errors_exit_2() {
     let p = Project::empty();
-    p.keel(&["import", "alembic"])
+    p.keel(&["import", "liquibase"])
         .assert_code(2)
-        .assert_stderr_has("invalid value 'alembic'");
+        .assert_stderr_has("invalid value 'liquibase'");
     p.keel(&["import", "sqlx"])
         .assert_code(2)
         .assert_stderr_has("error: source folder `migrations` does not exist");
