@@ -46,24 +46,21 @@ pub enum Tool {
 impl Tool {
     /// The name on the command line, in `-- keel:source` and in the event log.
     pub fn name(self) -> &'static str {
-        match self {
-            Tool::Alembic => "alembic",
-            other => other.import_tool().map_or("", |t| t.name()),
-        }
+        self.import_tool().name()
     }
 
-    /// The `keel import` reader whose source files adoption re-reads for checksums (none for
-    /// Alembic: it records no checksum, and its import reads Alembic's output, not files).
-    pub fn import_tool(self) -> Option<crate::import::Tool> {
+    /// The `keel import` tool of the same name: its source files are what adoption re-reads
+    /// for checksums (never for Alembic, which records none: see [`Tool::default_from`]).
+    pub fn import_tool(self) -> crate::import::Tool {
         use crate::import::Tool as I;
         match self {
-            Tool::Sqlx => Some(I::Sqlx),
-            Tool::Dbmate => Some(I::Dbmate),
-            Tool::GolangMigrate => Some(I::GolangMigrate),
-            Tool::Flyway => Some(I::Flyway),
-            Tool::Diesel => Some(I::Diesel),
-            Tool::Supabase => Some(I::Supabase),
-            Tool::Alembic => None,
+            Tool::Sqlx => I::Sqlx,
+            Tool::Dbmate => I::Dbmate,
+            Tool::GolangMigrate => I::GolangMigrate,
+            Tool::Flyway => I::Flyway,
+            Tool::Diesel => I::Diesel,
+            Tool::Supabase => I::Supabase,
+            Tool::Alembic => I::Alembic,
         }
     }
 
@@ -113,7 +110,7 @@ impl Tool {
     /// Where the tool keeps its migrations (`--from`'s default), as `keel import` looks for
     /// them; `None` for Alembic, whose checksums there are none to compare.
     pub fn default_from(self, root: &Path) -> Option<PathBuf> {
-        self.import_tool().map(|t| t.default_path(root))
+        (self != Tool::Alembic).then(|| self.import_tool().default_path(root))
     }
 }
 

@@ -191,41 +191,61 @@ fn find_major_in(search: &Search, want: Option<u32>) -> Result<ServerBinaries> {
     // Each candidate's major: what its path says (`/usr/lib/postgresql/17/bin`, the cache's
     // `17.10.0-beta.17`), else its `postgres --version` (a process each, 5 to 15 ms, so only
     // where the path says nothing). A program that does not say its version is no server.
-    let mut found: Vec<(u32, ServerBinaries)> = candidates(search, &mut tried)
+    // Each candidate's major: what its path says (`/usr/lib/postgresql/17/bin`, the cache's
+    // `17.10.0-beta.17`), else its `postgres --version` (a process each, 5 to 15 ms, so only
+    // where the path says nothing). A program that does not say its version is no server.
+    let mut found: Vec<Found> = candidates(search, &mut tried)
         .into_iter()
-        .filter_map(|c| Some((c.major.or_else(|| c.bins.major().ok())?, c.bins)))
+        .filter_map(|c| match c.major {
+            Some(major) => Some(Found {
+                major,
+                asked: false,
+                bins: c.bins,
+            }),
+            None => Some(Found {
+                major: c.bins.major().ok()?,
+                asked: true,
+                bins: c.bins,
+            }),
+        })
         .collect();
-    // The chosen one is asked for its version after all, in case its path misleads.
-    let confirmed = |major: u32, bins: &ServerBinaries| bins.major().ok() == Some(major);
+    // The chosen one is asked for its version after all, unless it already was, in case its
+    // path misleads.
+    let confirmed = |f: &Found| f.asked || f.bins.major().ok() == Some(f.major);
     match want {
         // The newest; among equals, the first in search order.
         None => {
-            while let Some(i) = (0..found.len()).rev().max_by_key(|&i| found[i].0) {
-                let (major, bins) = found.remove(i);
-                if confirmed(major, &bins) {
-                    return Ok(bins);
+            while let Some(i) = (0..found.len()).rev().max_by_key(|&i| found[i].major) {
+                let f = found.remove(i);
+                if confirmed(&f) {
+                    return Ok(f.bins);
                 }
             }
             Err(ClusterError::BinariesNotFound { tried })
         }
         Some(want) => {
-            if let Some(i) = found
-                .iter()
-                .position(|(major, bins)| *major == want && confirmed(want, bins))
-            {
-                return Ok(found.swap_remove(i).1);
+            if let Some(i) = found.iter().position(|f| f.major == want && confirmed(f)) {
+                return Ok(found.swap_remove(i).bins);
             }
             Err(ClusterError::MajorNotFound {
                 want,
                 why: None,
                 found: found
                     .into_iter()
-                    .map(|(major, bins)| (major, bins.bindir))
+                    .map(|f| (f.major, f.bins.bindir))
                     .collect(),
             })
         }
     }
 }
+
+/// A candidate with its major, and whether that came from asking `postgres --version`.
+struct Found {
+    major: u32,
+    asked: bool,
+    bins: ServerBinaries,
+}
+
 /// Every directory holding all three programs, in search order, each once: `pg_config
 /// --bindir` (client-only installs have `pg_config` without the server), the
 /// `/usr/lib/postgresql/<version>/bin` directories newest first (Debian and Ubuntu keep the
