@@ -289,6 +289,44 @@ fn fleet_status_table() {
     ");
 }
 
+/// What `fleet status` reads from each history in its one query: a changed checksum is
+/// drift, a dirty row is named, and a version with no file is missing (and the file it
+/// replaced is pending again).
+#[test]
+fn fleet_status_reads_drift_dirt_and_missing_files() {
+    let dbs: Vec<_> = (0..3).map(|_| common::fresh_db()).collect();
+    let urls: Vec<String> = dbs.iter().map(|d| d.url().to_string()).collect();
+    let p = project(&urls, "", |_| None);
+    p.keel(None, &["fleet", "upgrade"]).assert_code(0);
+    let edits = [
+        "UPDATE keel.versions SET up_checksum = 'sha256:0000' WHERE version = 3",
+        "UPDATE keel.versions SET dirty = true, dirty_direction = 'up', dirty_statement = 1 \
+         WHERE version = 3",
+        "UPDATE keel.versions SET version = 9 WHERE version = 3",
+    ];
+    for (db, sql) in dbs.iter().zip(edits) {
+        db.connect().batch_execute(sql).unwrap();
+    }
+    let run = p.keel(None, &["fleet", "status", "--format", "json"]);
+    run.assert_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let t = |i: usize, field: &str| doc["targets"][i][field].clone();
+    assert_eq!(t(0, "drift"), 1, "{doc}");
+    assert_eq!(t(0, "dirty"), serde_json::Value::Null, "{doc}");
+    assert_eq!(t(1, "dirty"), "0003", "{doc}");
+    assert_eq!(t(1, "drift"), 0, "{doc}");
+    assert_eq!(t(2, "current"), "0009", "{doc}");
+    assert_eq!(t(2, "missing_files"), 1, "{doc}");
+    assert_eq!(t(2, "pending"), 1, "{doc}");
+    let text = p.keel(None, &["fleet", "status"]);
+    insta::assert_snapshot!(text.stdout, @r"
+    t01  at 0003, at head, 1 changed since applied
+    t02  at 0003, at head, DIRTY at 0003
+    t03  at 0009, 1 pending, 1 applied without a file
+    3 targets: 3 reachable, 0 unreachable
+    ");
+}
+
 /// Targets from a table on a control database, and a URL kept in the environment.
 #[test]
 fn targets_come_from_a_control_query_and_the_environment() {

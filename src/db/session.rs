@@ -151,14 +151,20 @@ impl Session {
             return Ok(Vec::new());
         }
         let mut applied = history::applied(&mut self.client, &self.schema, with_sql)?;
-        let width = project.version_width();
         for a in &mut applied {
-            a.version = match project.find(&a.version) {
-                Some(m) => m.version,
-                None => Version::with_width(a.version.number(), width),
-            };
+            a.version = as_on_disk(project, a.version);
         }
         Ok(applied)
+    }
+
+    /// Each applied version's checksums and dirty flag in one round trip
+    /// ([`history::recorded`]), versions written as on disk; empty when keel never ran here.
+    pub fn recorded(&mut self, project: &Project) -> Result<Vec<history::Recorded>, DbError> {
+        let mut rows = history::recorded(&mut self.client, &self.schema)?.unwrap_or_default();
+        for r in &mut rows {
+            r.version = as_on_disk(project, r.version);
+        }
+        Ok(rows)
     }
 
     /// The one-row summary of the applied versions; `None` when keel never
@@ -219,5 +225,14 @@ impl Session {
             c.diagnostics.extend(found);
         }
         Ok(accepted)
+    }
+}
+
+/// A recorded version written as on disk (`0003`, not `3`); one with no file, at the width of
+/// the project's versions.
+fn as_on_disk(project: &Project, v: Version) -> Version {
+    match project.find(&v) {
+        Some(m) => m.version,
+        None => Version::with_width(v.number(), project.version_width()),
     }
 }

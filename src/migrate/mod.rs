@@ -447,29 +447,29 @@ pub fn database_status(
 ) -> Result<DatabaseStatus, Error> {
     let project = &prepared.project;
     let mut session = open(&db.config, db.database_url.as_deref(), sink)?;
-    let applied = session.applied(false, project)?;
+    let recorded = session.recorded(project)?;
     let mut status = DatabaseStatus {
-        current: crate::plan::current(&applied),
-        dirty: applied.iter().find(|a| a.dirty).map(|a| a.version),
+        current: recorded.iter().map(|r| r.version).max(),
+        dirty: recorded.iter().find(|r| r.dirty).map(|r| r.version),
         ..DatabaseStatus::default()
     };
-    for a in &applied {
-        match project.find(&a.version) {
+    for r in &recorded {
+        match project.find(&r.version) {
             None => status.missing += 1,
             Some(m) => {
-                if m.up.checksum.to_string() != a.up_checksum
-                    || m.down.checksum.to_string() != a.down_checksum
+                if m.up.checksum.to_string() != r.up_checksum
+                    || m.down.checksum.to_string() != r.down_checksum
                 {
                     status.drift += 1;
                 }
             }
         }
     }
-    let applied_set: BTreeSet<Version> = applied.iter().map(|a| a.version).collect();
+    let applied: BTreeSet<Version> = recorded.iter().map(|r| r.version).collect();
     status.pending = project
         .migrations
         .iter()
-        .filter(|m| !applied_set.contains(&m.version))
+        .filter(|m| !applied.contains(&m.version))
         .count();
     // Only declared tables can drift: with none at this version, no catalog is read.
     if !prepared.declared.at(status.current.as_ref()).is_empty() {

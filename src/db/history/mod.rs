@@ -19,6 +19,6 @@ pub use events::{client_host, log_event, Event};
 pub use schema::{ensure, exists};
 pub use summary::{summary, version_hash, versions_digest, Summary};
 pub use versions::{
-    accept_files, applied, delete, delete_sql, insert_sql, set_clean, set_clean_sql, set_dirty,
-    set_dirty_sql, AppliedVersion, NewVersion,
+    accept_files, applied, delete, delete_sql, insert_sql, recorded, set_clean, set_clean_sql,
+    set_dirty, set_dirty_sql, AppliedVersion, NewVersion, Recorded,
 };

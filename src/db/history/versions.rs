@@ -65,6 +65,56 @@ pub fn applied(
         .collect()
 }
 
+/// What `keel fleet status` compares with the files: one applied version's checksums and
+/// whether it is dirty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub version: Version,
+    pub up_checksum: String,
+    pub down_checksum: String,
+    pub dirty: bool,
+}
+
+/// Every applied version's [`Recorded`] row in one round trip, `None` when keel never ran
+/// here. A status of many databases pays a new backend per database; this keeps what comes
+/// after the connection to a single simple-protocol query (no prepare, no `to_regclass`
+/// first: a missing history table is the query's own error).
+pub fn recorded(
+    client: &mut impl GenericClient,
+    schema: &str,
+) -> Result<Option<Vec<Recorded>>, DbError> {
+    use postgres::error::SqlState;
+    use postgres::SimpleQueryMessage;
+    let messages = match client.simple_query(&format!(
+        "SELECT version::text, up_checksum, down_checksum, dirty FROM {schema}.versions"
+    )) {
+        Ok(m) => m,
+        Err(e)
+            if e.code() == Some(&SqlState::UNDEFINED_TABLE)
+                || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(DbError::query("reading applied versions", &e)),
+    };
+    let bad = |what: &str| DbError::Other(format!("bad {what} in {schema}.versions"));
+    let mut rows = Vec::new();
+    for m in &messages {
+        let SimpleQueryMessage::Row(r) = m else {
+            continue;
+        };
+        let text = |i: usize| r.get(i).ok_or_else(|| bad("NULL"));
+        let digits = text(0)?;
+        rows.push(Recorded {
+            version: Version::parse(digits).ok_or_else(|| bad(&format!("version `{digits}`")))?,
+            up_checksum: text(1)?.to_string(),
+            down_checksum: text(2)?.to_string(),
+            dirty: text(3)? == "t",
+        });
+    }
+    Ok(Some(rows))
+}
+
 /// A row to record for an applied version.
 #[derive(Debug, Clone)]
 pub struct NewVersion<'a> {
