@@ -1074,6 +1074,80 @@ fn history_snapshot(c: &mut postgres::Client) -> Vec<String> {
     out
 }
 
+/// A role that is neither superuser nor allowed to read every setting takes the run lock over
+/// a Unix socket: keel cannot read `unix_socket_directories` then, so it proves the connection
+/// direct another way instead of failing.
+#[test]
+fn an_ordinary_role_takes_the_lock_over_a_unix_socket() {
+    let db = fresh_db();
+    let role = format!("{}_app", db.name());
+    let mut admin = db.connect();
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN; GRANT CREATE ON DATABASE {db} TO {role};
+             GRANT CREATE ON SCHEMA public TO {role};",
+            db = db.name()
+        ))
+        .unwrap();
+    let url = db.url().replace("user=postgres", &format!("user={role}"));
+    assert!(url.contains("host=%2F") || url.contains("host=/"), "{url}");
+    let p = Project::new();
+    p.migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .seal();
+    let run = p.keel(Some(&url), &["upgrade"]);
+    run.assert_code(0);
+    assert_eq!(versions(&mut admin), vec!["1".to_string()], "{run}");
+}
+
+/// A DBA made the history schema for keel's role, which may not create schemas in the
+/// database: keel creates its tables inside and never asks for `CREATE SCHEMA` (which needs
+/// CREATE on the database even when the schema exists).
+#[test]
+fn a_history_schema_made_by_a_dba_needs_no_create_on_the_database() {
+    let db = fresh_db();
+    let role = format!("{}_owner", db.name());
+    let mut admin = db.connect();
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             REVOKE CREATE ON DATABASE {db} FROM PUBLIC;
+             CREATE SCHEMA keel AUTHORIZATION {role};
+             GRANT CREATE ON SCHEMA public TO {role};",
+            db = db.name()
+        ))
+        .unwrap();
+    let url = db.url().replace("user=postgres", &format!("user={role}"));
+    assert_ne!(url, db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .seal();
+    let run = p.keel(Some(&url), &["upgrade"]);
+    run.assert_code(0);
+    let owner: String = admin
+        .query_one(
+            "SELECT tableowner::text FROM pg_tables WHERE schemaname = 'keel' AND tablename = 'versions'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, role, "{run}");
+    assert_eq!(versions(&mut admin), vec!["1".to_string()], "{run}");
+    // A second run finds the schema current in one query and has nothing to do.
+    p.keel(Some(&url), &["upgrade"])
+        .assert_code(0)
+        .assert_stderr_has("nothing to do");
+}
+
 #[test]
 fn bad_input_history_schema_from_a_newer_keel_is_refused_and_left_alone() {
     let db = fresh_db();

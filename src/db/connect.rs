@@ -93,7 +93,8 @@ impl Endpoint {
     /// the place this endpoint dialled: then no proxy stands in between.
     /// `server_addr`/`server_port` are `inet_server_addr()`/`inet_server_port()`
     /// (NULL over a Unix socket); `port` and `socket_dirs` are the server's
-    /// `port` and `unix_socket_directories` settings. Only a certain answer
+    /// `port` and `unix_socket_directories` settings (empty when the role may not read them).
+    /// Only a certain answer
     /// is `true`: a name that resolves elsewhere, a NAT or a container's port
     /// mapping all say `false`, and the caller checks another way.
     pub fn is_server_end(
@@ -806,6 +807,10 @@ mod tests {
         assert!(
             !unix.is_server_end(None, None, 5432, "/tmp"),
             "another directory"
+        );
+        assert!(
+            !unix.is_server_end(None, None, 5432, ""),
+            "directories the role may not read"
         );
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         assert!(

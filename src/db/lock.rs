@@ -153,7 +153,8 @@ impl Lock {
                     "SELECT pg_try_advisory_lock($1), pg_backend_pid(),
                             host(inet_server_addr()), inet_server_port(),
                             current_setting('port')::int,
-                            current_setting('unix_socket_directories')",
+                            CASE WHEN pg_has_role('pg_read_all_settings', 'USAGE')
+                                 THEN current_setting('unix_socket_directories') END",
                     &[&key],
                 )
                 .map_err(|e| DbError::query("taking the migration lock", &e))?;
@@ -162,8 +163,17 @@ impl Lock {
                 let server_addr = row
                     .get::<_, Option<String>>(2)
                     .and_then(|a| a.parse::<std::net::IpAddr>().ok());
+                // Only superusers and members of pg_read_all_settings may read the socket
+                // directories; for anyone else they are unknown (NULL), which proves nothing,
+                // and the session is checked the other way.
+                let socket_dirs: Option<String> = row.get(5);
                 let direct = dialled.is_some_and(|d| {
-                    d.is_server_end(server_addr, row.get(3), row.get(4), row.get(5))
+                    d.is_server_end(
+                        server_addr,
+                        row.get(3),
+                        row.get(4),
+                        socket_dirs.as_deref().unwrap_or_default(),
+                    )
                 });
                 // Nothing stands between keel and this server, so the session that took the
                 // lock is the connection's only session. Otherwise a proxy may hand the next
