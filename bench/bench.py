@@ -19,6 +19,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.path.join(ROOT, "target/release/keel")
 BASELINE = os.path.join(ROOT, "target/release/examples/sqlparser_baseline")
+FLOOR = os.path.join(ROOT, "target/release/examples/connect_floor")
 QUICK = "--quick" in sys.argv
 PEERS = "--peers" in sys.argv
 ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
@@ -193,14 +194,26 @@ def run_fleet(server, work, runs, row, targets=100, migrations=10):
         t_fleet, t_loop, "<= 0.5",
         note=f"parallel = 4 against `keel upgrade` once per database, one after another ({os.cpu_count()} cores)",
     )
-    t_status, t_current = hyperfine(
-        [f"{fleet} status >/dev/null", f"cd {path} && bash {loop} current >/dev/null"],
+    urls = os.path.join(path, "urls.txt")
+    with open(urls, "w") as f:
+        f.write("".join(f"{server.url(name)}\n" for name in names))
+    t_status, t_current, t_floor = hyperfine(
+        [
+            f"{fleet} status >/dev/null",
+            f"cd {path} && bash {loop} current >/dev/null",
+            f"{FLOOR} 4 {urls}",
+        ],
         runs=runs, warmup=1,
     )
     row(
         f"W10 fleet status {targets} dbs / loop of current",
         t_status, t_current, "<= 0.25",
         note="status also reads drift and policy drift; current reads the version only",
+    )
+    row(
+        f"W10 floor: connect only, {targets} dbs / loop",
+        t_floor, t_current, "",
+        note="a bare connection to each database, 4 at a time, asking nothing: the least any status costs here",
     )
 
 

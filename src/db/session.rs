@@ -35,6 +35,9 @@ pub struct Session {
     lock: Option<Lock>,
     /// The server's version, once something asked for it.
     server: Option<ServerVersion>,
+    /// The history schema was ensured current under the lock: reads need not look its tables
+    /// up first.
+    history_current: bool,
 }
 
 impl super::Connection for Session {
@@ -71,6 +74,7 @@ impl Session {
             schema: schema.to_string(),
             lock: None,
             server: None,
+            history_current: false,
         })
     }
 
@@ -104,6 +108,7 @@ impl Session {
         }
         self.lock = Some(lock);
         history::ensure(&mut self.client, &self.schema)?;
+        self.history_current = true;
         Ok(self.lock.as_ref().expect("just set"))
     }
 
@@ -123,6 +128,8 @@ impl Session {
 
     /// Releases the run lock (also released when the connection closes).
     pub fn unlock(&mut self) -> Result<(), DbError> {
+        // What was ensured under the lock is no longer ours to assume.
+        self.history_current = false;
         match self.lock.take() {
             Some(l) => l.release(&mut self.client),
             None => Ok(()),
@@ -147,7 +154,7 @@ impl Session {
         with_sql: bool,
         project: &Project,
     ) -> Result<Vec<AppliedVersion>, DbError> {
-        if !history::exists(&mut self.client, &self.schema)? {
+        if !self.history_current && !history::exists(&mut self.client, &self.schema)? {
             return Ok(Vec::new());
         }
         let mut applied = history::applied(&mut self.client, &self.schema, with_sql)?;
@@ -170,7 +177,7 @@ impl Session {
     /// The one-row summary of the applied versions; `None` when keel never
     /// ran here.
     pub fn summary(&mut self) -> Result<Option<history::Summary>, DbError> {
-        history::summary(&mut self.client, &self.schema)
+        history::summary(&mut self.client, &self.schema, self.history_current)
     }
 
     /// Asks the server's parser about every statement sqlparser rejected in

@@ -149,58 +149,68 @@ fn history_sql(sql: &str, schema: &str) -> String {
 const REFINERY_TABLE: &str = "schema_history";
 
 /// Creates or evolves the history schema. Must run under the run lock.
+///
+/// Every locked run comes through here, so a current schema costs one round trip: refinery's
+/// newest version read with the simple protocol, a missing table or schema being that query's
+/// own error.
 pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError> {
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-            &[&schema],
-        )
-        .map_err(|e| DbError::query("reading the history schema", &e))?
-        .get(0);
-    if !exists {
-        client
-            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .map_err(|e| DbError::query("creating the history schema", &e))?;
-    }
+    use postgres::error::SqlState;
     // The history schema's own version, from the migration names
     // (`V2__...`): a current schema needs one query and no refinery set-up.
     let known: i32 = HISTORY_MIGRATIONS.len() as i32;
     let table = format!("{schema}.{REFINERY_TABLE}");
-    if exists {
-        // Read the newest version ourselves: refinery would parse every
-        // row, and a history from another keel must be refused, not
-        // misread.
-        let has_table: bool = client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
-            .map_err(|e| DbError::query(&format!("reading {table}"), &e))?
-            .get(0);
-        let newest: Option<i64> = if has_table {
-            client
-                .query_one(&format!("SELECT max(version)::bigint FROM {table}"), &[])
-                .map_err(|e| DbError::query(&format!("reading {table}"), &e))?
-                .get(0)
-        } else {
-            None
-        };
-        if let Some(v) = newest {
-            if v > i64::from(known) {
-                return Err(DbError::NewerHistory {
-                    schema: schema.to_string(),
-                    found: v,
-                    known: known.into(),
-                });
-            }
-            if v == i64::from(known) {
-                return Ok(());
+    // Read the newest version ourselves: refinery would parse every row, and a history from
+    // another keel must be refused, not misread.
+    match client.simple_query(&format!("SELECT max(version)::bigint FROM {table}")) {
+        Ok(messages) => {
+            let newest = messages.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            });
+            if let Some(text) = newest {
+                let v: i64 = text
+                    .parse()
+                    .map_err(|_| DbError::Other(format!("bad version `{text}` in {table}")))?;
+                if v > i64::from(known) {
+                    return Err(DbError::NewerHistory {
+                        schema: schema.to_string(),
+                        found: v,
+                        known: known.into(),
+                    });
+                }
+                if v == i64::from(known) {
+                    return Ok(());
+                }
             }
         }
+        // PostgreSQL says the same (42P01) whether the table or the whole schema is missing.
+        // `CREATE SCHEMA IF NOT EXISTS` needs CREATE on the database even when the schema
+        // exists (a DBA may have made it for keel), so it runs only when the schema is not there.
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+            let exists: bool = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                    &[&schema],
+                )
+                .map_err(|e| DbError::query("reading the history schema", &e))?
+                .get(0);
+            if !exists {
+                client
+                    .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                    .map_err(|e| DbError::query("creating the history schema", &e))?;
+            }
+        }
+        Err(e) => return Err(DbError::query(&format!("reading {table}"), &e)),
     }
     let migrations = HISTORY_MIGRATIONS
         .iter()
         .map(|(name, sql)| refinery::Migration::unapplied(name, &history_sql(sql, schema)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| DbError::Other(format!("history schema migrations: {e}")))?;
+    // One transaction for every step: a new database gets the whole schema or none of it, in
+    // one commit rather than two per step.
     let mut runner = refinery::Runner::new(&migrations)
+        .set_grouped(true)
         .set_abort_divergent(true)
         .set_abort_missing(true);
     runner.set_migration_table_name(&table);

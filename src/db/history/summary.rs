@@ -29,18 +29,30 @@ pub struct Summary {
 /// The summary of the applied versions; `None` when keel never ran here.
 /// A history schema older than the summary table (written by an older keel,
 /// read without the lock) is summarized from the versions themselves.
-pub fn summary(client: &mut impl GenericClient, schema: &str) -> Result<Option<Summary>, DbError> {
+///
+/// `current` says the history schema is known to be this keel's (it was just ensured under the
+/// lock): then neither table needs looking up first.
+pub fn summary(
+    client: &mut impl GenericClient,
+    schema: &str,
+    current: bool,
+) -> Result<Option<Summary>, DbError> {
     let fail = |e: &postgres::Error| DbError::query("reading applied versions", e);
-    let row = client
-        .query_one(
-            "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
-            &[&format!("{schema}.versions"), &format!("{schema}.summary")],
-        )
-        .map_err(|e| fail(&e))?;
-    let (has_versions, has_summary): (bool, bool) = (row.get(0), row.get(1));
-    if !has_versions {
-        return Ok(None);
-    }
+    let has_summary = if current {
+        true
+    } else {
+        let row = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
+                &[&format!("{schema}.versions"), &format!("{schema}.summary")],
+            )
+            .map_err(|e| fail(&e))?;
+        let (has_versions, has_summary): (bool, bool) = (row.get(0), row.get(1));
+        if !has_versions {
+            return Ok(None);
+        }
+        has_summary
+    };
     let counts = if has_summary {
         format!("(SELECT applied FROM {schema}.summary), (SELECT applied::text || ':' || hash_sum::text FROM {schema}.summary)")
     } else {
