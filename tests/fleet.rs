@@ -429,3 +429,169 @@ fn ctrl_c_starts_nothing_new_and_connections_stay_within_parallel() {
         "{at_head} finished: the running ones"
     );
 }
+
+/// What `cmd` shows on a terminal of 40 rows and 120 columns: it runs under util-linux
+/// `script`'s pseudo-terminal, and stdout and stderr come back together, escape sequences and
+/// all, as the terminal received them.
+fn on_a_terminal(cmd: std::process::Command) -> (Option<i32>, String) {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_str().unwrap().replace('\'', r"'\''"));
+    let mut line = String::from("stty rows 40 cols 120 && exec ");
+    line.push_str(&quote(cmd.get_program()));
+    for arg in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&quote(arg));
+    }
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qfec", &line, "/dev/null"])
+        .env("SHELL", "/bin/sh")
+        .stdin(std::process::Stdio::null());
+    if let Some(dir) = cmd.get_current_dir() {
+        script.current_dir(dir);
+    }
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(v) => script.env(name, v),
+            None => script.env_remove(name),
+        };
+    }
+    let out = assert_cmd::Command::from_std(script)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("util-linux `script`, for a pseudo-terminal");
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+/// `text` without its escape sequences, cut where the terminal went back to a line's start:
+/// each piece is what one redraw wrote (its lines side by side, padded to the width).
+fn redraws(text: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: `ESC [`, parameters, then one final byte in @..~.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+        .split(['\r', '\n'])
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The targets a redraw shows running: a spinner, the name, then its seconds (`⠋ t01  1.2 s`).
+fn running_in<'n>(redraw: &str, names: &[&'n str]) -> Vec<&'n str> {
+    names
+        .iter()
+        .copied()
+        .filter(|n| {
+            redraw.match_indices(&format!(" {n} ")).any(|(i, m)| {
+                let spinner = redraw[..i]
+                    .chars()
+                    .last()
+                    .is_some_and(|c| ('\u{2800}'..='\u{28ff}').contains(&c));
+                let rest = redraw[i + m.len()..].trim_start();
+                let secs = rest
+                    .find(|c: char| !c.is_ascii_digit() && c != '.')
+                    .unwrap_or(rest.len());
+                spinner && rest[..secs].contains('.') && rest[secs..].starts_with(" s")
+            })
+        })
+        .collect()
+}
+
+/// On a terminal, below the finished targets' lines, a line per running target and an overall
+/// line; they appear after a second and are cleared before the summary. On a pipe, and with
+/// JSON even on a terminal, nothing of it: the same lines as ever.
+#[test]
+fn a_terminal_shows_the_running_targets_live() {
+    let urls: Vec<String> = (0..4)
+        .map(|_| common::fresh_db().url().to_string())
+        .collect();
+    let p = project(&urls, "parallel = 2", |_| None);
+    // Long enough that the view shows while two targets run.
+    p.migration(
+        4,
+        "slow",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(1.5);\n",
+        "DROP TABLE slow;\nSELECT pg_sleep(1.5);\n",
+    );
+    p.seal();
+    let names = ["t01", "t02", "t03", "t04"];
+
+    let piped = p.keel(None, &["fleet", "upgrade"]);
+    piped.assert_code(0);
+    assert!(
+        !piped.all().contains(['\x1b', '\r']),
+        "nothing animated on a pipe\n{piped}"
+    );
+    let mut lines: Vec<&str> = piped.stderr.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 4, "{piped}");
+    for (line, name) in lines.iter().zip(names) {
+        assert!(
+            line.starts_with(&format!("{name}  base → 0004  4 migrations  ")),
+            "{piped}"
+        );
+    }
+
+    let (code, screen) =
+        on_a_terminal(p.command(None, &["fleet", "downgrade", "3", "--format", "json"]));
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        !screen.contains('\x1b'),
+        "no live view with JSON:\n{screen}"
+    );
+    for line in screen.lines().map(|l| l.trim_end_matches('\r')) {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("{e}: {line:?} in\n{screen}"));
+    }
+
+    let (code, screen) = on_a_terminal(p.command(None, &["fleet", "upgrade"]));
+    assert_eq!(code, Some(0), "{screen}");
+    let redraws = redraws(&screen);
+    assert!(
+        redraws.iter().any(|r| running_in(r, &names).len() >= 2),
+        "no redraw shows two targets running at once:\n{}",
+        redraws.join("\n")
+    );
+    // Each finished target's line stays, once.
+    for name in names {
+        let line = format!("{name}  0003 → 0004  1 migration  ");
+        assert_eq!(screen.matches(&line).count(), 1, "{line:?}\n{screen:?}");
+    }
+    // Nothing shows for the first second: the overall line (`0/4 done  1.0 s`, the last of
+    // its redraw) starts past it.
+    let first = redraws
+        .iter()
+        .find_map(|r| {
+            let rest = r.split_once("/4 done")?.1.trim_end().strip_suffix(" s")?;
+            rest.rsplit(' ').next()?.parse::<f64>().ok()
+        })
+        .unwrap_or_else(|| panic!("no overall line:\n{}", redraws.join("\n")));
+    assert!(
+        first >= 1.0,
+        "shown after {first} s:\n{}",
+        redraws.join("\n")
+    );
+    // Cleared before the summary, and nothing live after it.
+    let summary = screen
+        .find("fleet upgrade: 4 succeeded")
+        .expect("the summary");
+    let last = screen.rfind("/4 done").expect("an overall line");
+    assert!(last < summary, "{screen:?}");
+    assert!(screen[last..summary].contains("\x1b[2K"), "{screen:?}");
+    assert!(
+        !screen[summary..].contains(|c| ('\u{2800}'..='\u{28ff}').contains(&c)),
+        "{screen:?}"
+    );
+}

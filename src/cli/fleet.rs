@@ -5,10 +5,12 @@ use super::shared::{human, RunFlags};
 use super::{Context, Failure};
 use crate::fleet::{self, Action, Done, Fleet, Outcome, Selector, Summary};
 use crate::migrate::{self, version_text, Event, Sink};
+use crate::plan::Direction;
 use crate::report::json;
+use crate::report::live::FleetLive;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
@@ -136,17 +138,9 @@ pub fn run(ctx: &Context, args: FleetArgs) -> Result<(), Failure> {
         .unwrap_or(0)
         .min(40);
     let started = Instant::now();
-    let live = Arc::new(Mutex::new(Live {
-        total: targets.len(),
-        ..Live::default()
-    }));
-    // On a terminal, one line below the finished ones says what is running.
-    let spinner = (!r.json_output() && !r.quiet).then(|| {
-        let live = Arc::clone(&live);
-        crate::report::spinner::Spinner::start_with(move || {
-            live.lock().map(|l| l.render()).unwrap_or_default()
-        })
-    });
+    // On a terminal, below the finished targets' lines, what is running and how far the
+    // fleet is.
+    let mut live = FleetLive::start(r, targets.len(), width);
     let summary = fleet::run(
         &fleet,
         &targets,
@@ -161,9 +155,7 @@ pub fn run(ctx: &Context, args: FleetArgs) -> Result<(), Failure> {
             per_target: action != Action::Status,
         },
     );
-    if let Some(s) = spinner {
-        s.stop();
-    }
+    live.finish();
     if interrupted.load(Ordering::SeqCst) {
         r.warning(
             "interrupted: no new target was started; the ones running finished or rolled back",
@@ -183,70 +175,36 @@ pub fn run(ctx: &Context, args: FleetArgs) -> Result<(), Failure> {
     }
 }
 
-/// What is running and how far the fleet is, for the live line.
-#[derive(Default)]
-struct Live {
-    total: usize,
-    done: usize,
-    not_ok: usize,
-    running: Vec<(String, Instant)>,
-}
-
-impl Live {
-    fn render(&self) -> String {
-        let mut running: Vec<String> = self
-            .running
-            .iter()
-            .take(4)
-            .map(|(n, t)| format!("{n} {:.1} s", t.elapsed().as_secs_f64()))
-            .collect();
-        if self.running.len() > 4 {
-            running.push(format!("+{}", self.running.len() - 4));
-        }
-        let mut text = format!("{}/{} done", self.done, self.total);
-        if self.not_ok > 0 {
-            text.push_str(&format!(", {} not ok", self.not_ok));
-        }
-        if !running.is_empty() {
-            text.push_str(&format!("; running {}", running.join(", ")));
-        }
-        text
-    }
-}
-
-/// Prints a line per finished target and keeps the live line current.
+/// Prints a line per finished target and keeps the live view current.
 struct Lines<'a> {
     ctx: &'a Context,
     width: usize,
-    live: &'a Mutex<Live>,
+    live: &'a FleetLive,
     /// `status` prints one table at the end instead.
     per_target: bool,
 }
 
 impl fleet::Observer for Lines<'_> {
     fn started(&mut self, target: &str) {
-        if let Ok(mut l) = self.live.lock() {
-            l.running.push((target.to_string(), Instant::now()));
-        }
+        self.live.started(target);
+    }
+
+    fn step(&mut self, target: &str, direction: Direction, migration: &str) {
+        let verb = match direction {
+            Direction::Up => "applying",
+            Direction::Down => "reverting",
+        };
+        self.live.doing(target, format!("{verb} {migration}"));
     }
 
     fn done(&mut self, d: &Done) {
-        if let Ok(mut l) = self.live.lock() {
-            l.running.retain(|(n, _)| *n != d.name);
-            l.done += 1;
-            if !d.outcome.succeeded() {
-                l.not_ok += 1;
-            }
-        }
         let r = &self.ctx.reporter;
-        if !self.per_target {
-            return;
-        }
-        if r.json_output() {
+        if self.per_target && r.json_output() {
             r.json(&json::FleetTarget::of(d));
-        } else {
-            r.note_over_spinner(format!("{:<w$}  {}", d.name, line(d), w = self.width));
         }
+        let text = (self.per_target && !r.json_output())
+            .then(|| format!("{:<w$}  {}", d.name, line(d), w = self.width));
+        self.live.done(d, text.as_deref());
     }
 }
 

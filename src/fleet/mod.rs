@@ -15,7 +15,7 @@ pub use config::{select, Fleet, OnError, Selector, Target, TargetsQuery, Url};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::migrate::{self, Database, Event, Prepared, Request, Sink};
-use crate::plan::Direction;
+use crate::plan::{Direction, Step};
 use crate::project::Version;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -111,15 +111,19 @@ impl Summary {
     }
 }
 
-/// Told about each target as it starts and as it finishes (or is skipped).
+/// Told about each target as it starts, as each of its migrations starts, and as it finishes
+/// (or is skipped).
 pub trait Observer {
     fn started(&mut self, _target: &str) {}
+    /// `migration` (`0042_add_item_index`) starts on `target`, going `direction`.
+    fn step(&mut self, _target: &str, _direction: Direction, _migration: &str) {}
     fn done(&mut self, done: &Done);
 }
 
 /// What a worker tells the thread that observes.
 enum Message {
     Started(usize),
+    Step(usize, Direction, String),
     Done(Done),
 }
 
@@ -222,7 +226,10 @@ fn run_group(
                 started[i].store(true, Ordering::SeqCst);
                 let _ = tx.send(Message::Started(i));
                 let t0 = Instant::now();
-                let outcome = run_one(target, action, config, prepared);
+                let mut step = |step: &Step<'_>| {
+                    let _ = tx.send(Message::Step(i, step.direction, step.migration.id()));
+                };
+                let outcome = run_one(target, action, config, prepared, &mut step);
                 if !outcome.succeeded() && fleet.on_error == OnError::Stop {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -241,6 +248,9 @@ fn run_group(
         for message in rx {
             match message {
                 Message::Started(i) => observer.started(&members[i].name),
+                Message::Step(i, direction, migration) => {
+                    observer.step(&members[i].name, direction, &migration)
+                }
                 Message::Done(done) => {
                     observer.done(&done);
                     summary.done.push(done);
@@ -262,21 +272,33 @@ fn run_group(
     }
 }
 
-/// What a run on one target reports, kept: the first error diagnostic.
-#[derive(Default)]
-struct FirstError(Option<Diagnostic>);
+/// What a run on one target reports: the first error diagnostic is kept, and each step is
+/// passed on as it starts.
+struct TargetSink<'a> {
+    first_error: Option<Diagnostic>,
+    step: &'a mut dyn FnMut(&Step<'_>),
+}
 
-impl Sink for FirstError {
+impl Sink for TargetSink<'_> {
     fn event(&mut self, event: Event<'_>) {
-        if let Event::Diagnostics(diags) = event {
-            if self.0.is_none() {
-                self.0 = diags.iter().find(|d| d.is_error()).cloned();
+        match event {
+            Event::Diagnostics(diags) if self.first_error.is_none() => {
+                self.first_error = diags.iter().find(|d| d.is_error()).cloned();
             }
+            Event::StepStarted(step) => (self.step)(step),
+            _ => {}
         }
     }
 }
 
-fn run_one(target: &Target, action: &Action, config: &Config, prepared: &Prepared) -> Outcome {
+/// Runs `action` on `target`, telling `step` about each migration as it starts.
+fn run_one(
+    target: &Target,
+    action: &Action,
+    config: &Config,
+    prepared: &Prepared,
+    step: &mut dyn FnMut(&Step<'_>),
+) -> Outcome {
     let url = match &target.url {
         Ok(u) => u.as_str().to_string(),
         Err(why) => {
@@ -290,7 +312,10 @@ fn run_one(target: &Target, action: &Action, config: &Config, prepared: &Prepare
         database_url: Some(url),
         lock_timeout: None,
     };
-    let mut sink = FirstError::default();
+    let mut sink = TargetSink {
+        first_error: None,
+        step,
+    };
     let result = match action {
         Action::Upgrade(t) | Action::Downgrade(t) => {
             let req = Request {
@@ -339,7 +364,7 @@ fn run_one(target: &Target, action: &Action, config: &Config, prepared: &Prepare
             message: first_line(&message),
         },
         Err(e) => {
-            let first = sink.0;
+            let first = sink.first_error;
             Outcome::Failed {
                 message: match &first {
                     Some(d) => first_line(&d.message),

@@ -5,6 +5,7 @@
 
 mod github;
 pub mod json;
+pub mod live;
 pub mod spinner;
 mod text;
 pub mod warning;
@@ -115,19 +116,6 @@ impl Reporter {
     pub fn note(&self, line: impl AsRef<str>) {
         if self.format == Format::Text && !self.quiet {
             let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
-        }
-    }
-
-    /// [`Reporter::note`] that first clears the current line of a terminal, where a live
-    /// spinner may be drawn.
-    pub fn note_over_spinner(&self, line: impl AsRef<str>) {
-        if self.format == Format::Text && !self.quiet {
-            let clear = if std::io::stderr().is_terminal() {
-                "\r\x1b[2K"
-            } else {
-                ""
-            };
-            let _ = writeln!(std::io::stderr().lock(), "{clear}{}", line.as_ref());
         }
     }
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+pub(super) const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 /// Steps faster than this never show a spinner.
-const DELAY: Duration = Duration::from_secs(1);
+pub(super) const DELAY: Duration = Duration::from_secs(1);
 
 /// A running spinner; stopping it clears its line.
 pub struct Spinner {
@@ -21,11 +21,6 @@ impl Spinner {
     /// Starts a spinner labelled `label` if stderr is a terminal; otherwise
     /// a no-op.
     pub fn start(label: String) -> Spinner {
-        Spinner::start_with(move || label.clone())
-    }
-
-    /// A spinner whose label `label` computes afresh for every frame (what is running now).
-    pub fn start_with(label: impl Fn() -> String + Send + 'static) -> Spinner {
         let stop = Arc::new(AtomicBool::new(false));
         if !std::io::stderr().is_terminal() {
             return Spinner { stop, thread: None };
@@ -47,7 +42,7 @@ impl Spinner {
                     err,
                     "\r\x1b[2K{} {}  {:.1} s",
                     FRAMES[frame % FRAMES.len()],
-                    label(),
+                    label,
                     elapsed.as_secs_f64()
                 );
                 let _ = err.flush();
