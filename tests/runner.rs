@@ -1074,51 +1074,14 @@ fn history_snapshot(c: &mut postgres::Client) -> Vec<String> {
     out
 }
 
-/// A role that is neither superuser nor allowed to read every setting takes the run lock over
-/// a Unix socket: keel cannot read `unix_socket_directories` then, so it proves the connection
-/// direct another way instead of failing.
-#[test]
-fn an_ordinary_role_takes_the_lock_over_a_unix_socket() {
-    let db = fresh_db();
-    let role = format!("{}_app", db.name());
-    let mut admin = db.connect();
-    admin
+/// A login role for `db` named after it (`<db>_<suffix>`), set up by `grants` (`{role}` and
+/// `{db}` replaced), and the database's URL as that role, with a project of one migration.
+fn as_role(db: &TestDb, suffix: &str, grants: &str) -> (String, String, Project) {
+    let role = format!("{}_{suffix}", db.name());
+    db.connect()
         .batch_execute(&format!(
-            "CREATE ROLE {role} LOGIN; GRANT CREATE ON DATABASE {db} TO {role};
-             GRANT CREATE ON SCHEMA public TO {role};",
-            db = db.name()
-        ))
-        .unwrap();
-    let url = db.url().replace("user=postgres", &format!("user={role}"));
-    assert!(url.contains("host=%2F") || url.contains("host=/"), "{url}");
-    let p = Project::new();
-    p.migration(
-        1,
-        "one",
-        "CREATE TABLE one (id int);\n",
-        "DROP TABLE one;\n",
-    )
-    .seal();
-    let run = p.keel(Some(&url), &["upgrade"]);
-    run.assert_code(0);
-    assert_eq!(versions(&mut admin), vec!["1".to_string()], "{run}");
-}
-
-/// A DBA made the history schema for keel's role, which may not create schemas in the
-/// database: keel creates its tables inside and never asks for `CREATE SCHEMA` (which needs
-/// CREATE on the database even when the schema exists).
-#[test]
-fn a_history_schema_made_by_a_dba_needs_no_create_on_the_database() {
-    let db = fresh_db();
-    let role = format!("{}_owner", db.name());
-    let mut admin = db.connect();
-    admin
-        .batch_execute(&format!(
-            "CREATE ROLE {role} LOGIN;
-             REVOKE CREATE ON DATABASE {db} FROM PUBLIC;
-             CREATE SCHEMA keel AUTHORIZATION {role};
-             GRANT CREATE ON SCHEMA public TO {role};",
-            db = db.name()
+            "CREATE ROLE {role} LOGIN; {}",
+            grants.replace("{role}", &role).replace("{db}", db.name())
         ))
         .unwrap();
     let url = db.url().replace("user=postgres", &format!("user={role}"));
@@ -1131,8 +1094,41 @@ fn a_history_schema_made_by_a_dba_needs_no_create_on_the_database() {
         "DROP TABLE one;\n",
     )
     .seal();
+    (role, url, p)
+}
+
+/// A role that is neither superuser nor allowed to read every setting takes the run lock over
+/// a Unix socket: keel cannot read `unix_socket_directories` then, so it proves the connection
+/// direct another way instead of failing.
+#[test]
+fn an_ordinary_role_takes_the_lock_over_a_unix_socket() {
+    let db = fresh_db();
+    let (_, url, p) = as_role(
+        &db,
+        "app",
+        "GRANT CREATE ON DATABASE {db} TO {role}; GRANT CREATE ON SCHEMA public TO {role};",
+    );
+    assert!(url.contains("host=%2F") || url.contains("host=/"), "{url}");
     let run = p.keel(Some(&url), &["upgrade"]);
     run.assert_code(0);
+    assert_eq!(versions(&mut db.connect()), vec!["1".to_string()], "{run}");
+}
+
+/// A DBA made the history schema for keel's role, which may not create schemas in the
+/// database: keel creates its tables inside and never asks for `CREATE SCHEMA` (which needs
+/// CREATE on the database even when the schema exists).
+#[test]
+fn a_history_schema_made_by_a_dba_needs_no_create_on_the_database() {
+    let db = fresh_db();
+    let (role, url, p) = as_role(
+        &db,
+        "owner",
+        "REVOKE CREATE ON DATABASE {db} FROM PUBLIC; CREATE SCHEMA keel AUTHORIZATION {role};
+         GRANT CREATE ON SCHEMA public TO {role};",
+    );
+    let run = p.keel(Some(&url), &["upgrade"]);
+    run.assert_code(0);
+    let mut admin = db.connect();
     let owner: String = admin
         .query_one(
             "SELECT tableowner::text FROM pg_tables WHERE schemaname = 'keel' AND tablename = 'versions'",

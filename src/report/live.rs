@@ -85,6 +85,18 @@ struct State {
     overall: ProgressBar,
 }
 
+impl State {
+    /// Brings the overall line up to date.
+    fn show_overall(&self, started: Instant) {
+        self.overall.set_message(overall_text(
+            self.done,
+            self.total,
+            self.not_ok,
+            started.elapsed(),
+        ));
+    }
+}
+
 struct Running {
     name: String,
     since: Instant,
@@ -210,12 +222,7 @@ impl FleetLive {
         if !d.outcome.succeeded() {
             state.not_ok += 1;
         }
-        state.overall.set_message(overall_text(
-            state.done,
-            state.total,
-            state.not_ok,
-            view.started.elapsed(),
-        ));
+        state.show_overall(view.started);
         view.arrange(&mut state);
     }
 
@@ -319,12 +326,7 @@ impl View {
             state.shown = true;
         }
         // The overall line first, so that every frame drawn below carries it.
-        state.overall.set_message(overall_text(
-            state.done,
-            state.total,
-            state.not_ok,
-            self.started.elapsed(),
-        ));
+        state.show_overall(self.started);
         self.arrange(&mut state);
         for bar in state.running.iter().filter_map(|r| r.bar.as_ref()) {
             bar.tick();
