@@ -18,14 +18,30 @@ use crate::sql::check::CheckedFile;
 /// edited applied files, applied versions without files, out-of-order
 /// pending versions, a dirty database, pending migrations, and indexes left
 /// INVALID by a failed `CREATE INDEX CONCURRENTLY`.
+///
+/// `applied` is the history read without its SQL; the recorded SQL, which only an edited file
+/// needs (to tell a cosmetic edit from a semantic one), is read only when a checksum differs.
 pub fn database_diagnostics(
     session: &mut Session,
     project: &Project,
+    applied: &[AppliedVersion],
     require_up_to_date: bool,
 ) -> Result<Vec<Diagnostic>, DbError> {
     let mut out = Vec::new();
-    let applied = session.applied(true, project)?;
-    for a in &applied {
+    let edited = applied.iter().any(|a| {
+        project.find(&a.version).is_some_and(|m| {
+            m.up.checksum.to_string() != a.up_checksum
+                || m.down.checksum.to_string() != a.down_checksum
+        })
+    });
+    let with_sql;
+    let applied = if edited {
+        with_sql = session.applied(true, project)?;
+        &with_sql[..]
+    } else {
+        applied
+    };
+    for a in applied {
         let Some(m) = project.find(&a.version) else {
             out.push(
                 Diagnostic::error(
@@ -87,10 +103,12 @@ pub fn database_diagnostics(
         );
     }
     let current = applied.iter().map(|a| &a.version).max();
+    let done: std::collections::BTreeSet<&crate::project::Version> =
+        applied.iter().map(|a| &a.version).collect();
     let pending: Vec<&Migration> = project
         .migrations
         .iter()
-        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .filter(|m| !done.contains(&m.version))
         .collect();
     for m in &pending {
         if current.is_some_and(|c| &m.version < c) {

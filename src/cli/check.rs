@@ -70,15 +70,16 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
         })?;
         let files: Vec<&crate::project::SqlText> = loaded.visited.iter().collect();
         counts.server = crate::migrate::settle(&mut session, &files, &mut v.files, args.strict)?;
-        online = crate::online_checks::database_diagnostics(
-            &mut session,
-            &loaded.project,
-            args.require_up_to_date,
-        )
-        .map_err(db_failure)?;
         let applied = session
             .applied(false, &loaded.project)
             .map_err(db_failure)?;
+        online = crate::online_checks::database_diagnostics(
+            &mut session,
+            &loaded.project,
+            &applied,
+            args.require_up_to_date,
+        )
+        .map_err(db_failure)?;
         safety = crate::online_checks::safety_diagnostics(
             &mut session,
             &loaded.project,

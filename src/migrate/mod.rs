@@ -419,7 +419,13 @@ pub fn check_database(
     sink: &mut dyn Sink,
 ) -> Result<Vec<Diagnostic>, Error> {
     let mut session = open(&db.config, db.database_url.as_deref(), sink)?;
-    let diags = crate::online_checks::database_diagnostics(&mut session, &prepared.project, false)?;
+    let applied = session.applied(false, &prepared.project)?;
+    let diags = crate::online_checks::database_diagnostics(
+        &mut session,
+        &prepared.project,
+        &applied,
+        false,
+    )?;
     sink.event(Event::Diagnostics(&diags));
     Ok(diags)
 }
@@ -471,16 +477,13 @@ pub fn database_status(
         .iter()
         .filter(|m| !applied.contains(&m.version))
         .count();
-    // Only declared tables can drift: with none at this version, no catalog is read.
-    if !prepared.declared.at(status.current.as_ref()).is_empty() {
-        let tables = crate::policies::status::status(
-            &mut session,
-            &db.config.history_schema,
-            &prepared.declared,
-            status.current.as_ref(),
-        )?;
-        status.policy_drift = tables.iter().any(|t| t.drifted());
-    }
+    let tables = crate::policies::status::status(
+        &mut session,
+        &db.config.history_schema,
+        &prepared.declared,
+        status.current.as_ref(),
+    )?;
+    status.policy_drift = tables.iter().any(|t| t.drifted());
     Ok(status)
 }
 

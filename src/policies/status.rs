@@ -70,6 +70,12 @@ pub fn status(
     at: Option<&Version>,
 ) -> Result<Vec<TableStatus>, DbError> {
     let wanted = declared.at(at);
+    // The status is of declared tables only: with none at this version there is nothing to
+    // compare, and no catalog is read (a check or a fleet status of a project without
+    // policies pays no query for them).
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
     let tables: Vec<&TableName> = wanted.iter().map(|t| &t.table).collect();
     let live = live::read(client, &tables)?;
     let recorded = if crate::db::history::exists(client, schema)? {
