@@ -54,7 +54,20 @@ impl Checksum {
 
     /// The 64 hex digits without the `sha256:` prefix.
     pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for b in self.0 {
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        }
+        out
+    }
+
+    /// Whether `text` (as recorded in a history) is this checksum, `sha256:` and 64 lowercase hex
+    /// digits: the same answer as comparing with [`Checksum::to_string`], without building the
+    /// string (a status of a fleet compares every applied version of every database).
+    pub fn matches(&self, text: &str) -> bool {
+        Checksum::parse(text) == Some(*self)
     }
 }
 
@@ -526,6 +539,17 @@ mod tests {
             Checksum::of_body("\n\nSELECT 1;   \n\n").hex(),
             "17db4fd369edb9244b9f91d9aeed145c3d04ad8ba6e95d06247f07a63527d11a"
         );
+    }
+
+    #[test]
+    fn a_checksum_matches_exactly_its_own_text() {
+        let c = Checksum::of_body("SELECT 1;");
+        assert!(c.matches(&c.to_string()));
+        assert!(!c.matches(&c.to_string().to_uppercase()));
+        assert!(!c.matches(&c.hex()));
+        assert!(!c.matches(&format!("{c} ")));
+        assert!(!c.matches(&Checksum::of_body("SELECT 2;").to_string()));
+        assert!(!c.matches(""));
     }
 
     #[test]

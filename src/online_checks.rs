@@ -30,8 +30,7 @@ pub fn database_diagnostics(
     let mut out = Vec::new();
     let edited = applied.iter().any(|a| {
         project.find(&a.version).is_some_and(|m| {
-            m.up.checksum.to_string() != a.up_checksum
-                || m.down.checksum.to_string() != a.down_checksum
+            !m.up.checksum.matches(&a.up_checksum) || !m.down.checksum.matches(&a.down_checksum)
         })
     });
     let with_sql;
@@ -56,7 +55,7 @@ pub fn database_diagnostics(
             (m.up_file(), &a.up_checksum, &a.up_sql),
             (m.down_file(), &a.down_checksum, &a.down_sql),
         ] {
-            if file.facts.checksum.to_string() == *recorded_sum {
+            if file.facts.checksum.matches(recorded_sum) {
                 continue;
             }
             let file = match file.read() {

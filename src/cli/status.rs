@@ -152,9 +152,7 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
             (None, _, _) => "unknown",
             (_, Some(a), _) if a.dirty => "dirty",
             (_, Some(_), None) => "applied, no file",
-            (_, Some(a), Some(m)) if a.up_checksum != m.up.checksum.to_string() => {
-                "applied, changed"
-            }
+            (_, Some(a), Some(m)) if !m.up.checksum.matches(&a.up_checksum) => "applied, changed",
             (_, Some(_), Some(_)) => "applied",
             (_, None, _) => "pending",
         };

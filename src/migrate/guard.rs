@@ -64,7 +64,7 @@ pub(super) fn refuse_drift(
         .filter_map(|a| {
             project
                 .find(&a.version)
-                .filter(|m| m.up.checksum.to_string() != a.up_checksum)
+                .filter(|m| !m.up.checksum.matches(&a.up_checksum))
         })
         .collect();
     if changed.is_empty() {

@@ -463,8 +463,8 @@ pub fn database_status(
         match project.find(&r.version) {
             None => status.missing += 1,
             Some(m) => {
-                if m.up.checksum.to_string() != r.up_checksum
-                    || m.down.checksum.to_string() != r.down_checksum
+                if !m.up.checksum.matches(&r.up_checksum)
+                    || !m.down.checksum.matches(&r.down_checksum)
                 {
                     status.drift += 1;
                 }
