@@ -294,7 +294,7 @@ fn fleet_status_table() {
 /// replaced is pending again).
 #[test]
 fn fleet_status_reads_drift_dirt_and_missing_files() {
-    let dbs: Vec<_> = (0..3).map(|_| common::fresh_db()).collect();
+    let dbs: Vec<_> = (0..4).map(|_| common::fresh_db()).collect();
     let urls: Vec<String> = dbs.iter().map(|d| d.url().to_string()).collect();
     let p = project(&urls, "", |_| None);
     p.keel(None, &["fleet", "upgrade"]).assert_code(0);
@@ -303,6 +303,11 @@ fn fleet_status_reads_drift_dirt_and_missing_files() {
         "UPDATE keel.versions SET dirty = true, dirty_direction = 'up', dirty_statement = 1 \
          WHERE version = 3",
         "UPDATE keel.versions SET version = 9 WHERE version = 3",
+        // Checksums edited by hand into what the server escapes when it copies rows out (tab,
+        // newline, backslash, and a text that reads like COPY's NULL): each is drift, and the
+        // rows around them are read whole.
+        "UPDATE keel.versions SET up_checksum = E'sha256:\\t\\n\\\\' WHERE version = 1; \
+         UPDATE keel.versions SET down_checksum = E'\\\\N' WHERE version = 2",
     ];
     for (db, sql) in dbs.iter().zip(edits) {
         db.connect().batch_execute(sql).unwrap();
@@ -318,12 +323,16 @@ fn fleet_status_reads_drift_dirt_and_missing_files() {
     assert_eq!(t(2, "current"), "0009", "{doc}");
     assert_eq!(t(2, "missing_files"), 1, "{doc}");
     assert_eq!(t(2, "pending"), 1, "{doc}");
+    assert_eq!(t(3, "drift"), 2, "{doc}");
+    assert_eq!(t(3, "current"), "0003", "{doc}");
+    assert_eq!(t(3, "dirty"), serde_json::Value::Null, "{doc}");
     let text = p.keel(None, &["fleet", "status"]);
     insta::assert_snapshot!(text.stdout, @r"
     t01  at 0003, at head, 1 changed since applied
     t02  at 0003, at head, DIRTY at 0003
     t03  at 0009, 1 pending, 1 applied without a file
-    3 targets: 3 reachable, 0 unreachable
+    t04  at 0003, at head, 2 changed since applied
+    4 targets: 4 reachable, 0 unreachable
     ");
 }
 

@@ -1,5 +1,6 @@
-//! Bulk writes of applied versions with `COPY ... FROM STDIN`: one round trip for a whole
-//! batch of rows, large bodies streamed in chunks.
+//! `COPY` in text format: bulk writes of applied versions (`COPY ... FROM STDIN`: one round trip
+//! for a whole batch of rows, large bodies streamed in chunks), and the fields of a row read with
+//! `COPY ... TO STDOUT`.
 
 use super::events::client_host;
 use super::versions::NewVersion;
@@ -188,9 +189,102 @@ fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The fields of one row of `COPY ... TO STDOUT` in text format (without its newline): `None`
+/// for `\N`, the text otherwise, unescaped. The server escapes backslash, tab, newline,
+/// carriage return, backspace, form feed and vertical tab; octal and hex escapes and an escaped
+/// ordinary character are read too, as `COPY FROM` reads them. Bytes that are not UTF-8 (a row
+/// written by hand in another encoding) become U+FFFD: the text is only compared, never run.
+pub(super) fn text_fields(line: &[u8]) -> Vec<Option<String>> {
+    line.split(|&b| b == b'\t')
+        .map(|field| {
+            if field == b"\\N" {
+                return None;
+            }
+            Some(String::from_utf8_lossy(&unescape(field)).into_owned())
+        })
+        .collect()
+}
+
+/// COPY text-format unescaping of one field.
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        if field[i] != b'\\' || i + 1 == field.len() {
+            out.push(field[i]);
+            i += 1;
+            continue;
+        }
+        let c = field[i + 1];
+        i += 2;
+        match c {
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(0x0b),
+            b'0'..=b'7' => {
+                let mut v = u32::from(c - b'0');
+                for _ in 0..2 {
+                    match field.get(i) {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                // As the server does: the low byte of a value past 0o377.
+                out.push((v & 0xff) as u8);
+            }
+            b'x' if field.get(i).is_some_and(u8::is_ascii_hexdigit) => {
+                let mut v = 0u32;
+                for _ in 0..2 {
+                    match field.get(i).and_then(|d| char::from(*d).to_digit(16)) {
+                        Some(d) => {
+                            v = v * 16 + d;
+                            i += 1;
+                        }
+                        None => break,
+                    }
+                }
+                out.push(v as u8);
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_text_fields_read_what_the_server_writes() {
+        assert_eq!(
+            text_fields(b"42\tsha256:ab\t\\N\tt"),
+            vec![
+                Some("42".to_string()),
+                Some("sha256:ab".to_string()),
+                None,
+                Some("t".to_string())
+            ]
+        );
+        // Every escape the server writes, and the ones COPY FROM accepts.
+        assert_eq!(
+            text_fields(b"a\\tb\\\\c\\nd\\re\\bf\\fg\\vh\\101\\x42\\q\\"),
+            vec![Some("a\tb\\c\nd\re\u{8}f\u{c}g\u{b}hABq\\".to_string())]
+        );
+        // What keel writes, it reads back.
+        let mut out = Vec::new();
+        escape_into("x\t\\N\n\\".as_bytes(), &mut out);
+        assert_eq!(text_fields(&out), vec![Some("x\t\\N\n\\".to_string())]);
+        // Not UTF-8: replaced, not an error.
+        assert_eq!(text_fields(b"\xff"), vec![Some("\u{fffd}".to_string())]);
+        assert_eq!(text_fields(b""), vec![Some(String::new())]);
+    }
 
     #[test]
     fn copy_escaping() {
