@@ -231,7 +231,10 @@ impl Cluster {
     ///
     /// The server listens on the Unix socket only, with durability off (`fsync`,
     /// `synchronous_commit`, `full_page_writes`): an OS crash may lose or corrupt its data,
-    /// which is the right trade for test and development databases.
+    /// which is the right trade for test and development databases. Shared buffers stay at what
+    /// initdb chose (128 MB where the machine allows): with a database per tenant, each
+    /// database's catalogs take their own pages, and at 32 MB a hundred of them no longer fit,
+    /// so that every new connection read its catalogs from the operating system again.
     pub fn start(&self) -> Result<()> {
         self.start_with(&[])
     }
@@ -250,7 +253,7 @@ impl Cluster {
 
         let options = format!(
             "-k {} -p {} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB",
+             -c full_page_writes=off -c max_connections=200",
             shell_quote(&self.socket_dir),
             self.port
         );
