@@ -197,24 +197,39 @@ def run_fleet(server, work, runs, row, targets=100, migrations=10):
     urls = os.path.join(path, "urls.txt")
     with open(urls, "w") as f:
         f.write("".join(f"{server.url(name)}\n" for name in names))
-    t_status, t_current, t_floor = hyperfine(
+    # Interleaved, round by round: these three take a fraction of a second to a second each, and
+    # this machine's speed drifts over that span; one after another, a drift lands on one of
+    # them only and moves the ratio.
+    t_status, t_current, t_floor = interleaved(
         [
-            f"{fleet} status >/dev/null",
-            f"cd {path} && bash {loop} current >/dev/null",
-            f"{FLOOR} 4 {urls}",
+            ([KEEL, "--quiet", "--dir", sql, "fleet", "--file", "fleet.toml", "status"], path),
+            (["bash", loop, "current"], path),
+            ([FLOOR, "4", urls], path),
         ],
-        runs=runs, warmup=1,
+        rounds=3 * runs,
     )
     row(
         f"W10 fleet status {targets} dbs / loop of current",
         t_status, t_current, "<= 0.25",
-        note="status also reads drift and policy drift; current reads the version only",
+        note=f"status also reads drift and policy drift; current reads the version only; median of {3 * runs} interleaved rounds",
     )
     row(
         f"W10 floor: connect only, {targets} dbs / loop",
         t_floor, t_current, "",
         note="a bare connection to each database, 4 at a time, asking nothing: the least any status costs here",
     )
+
+
+def interleaved(cmds, rounds, warmup=1):
+    """Median seconds of each (argv, cwd) command, run once each per round, in turn."""
+    times = [[] for _ in cmds]
+    for r in range(warmup + rounds):
+        for i, (argv, cwd) in enumerate(cmds):
+            start = time.perf_counter()
+            subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r >= warmup:
+                times[i].append(time.perf_counter() - start)
+    return [sorted(t)[len(t) // 2] for t in times]
 
 
 def hyperfine(cmds, runs, warmup=1, prepare=None, shell=True, env=None):
