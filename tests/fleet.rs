@@ -336,6 +336,60 @@ fn fleet_status_reads_drift_dirt_and_missing_files() {
     ");
 }
 
+/// A clean database at head costs its status one row: the summary's digest of versions and
+/// checksums matches the files, so the versions are not read. A role that may read only the
+/// summary gets the whole answer there; where the digest does not match (an edited checksum),
+/// the rows are read, and the same role is refused.
+#[test]
+fn a_clean_database_status_reads_the_summary_row_only() {
+    let dbs: Vec<_> = (0..2).map(|_| common::fresh_db()).collect();
+    let urls: Vec<String> = dbs.iter().map(|d| d.url().to_string()).collect();
+    project(&urls, "", |_| None)
+        .keel(None, &["fleet", "upgrade"])
+        .assert_code(0);
+    dbs[1]
+        .connect()
+        .batch_execute("UPDATE keel.versions SET up_checksum = 'sha256:0' WHERE version = 2")
+        .unwrap();
+    let readers: Vec<String> = dbs
+        .iter()
+        .map(|db| {
+            let role = format!("{}_status", db.name());
+            db.connect()
+                .batch_execute(&format!(
+                    "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA keel TO {role};
+                     GRANT SELECT ON keel.summary TO {role};"
+                ))
+                .unwrap();
+            let url = db.url().replace("user=postgres", &format!("user={role}"));
+            assert_ne!(url, db.url());
+            url
+        })
+        .collect();
+    let p = project(&readers, "", |_| None);
+    let run = p.keel(None, &["fleet", "status", "--format", "json"]);
+    run.assert_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let t = |i: usize, field: &str| doc["targets"][i][field].clone();
+    assert_eq!(t(0, "error"), serde_json::Value::Null, "{doc}");
+    assert_eq!(t(0, "current"), "0003", "{doc}");
+    assert_eq!(
+        (t(0, "pending"), t(0, "drift")),
+        (0.into(), 0.into()),
+        "{doc}"
+    );
+    assert_eq!(t(1, "reachable"), true, "{doc}");
+    assert!(
+        t(1, "error")
+            .as_str()
+            .is_some_and(|e| e.contains("permission denied for table versions")),
+        "{doc}"
+    );
+    p.keel(None, &["fleet", "status"])
+        .assert_code(1)
+        .assert_stdout_has("2 targets: 2 reachable, 0 unreachable, 1 could not be read");
+}
+
 /// Targets from a table on a control database, and a URL kept in the environment.
 #[test]
 fn targets_come_from_a_control_query_and_the_environment() {

@@ -1560,6 +1560,105 @@ fn the_no_op_summary_follows_every_writer_and_matches_the_files() {
     assert_eq!(on_disk(&[]), "0:0");
 }
 
+/// A status of many databases trusts the summary's digest of versions and checksums when it
+/// describes exactly the first versions on disk. The SQL hash must be the Rust hash (also for a
+/// hand-edited text that is not ASCII), follow every writer and dirty flag, and be filled in for
+/// a history written before the summary kept it.
+#[test]
+fn the_checksum_digest_follows_every_writer_and_is_filled_in_for_an_older_history() {
+    use keel::db::history::{checksum_digest, checksums_hash, ChecksumDigest};
+    use keel::project::Version;
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    for (v, name) in [(1, "a"), (2, "b"), (10, "c")] {
+        p.migration(
+            v,
+            name,
+            &format!("CREATE TABLE t{v} (id int);\n"),
+            &format!("DROP TABLE t{v};\n"),
+        );
+    }
+    p.seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let mut c = db.connect();
+    // The digest the rows give, worked out in Rust.
+    let from_rows = |c: &mut postgres::Client| {
+        let rows = c
+            .query(
+                "SELECT version::text, up_checksum, down_checksum, dirty FROM keel.versions",
+                &[],
+            )
+            .unwrap();
+        let (mut versions, mut checksums) = (0u128, 0u128);
+        for r in &rows {
+            let v = Version::parse(r.get(0)).unwrap();
+            versions += u128::from(keel::db::history::version_hash(&v));
+            checksums += u128::from(checksums_hash(&v, r.get(1), r.get(2)));
+        }
+        ChecksumDigest {
+            applied: rows.len(),
+            versions: format!("{}:{versions}", rows.len()),
+            checksums: checksums.to_string(),
+            dirty: rows.iter().filter(|r| r.get::<_, bool>(3)).count() as u64,
+        }
+    };
+    let digest = |c: &mut postgres::Client| checksum_digest(c, "keel").unwrap().unwrap();
+    assert_eq!(digest(&mut c), from_rows(&mut c));
+    assert_eq!(digest(&mut c).applied, 3);
+
+    // Every writer: a hand edit (not ASCII, and a text whose split between up and down would
+    // otherwise be ambiguous), a dirty flag, a delete.
+    c.batch_execute(
+        "UPDATE keel.versions SET up_checksum = 'sha256:é☃', down_checksum = '' WHERE version = 1;
+         UPDATE keel.versions SET up_checksum = 'sha256:é', down_checksum = '☃' WHERE version = 2;
+         UPDATE keel.versions SET dirty = true WHERE version = 10",
+    )
+    .unwrap();
+    let edited = digest(&mut c);
+    assert_eq!(edited, from_rows(&mut c));
+    assert_eq!(edited.dirty, 1);
+    c.batch_execute("DELETE FROM keel.versions WHERE version = 2")
+        .unwrap();
+    assert_eq!(digest(&mut c), from_rows(&mut c));
+
+    // A history from before the digest (its summary kept by a function that knows only the
+    // count and the versions' hashes): without its columns the digest is not there, and a
+    // status reads the rows...
+    c.batch_execute(
+        "CREATE OR REPLACE FUNCTION keel.keep_summary() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             UPDATE keel.summary SET applied = (SELECT count(*) FROM keel.versions),
+                 hash_sum = (SELECT coalesce(sum(keel.version_hash(version)), 0) FROM keel.versions);
+             RETURN NULL;
+         END $$;
+         ALTER TABLE keel.summary DROP COLUMN checksum_sum, DROP COLUMN dirty;
+         DROP FUNCTION keel.checksums_hash(numeric, text, text);
+         DELETE FROM keel.schema_history WHERE version = 4;
+         UPDATE keel.versions SET dirty = false WHERE version = 10;
+         INSERT INTO keel.versions (version, name, up_checksum, down_checksum, up_sql, down_sql,
+                                    keel_version, dirty)
+             SELECT 7, 'by_hand', 'sha256:x', 'sha256:y', '', '', '0', true;",
+    )
+    .unwrap();
+    assert_eq!(checksum_digest(&mut c, "keel").unwrap(), None);
+    // ... and the next locked run fills it in from the rows.
+    p.keel(url, &["upgrade"]).assert_code(1);
+    let filled = digest(&mut c);
+    assert_eq!(filled, from_rows(&mut c));
+    assert_eq!((filled.applied, filled.dirty), (3, 1));
+    c.batch_execute("TRUNCATE keel.versions").unwrap();
+    assert_eq!(
+        digest(&mut c),
+        ChecksumDigest {
+            applied: 0,
+            versions: "0:0".to_string(),
+            checksums: "0".to_string(),
+            dirty: 0
+        }
+    );
+}
+
 /// A no-op `upgrade` remembers the listing of folders that have settled, and forgets it as
 /// soon as an entry is added.
 #[test]

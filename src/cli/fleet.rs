@@ -290,12 +290,16 @@ fn render_status(ctx: &Context, summary: &Summary, width: usize) {
         };
         r.line(format!("{:<width$}  {what}", d.name));
     }
-    r.line(format!(
-        "{} targets: {} reachable, {} unreachable",
+    let (unreachable, failed) = (summary.count("unreachable"), summary.count("failed"));
+    let mut total = format!(
+        "{} targets: {} reachable, {unreachable} unreachable",
         done.len(),
-        summary.count("ok"),
-        summary.count("unreachable")
-    ));
+        done.len() - unreachable - summary.count("skipped"),
+    );
+    if failed > 0 {
+        total.push_str(&format!(", {failed} could not be read"));
+    }
+    r.line(total);
 }
 
 /// The end of `upgrade`, `downgrade`, `check`, `policies apply`: counts, then what did not

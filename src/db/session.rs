@@ -174,6 +174,12 @@ impl Session {
         Ok(rows)
     }
 
+    /// The digest of the applied versions and their checksums, from the summary row; `None`
+    /// when this history has none (see [`history::checksum_digest`]).
+    pub fn checksum_digest(&mut self) -> Result<Option<history::ChecksumDigest>, DbError> {
+        history::checksum_digest(&mut self.client, &self.schema)
+    }
+
     /// The one-row summary of the applied versions; `None` when keel never
     /// ran here.
     pub fn summary(&mut self) -> Result<Option<history::Summary>, DbError> {

@@ -357,6 +357,16 @@ pub struct Prepared {
     pub declared: Declared,
     /// The versions on disk, for a database at head.
     pub on_disk: crate::project::listing_cache::DiskVersions,
+    /// What a database's summary row says when it has applied the first `n` versions on disk
+    /// and nothing else, worked out once for every database of a status.
+    prefixes: std::sync::OnceLock<crate::project::digest::Prefixes>,
+}
+
+impl Prepared {
+    fn prefixes(&self) -> &crate::project::digest::Prefixes {
+        self.prefixes
+            .get_or_init(|| crate::project::digest::Prefixes::of(&self.project.migrations))
+    }
 }
 
 /// Loads and checks the project of `config` for [`run_prepared`].
@@ -368,6 +378,7 @@ pub fn prepare(config: &crate::config::Config, sink: &mut dyn Sink) -> Result<Pr
         project,
         declared,
         on_disk,
+        prefixes: std::sync::OnceLock::new(),
     })
 }
 
@@ -446,6 +457,12 @@ pub struct DatabaseStatus {
 }
 
 /// [`DatabaseStatus`] of `db`, without taking the run lock or writing anything.
+///
+/// A status of many databases pays a new server backend for each, so it reads the one summary
+/// row first: when it says the database holds exactly the first `n` versions on disk with the
+/// files' checksums, and none dirty, that is the whole answer. Anything else (drift, dirt, a
+/// version applied out of order or without a file, a history from an older keel) is read row by
+/// row.
 pub fn database_status(
     db: &Database,
     prepared: &Prepared,
@@ -453,6 +470,37 @@ pub fn database_status(
 ) -> Result<DatabaseStatus, Error> {
     let project = &prepared.project;
     let mut session = open(&db.config, db.database_url.as_deref(), sink)?;
+    let digest = session.checksum_digest()?;
+    let mut status = match digest {
+        Some(d)
+            if d.dirty == 0
+                && prepared
+                    .prefixes()
+                    .matches(d.applied, &d.versions, &d.checksums) =>
+        {
+            DatabaseStatus {
+                current: d
+                    .applied
+                    .checked_sub(1)
+                    .map(|last| project.migrations[last].version),
+                pending: project.migrations.len() - d.applied,
+                ..DatabaseStatus::default()
+            }
+        }
+        _ => status_from_rows(&mut session, project)?,
+    };
+    let tables = crate::policies::status::status(
+        &mut session,
+        &db.config.history_schema,
+        &prepared.declared,
+        status.current.as_ref(),
+    )?;
+    status.policy_drift = tables.iter().any(|t| t.drifted());
+    Ok(status)
+}
+
+/// [`DatabaseStatus`] (without policies) from every applied row.
+fn status_from_rows(session: &mut Session, project: &Project) -> Result<DatabaseStatus, Error> {
     let recorded = session.recorded(project)?;
     let mut status = DatabaseStatus {
         current: recorded.iter().map(|r| r.version).max(),
@@ -477,13 +525,6 @@ pub fn database_status(
         .iter()
         .filter(|m| !applied.contains(&m.version))
         .count();
-    let tables = crate::policies::status::status(
-        &mut session,
-        &db.config.history_schema,
-        &prepared.declared,
-        status.current.as_ref(),
-    )?;
-    status.policy_drift = tables.iter().any(|t| t.drifted());
     Ok(status)
 }
 

@@ -164,7 +164,7 @@ pub struct FleetStatusRow {
     pub target: String,
     pub group: String,
     pub reachable: bool,
-    /// Why it is not, when it is not.
+    /// Why it is not reachable, or why reading it failed.
     pub error: Option<String>,
     pub current: Option<String>,
     pub pending: Option<usize>,
@@ -199,7 +199,10 @@ impl FleetStatusRow {
                 row.missing_files = Some(s.missing);
                 row.policy_drift = Some(s.policy_drift);
             }
-            Outcome::Unreachable { message } | Outcome::Failed { message, .. } => {
+            Outcome::Unreachable { message } => row.error = Some(message.clone()),
+            // Connected, then the read failed (a role that may not read the history).
+            Outcome::Failed { message, .. } => {
+                row.reachable = true;
                 row.error = Some(message.clone());
             }
             Outcome::Skipped { why } => row.error = Some((*why).to_string()),

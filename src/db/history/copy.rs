@@ -189,6 +189,38 @@ fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Rows read with `COPY ... TO STDOUT`, each as its fields (`None`: NULL).
+pub(super) type CopyRows = Vec<Vec<Option<String>>>;
+
+/// The rows of a `COPY ... TO STDOUT` in text format, each as its [`text_fields`]. The inner
+/// `Err` is the statement's own error as the server sent it (a missing table is one, which
+/// callers tell apart); the outer one is a connection lost while reading.
+pub(super) fn copy_out_rows(
+    client: &mut impl GenericClient,
+    sql: &str,
+) -> Result<Result<CopyRows, postgres::Error>, DbError> {
+    use std::io::BufRead as _;
+    let mut reader = match client.copy_out(sql) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut rows = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| DbError::Other(format!("reading keel's history: {e}")))?;
+        if n == 0 {
+            return Ok(Ok(rows));
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        rows.push(text_fields(&line));
+    }
+}
+
 /// The fields of one row of `COPY ... TO STDOUT` in text format (without its newline): `None`
 /// for `\N`, the text otherwise, unescaped. The server escapes backslash, tab, newline,
 /// carriage return, backspace, form feed and vertical tab; octal and hex escapes and an escaped

@@ -17,7 +17,10 @@ mod versions;
 pub use copy::{insert, Batch};
 pub use events::{client_host, log_event, Event};
 pub use schema::{ensure, exists};
-pub use summary::{summary, version_hash, versions_digest, Summary};
+pub use summary::{
+    checksum_digest, checksums_hash, summary, version_hash, versions_digest, ChecksumDigest,
+    Summary,
+};
 pub use versions::{
     accept_files, applied, delete, delete_sql, insert_sql, recorded, set_clean, set_clean_sql,
     set_dirty, set_dirty_sql, AppliedVersion, NewVersion, Recorded,

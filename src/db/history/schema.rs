@@ -2,7 +2,7 @@
 //! so that a newer keel can add columns without breaking an older one's data, and an older
 //! keel refuses a schema from a newer one.
 
-use super::summary::VERSION_HASH_SQL;
+use super::summary::{CHECKSUMS_HASH_SQL, VERSION_HASH_SQL};
 use crate::db::DbError;
 use postgres::GenericClient;
 
@@ -137,11 +137,70 @@ CREATE TRIGGER summary_truncate AFTER TRUNCATE ON {schema}.versions
 CREATE INDEX versions_dirty ON {schema}.versions (version) WHERE dirty;
 "#,
     ),
+    (
+        "V4__checksum_digest",
+        r#"
+-- A status of many databases reads this one row instead of every applied
+-- version: the sum of a 60-bit hash of each version with its two checksums
+-- (compared with the same sum over the files on disk) and how many versions
+-- are dirty. The same triggers keep it.
+CREATE FUNCTION {schema}.checksums_hash(v numeric, up text, down text) RETURNS bigint
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT {hash_of_checksums} $$;
+ALTER TABLE {schema}.summary ADD COLUMN checksum_sum numeric, ADD COLUMN dirty bigint;
+UPDATE {schema}.summary SET
+    checksum_sum = (SELECT coalesce(sum({schema}.checksums_hash(version, up_checksum, down_checksum)), 0)
+                    FROM {schema}.versions),
+    dirty = (SELECT count(*) FROM {schema}.versions WHERE dirty);
+ALTER TABLE {schema}.summary ALTER COLUMN checksum_sum SET NOT NULL, ALTER COLUMN dirty SET NOT NULL;
+CREATE OR REPLACE FUNCTION {schema}.keep_summary() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint := 0;
+    h numeric := 0;
+    c numeric := 0;
+    d bigint := 0;
+    dn bigint;
+    dh numeric;
+    dc numeric;
+    dd bigint;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE {schema}.summary SET applied = 0, hash_sum = 0, checksum_sum = 0, dirty = 0;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT count(*), coalesce(sum({schema}.version_hash(version)), 0),
+               coalesce(sum({schema}.checksums_hash(version, up_checksum, down_checksum)), 0),
+               count(*) FILTER (WHERE dirty)
+            INTO dn, dh, dc, dd FROM new_rows;
+        n := n + dn;
+        h := h + dh;
+        c := c + dc;
+        d := d + dd;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        SELECT count(*), coalesce(sum({schema}.version_hash(version)), 0),
+               coalesce(sum({schema}.checksums_hash(version, up_checksum, down_checksum)), 0),
+               count(*) FILTER (WHERE dirty)
+            INTO dn, dh, dc, dd FROM old_rows;
+        n := n - dn;
+        h := h - dh;
+        c := c - dc;
+        d := d - dd;
+    END IF;
+    UPDATE {schema}.summary SET applied = applied + n, hash_sum = hash_sum + h,
+        checksum_sum = checksum_sum + c, dirty = dirty + d;
+    RETURN NULL;
+END
+$$;
+"#,
+    ),
 ];
 
 /// The text of history migration `sql` for `schema`.
 fn history_sql(sql: &str, schema: &str) -> String {
     sql.replace("{hash_of_v}", &VERSION_HASH_SQL.replace("{v}", "v"))
+        .replace("{hash_of_checksums}", CHECKSUMS_HASH_SQL)
         .replace("{schema}", schema)
 }
 

@@ -5,13 +5,19 @@ use crate::db::DbError;
 use crate::project::Version;
 use postgres::GenericClient;
 
-pub use crate::project::digest::{version_hash, versions_digest};
+pub use crate::project::digest::{checksums_hash, version_hash, versions_digest};
 
 /// The 60-bit hash of one version in SQL (`{v}` is the numeric version):
 /// the first 15 hex digits of the SHA-256 of its decimal text, as
 /// [`version_hash`] computes it.
 pub(super) const VERSION_HASH_SQL: &str =
     "('x' || left(encode(sha256(convert_to({v}::text, 'UTF8')), 'hex'), 15))::bit(60)::bigint";
+
+/// The 60-bit hash of a version with its checksums in SQL (`v`, `up`, `down`), as
+/// [`checksums_hash`] computes it: `length` counts characters, as the Rust side does, so that a
+/// hand-edited text that is not ASCII hashes the same on both sides.
+pub(super) const CHECKSUMS_HASH_SQL: &str = "('x' || left(encode(sha256(convert_to(\
+     v::text || ':' || length(up)::text || ':' || up || down, 'UTF8')), 'hex'), 15))::bit(60)::bigint";
 
 /// What a no-op run needs to know, in one row: how many versions are
 /// applied, the newest, whether any is dirty, and a digest of the whole set
@@ -85,6 +91,76 @@ pub fn summary(
         newest: newest
             .and_then(|v| Version::parse(&v))
             .map(|v| (v, row.get::<_, String>(4))),
+    }))
+}
+
+/// The summary row as a status of many databases reads it: the applied versions' digest
+/// (`count:sum`, as [`versions_digest`] writes it), the sum of their [`checksums_hash`]es, and how
+/// many are dirty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksumDigest {
+    pub applied: usize,
+    pub versions: String,
+    pub checksums: String,
+    pub dirty: u64,
+}
+
+/// The [`ChecksumDigest`] of the applied versions, in one round trip after connecting (the simple
+/// protocol: on a distant database, round trips are most of a status); `None` when this history
+/// has none to give: keel never ran here, or an older keel wrote its schema (the caller then
+/// reads every row instead).
+pub fn checksum_digest(
+    client: &mut impl GenericClient,
+    schema: &str,
+) -> Result<Option<ChecksumDigest>, DbError> {
+    use postgres::error::SqlState;
+    use postgres::SimpleQueryMessage;
+    let messages = match client.simple_query(&format!(
+        "SELECT applied, hash_sum, checksum_sum, dirty FROM {schema}.summary"
+    )) {
+        Ok(m) => m,
+        Err(e)
+            if [
+                SqlState::UNDEFINED_TABLE,
+                SqlState::INVALID_SCHEMA_NAME,
+                SqlState::UNDEFINED_COLUMN,
+            ]
+            .iter()
+            .any(|c| e.code() == Some(c)) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(DbError::query(
+                "reading the summary of applied versions",
+                &e,
+            ))
+        }
+    };
+    let rows: Vec<_> = messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    // One row, as the schema keeps it; anything else is read the long way.
+    let [row] = &rows[..] else {
+        return Ok(None);
+    };
+    let (Some(applied), Some(hash_sum), Some(checksums), Some(dirty)) =
+        (row.get(0), row.get(1), row.get(2), row.get(3))
+    else {
+        return Ok(None);
+    };
+    let (Ok(applied), Ok(dirty)) = (applied.parse::<usize>(), dirty.parse::<u64>()) else {
+        return Ok(None);
+    };
+    Ok(Some(ChecksumDigest {
+        applied,
+        versions: format!("{applied}:{hash_sum}"),
+        checksums: checksums.to_string(),
+        dirty,
     }))
 }
 

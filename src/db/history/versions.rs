@@ -87,50 +87,39 @@ pub fn recorded(
     schema: &str,
 ) -> Result<Option<Vec<Recorded>>, DbError> {
     use postgres::error::SqlState;
-    use std::io::BufRead as _;
-    let fail = |e: &postgres::Error| DbError::query("reading applied versions", e);
-    let mut reader = match client.copy_out(&format!(
-        "COPY {schema}.versions (version, up_checksum, down_checksum, dirty) TO STDOUT"
-    )) {
-        Ok(r) => r,
+    let rows = match super::copy::copy_out_rows(
+        client,
+        &format!("COPY {schema}.versions (version, up_checksum, down_checksum, dirty) TO STDOUT"),
+    )? {
+        Ok(rows) => rows,
         Err(e)
             if e.code() == Some(&SqlState::UNDEFINED_TABLE)
                 || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) =>
         {
             return Ok(None)
         }
-        Err(e) => return Err(fail(&e)),
+        Err(e) => return Err(DbError::query("reading applied versions", &e)),
     };
     let bad = |what: &str| DbError::Other(format!("bad {what} in {schema}.versions"));
-    let mut rows = Vec::new();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| DbError::Other(format!("reading applied versions: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        let fields = super::copy::text_fields(&line);
-        let text = |i: usize| {
-            fields
-                .get(i)
-                .and_then(Option::as_deref)
-                .ok_or_else(|| bad("NULL"))
-        };
-        let digits = text(0)?;
-        rows.push(Recorded {
-            version: Version::parse(digits).ok_or_else(|| bad(&format!("version `{digits}`")))?,
-            up_checksum: text(1)?.to_string(),
-            down_checksum: text(2)?.to_string(),
-            dirty: text(3)? == "t",
-        });
-    }
-    Ok(Some(rows))
+    rows.iter()
+        .map(|fields| {
+            let text = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(Option::as_deref)
+                    .ok_or_else(|| bad("NULL"))
+            };
+            let digits = text(0)?;
+            Ok(Recorded {
+                version: Version::parse(digits)
+                    .ok_or_else(|| bad(&format!("version `{digits}`")))?,
+                up_checksum: text(1)?.to_string(),
+                down_checksum: text(2)?.to_string(),
+                dirty: text(3)? == "t",
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 /// A row to record for an applied version.
