@@ -216,7 +216,7 @@ def run_fleet(server, work, runs, row, targets=100, migrations=10):
     row(
         f"W10 floor: connect only, {targets} dbs / loop",
         t_floor, t_current, "",
-        note="a bare connection to each database, 4 at a time, asking nothing: the least any status costs here",
+        note="keel's own connection to each database, 4 at a time, asking nothing: the least any status costs here",
     )
 
 

@@ -1,7 +1,7 @@
-//! The floor of the W10 `fleet status` row: a connection to each database of a list,
-//! `PARALLEL` at a time, asking nothing. No status of many databases can cost less on the same
-//! machine: each database is a new server backend, and on a small machine the server shares
-//! the cores with the client.
+//! The floor of the W10 `fleet status` row: keel's own connection (`Session::open`, what a
+//! status opens) to each database of a list, `PARALLEL` at a time, asking nothing. No status of
+//! many databases can cost less on the same machine: each database is a new server backend, and
+//! on a small machine the server shares the cores with the client.
 //!
 //! Usage: `connect_floor PARALLEL FILE`, with a connection URL per line of FILE.
 #![allow(clippy::disallowed_macros)] // a benchmark program reports its failures
@@ -22,7 +22,7 @@ fn main() {
         for _ in 0..parallel {
             s.spawn(|| {
                 while let Some(url) = urls.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    if let Err(e) = postgres::Client::connect(url, postgres::NoTls) {
+                    if let Err(e) = keel::db::session::Session::open(Some(url), "keel") {
                         panic!("{url}: {e}");
                     }
                 }
