@@ -1495,15 +1495,9 @@ fn check_reports_an_invalid_index_left_by_a_failed_concurrent_build() {
 
 // The no-op summary ---------------------------------------------------------------------------
 
-/// `upgrade` at head trusts one summary row (count and sum of version hashes) kept by triggers:
-/// it must agree with the same digest computed from the files, follow any writer (a DBA's
-/// DELETE or TRUNCATE), and be computed from the rows when the table is missing.
-#[test]
-fn the_no_op_summary_follows_every_writer_and_matches_the_files() {
-    use keel::db::history::{summary, version_hash, versions_digest};
-    use keel::project::Version;
+/// A database upgraded to versions 1, 2 and 10 (each a table), and their project.
+fn upgraded_to_1_2_10() -> (TestDb, Project) {
     let db = fresh_db();
-    let url = Some(db.url());
     let p = Project::new();
     for (v, name) in [(1, "a"), (2, "b"), (10, "c")] {
         p.migration(
@@ -1514,7 +1508,19 @@ fn the_no_op_summary_follows_every_writer_and_matches_the_files() {
         );
     }
     p.seal();
-    p.keel(url, &["upgrade"]).assert_code(0);
+    p.keel(Some(db.url()), &["upgrade"]).assert_code(0);
+    (db, p)
+}
+
+/// `upgrade` at head trusts one summary row (count and sum of version hashes) kept by triggers:
+/// it must agree with the same digest computed from the files, follow any writer (a DBA's
+/// DELETE or TRUNCATE), and be computed from the rows when the table is missing.
+#[test]
+fn the_no_op_summary_follows_every_writer_and_matches_the_files() {
+    use keel::db::history::{summary, version_hash, versions_digest};
+    use keel::project::Version;
+    let (db, p) = upgraded_to_1_2_10();
+    let url = Some(db.url());
     let mut c = db.connect();
     let digest = |c: &mut postgres::Client| summary(c, "keel", true).unwrap().unwrap().digest;
     let on_disk = |vs: &[&str]| {
@@ -1568,19 +1574,8 @@ fn the_no_op_summary_follows_every_writer_and_matches_the_files() {
 fn the_checksum_digest_follows_every_writer_and_is_filled_in_for_an_older_history() {
     use keel::db::history::{checksum_digest, checksums_hash, ChecksumDigest};
     use keel::project::Version;
-    let db = fresh_db();
+    let (db, p) = upgraded_to_1_2_10();
     let url = Some(db.url());
-    let p = Project::new();
-    for (v, name) in [(1, "a"), (2, "b"), (10, "c")] {
-        p.migration(
-            v,
-            name,
-            &format!("CREATE TABLE t{v} (id int);\n"),
-            &format!("DROP TABLE t{v};\n"),
-        );
-    }
-    p.seal();
-    p.keel(url, &["upgrade"]).assert_code(0);
     let mut c = db.connect();
     // The digest the rows give, worked out in Rust.
     let from_rows = |c: &mut postgres::Client| {
