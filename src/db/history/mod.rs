@@ -6,13 +6,24 @@
 //!
 //! One file per concern: `schema` creates and upgrades the bookkeeping tables, `summary`
 //! reads the one-row summary of the applied versions, `versions` reads and changes the applied
-//! rows, `copy` writes new rows in bulk, and `events` appends to the event log.
+//! rows, `copy` writes new rows in bulk (and reads rows back), and `events` appends to the event
+//! log.
 
 mod copy;
 mod events;
 mod schema;
 mod summary;
 mod versions;
+
+/// Whether `e` says the history table read is not there: the table or its whole schema is
+/// missing (keel never ran here). Read without `to_regclass` first, this is how a read-only
+/// command learns it.
+fn history_missing(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    [SqlState::UNDEFINED_TABLE, SqlState::INVALID_SCHEMA_NAME]
+        .iter()
+        .any(|c| e.code() == Some(c))
+}
 
 pub use copy::{insert, Batch};
 pub use events::{client_host, log_event, Event};

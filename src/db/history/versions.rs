@@ -86,18 +86,12 @@ pub fn recorded(
     client: &mut impl GenericClient,
     schema: &str,
 ) -> Result<Option<Vec<Recorded>>, DbError> {
-    use postgres::error::SqlState;
     let rows = match super::copy::copy_out_rows(
         client,
         &format!("COPY {schema}.versions (version, up_checksum, down_checksum, dirty) TO STDOUT"),
     )? {
         Ok(rows) => rows,
-        Err(e)
-            if e.code() == Some(&SqlState::UNDEFINED_TABLE)
-                || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) =>
-        {
-            return Ok(None)
-        }
+        Err(e) if super::history_missing(&e) => return Ok(None),
         Err(e) => return Err(DbError::query("reading applied versions", &e)),
     };
     let bad = |what: &str| DbError::Other(format!("bad {what} in {schema}.versions"));
