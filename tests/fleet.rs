@@ -204,6 +204,50 @@ fn a_failing_canary_leaves_every_other_target_untouched() {
     }
 }
 
+/// `status` and `check` change nothing, so nothing is held back for them: an unreachable
+/// canary under `on_error = "stop"` still leaves every other target read and reported.
+#[test]
+fn status_and_check_read_every_target_whatever_on_error_and_groups_say() {
+    let mut urls: Vec<String> = (0..4)
+        .map(|_| common::fresh_db().url().to_string())
+        .collect();
+    urls[0] = "postgresql:///nowhere?host=/nonexistent-keel-socket-dir&port=5999".to_string();
+    let p = project(
+        &urls,
+        "parallel = 1\non_error = \"stop\"\ngroups = [\"canary\", \"rest\"]",
+        |i| (i == 0).then_some("canary"),
+    );
+    p.keel(None, &["fleet", "upgrade", "--only", "t03"])
+        .assert_code(0);
+    let status = p.keel(None, &["fleet", "status"]);
+    status
+        .assert_code(1)
+        .assert_stdout_has("t01  UNREACHABLE")
+        .assert_stdout_has("t02  at base, 3 pending")
+        .assert_stdout_has("t03  at 0003, at head")
+        .assert_stdout_has("t04  at base, 3 pending")
+        .assert_stdout_has("4 targets: 3 reachable, 1 unreachable");
+    assert!(!status.stdout.contains("skipped"), "{}", status.stdout);
+    let json = p.keel(None, &["fleet", "status", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let targets = doc["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 4, "{doc}");
+    assert_eq!(targets[0]["reachable"], false, "{doc}");
+    for (t, pending) in targets[1..].iter().zip([3, 0, 3]) {
+        assert_eq!(t["reachable"], true, "{doc}");
+        assert_eq!(t["pending"], pending, "{doc}");
+    }
+    let check = p.keel(None, &["fleet", "check"]);
+    check
+        .assert_code(1)
+        .assert_stdout_has("3 succeeded, 0 failed, 1 unreachable, 0 skipped");
+    // The same fleet's upgrade still holds the rest back behind its canary.
+    p.keel(None, &["fleet", "upgrade"])
+        .assert_code(1)
+        .assert_stdout_has("0 succeeded, 0 failed, 1 unreachable, 3 skipped");
+    assert!(head_of(&urls[1]).is_empty(), "t02 never started");
+}
+
 /// keel killed outright mid-fleet: every database is at its old version or its new one.
 #[test]
 fn sigkill_mid_fleet_leaves_each_database_at_its_old_or_new_version() {

@@ -2,9 +2,12 @@
 //! ([`crate::migrate::prepare`]), then each database runs what `keel upgrade` would run there,
 //! under its own lock and in its own transaction, `parallel` at a time, group after group.
 //!
-//! A group starts only when the group before it succeeded everywhere. With `on_error = "stop"`
-//! no new target starts after a failure (running ones finish or roll back); with `continue`
-//! the rest of the group is still tried. An interruption (Ctrl-C) starts nothing new either.
+//! For an action that changes databases, a group starts only when the group before it
+//! succeeded everywhere, and with `on_error = "stop"` no new target starts after a failure
+//! (running ones finish or roll back); with `continue` the rest of the group is still tried.
+//! `status` and `check` change nothing, so they read every selected target whatever
+//! `on_error` and the groups say: holding a read back would only hide what the fleet holds.
+//! An interruption (Ctrl-C) starts nothing new for any action.
 //! Connections never exceed `parallel` (one session per worker; a targets query uses one more,
 //! closed before any target starts), and what is kept per target is its [`Done`] record.
 
@@ -34,6 +37,15 @@ pub enum Action {
     Check,
     /// `keel current` and more: version, pending, dirty, drift, policy drift.
     Status,
+}
+
+impl Action {
+    /// Whether the action writes to databases: only then does a failed group hold the next
+    /// one back and `on_error = "stop"` stop the rest: a read cannot make anything
+    /// worse and is what shows where the fleet stands.
+    pub fn changes_databases(&self) -> bool {
+        !matches!(self, Action::Check | Action::Status)
+    }
 }
 
 /// How one target ended.
@@ -169,7 +181,9 @@ pub fn run(
         run_group(&job, &members, observer, &mut summary);
         if interrupted.load(Ordering::SeqCst) {
             blocked = Some("interrupted");
-        } else if !summary.done[before..].iter().all(|d| d.outcome.succeeded()) {
+        } else if action.changes_databases()
+            && !summary.done[before..].iter().all(|d| d.outcome.succeeded())
+        {
             blocked = Some("an earlier group did not succeed everywhere");
         }
     }
@@ -195,7 +209,8 @@ struct Job<'a> {
 }
 
 /// One group: `parallel` workers take targets in order until none is left, a failure stops
-/// the group (`on_error = "stop"`) or `interrupted` is set.
+/// the group (`on_error = "stop"`, for an action that changes databases) or `interrupted`
+/// is set.
 fn run_group(
     job: &Job<'_>,
     members: &[&Target],
@@ -230,7 +245,10 @@ fn run_group(
                     let _ = tx.send(Message::Step(i, step.direction, step.migration.id()));
                 };
                 let outcome = run_one(target, action, config, prepared, &mut step);
-                if !outcome.succeeded() && fleet.on_error == OnError::Stop {
+                if !outcome.succeeded()
+                    && fleet.on_error == OnError::Stop
+                    && action.changes_databases()
+                {
                     stop.store(true, Ordering::SeqCst);
                 }
                 let done = Done {
