@@ -183,16 +183,20 @@ def run_fleet(server, work, runs, row, targets=100, migrations=10):
         f.write("set -e\n")
         for name in names:
             f.write(f"{KEEL} --quiet --database-url '{server.url(name)}' --dir {sql} \"$@\"\n")
-    # From inside the scratch folder, so no keel.toml of the repository applies.
-    fleet = f"cd {path} && {KEEL} --quiet --dir {sql} fleet --file fleet.toml"
-    t_fleet, t_loop = hyperfine(
-        [f"{fleet} upgrade >/dev/null", f"cd {path} && bash {loop} upgrade"],
-        runs=runs, warmup=0, prepare=reset_cmd,
+    # From inside the scratch folder, so no keel.toml of the repository applies. Round by round
+    # (each from fresh databases, the reset untimed): a run takes seconds, and this machine's
+    # speed drifts by half over a minute; in two blocks the drift lands on one side.
+    t_fleet, t_loop = interleaved(
+        [
+            ([KEEL, "--quiet", "--dir", sql, "fleet", "--file", "fleet.toml", "upgrade"], path),
+            (["bash", loop, "upgrade"], path),
+        ],
+        rounds=runs, warmup=0, prepare=reset_cmd,
     )
     row(
         f"W10 fleet upgrade {targets} dbs x {migrations} / loop",
         t_fleet, t_loop, "<= 0.5",
-        note=f"parallel = 4 against `keel upgrade` once per database, one after another ({os.cpu_count()} cores)",
+        note=f"parallel = 4 against `keel upgrade` once per database, one after another ({os.cpu_count()} cores); median of {runs} interleaved rounds",
     )
     urls = os.path.join(path, "urls.txt")
     with open(urls, "w") as f:
@@ -220,11 +224,14 @@ def run_fleet(server, work, runs, row, targets=100, migrations=10):
     )
 
 
-def interleaved(cmds, rounds, warmup=1):
-    """Median seconds of each (argv, cwd) command, run once each per round, in turn."""
+def interleaved(cmds, rounds, warmup=1, prepare=None):
+    """Median seconds of each (argv, cwd) command, run once each per round, in turn; the shell
+    command `prepare`, when given, runs untimed before each."""
     times = [[] for _ in cmds]
     for r in range(warmup + rounds):
         for i, (argv, cwd) in enumerate(cmds):
+            if prepare:
+                subprocess.run(prepare, shell=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             start = time.perf_counter()
             subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if r >= warmup:
