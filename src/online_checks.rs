@@ -129,8 +129,8 @@ pub fn database_diagnostics(
         let list: Vec<String> = pending.iter().take(5).map(|m| m.id()).collect();
         let more = if pending.len() > 5 { ", ..." } else { "" };
         let message = format!(
-            "{} pending migration(s): {}{more}",
-            pending.len(),
+            "{} pending: {}{more}",
+            crate::report::count(pending.len(), "migration"),
             list.join(", ")
         );
         out.push(if require_up_to_date {

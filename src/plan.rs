@@ -69,7 +69,7 @@ pub enum PlanError {
         target: String,
         command: &'static str,
     },
-    #[error("relative revision {given} goes beyond the {available} migration(s) available")]
+    #[error("relative revision {given} goes beyond the {} available", crate::report::count(*.available, "migration"))]
     TooFar { given: String, available: usize },
     #[error("version {} is not applied but the newer version {current} is (out of order)", pending.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "))]
     OutOfOrder {

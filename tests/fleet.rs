@@ -218,7 +218,8 @@ fn status_and_check_read_every_target_whatever_on_error_and_groups_say() {
         |i| (i == 0).then_some("canary"),
     );
     p.keel(None, &["fleet", "upgrade", "--only", "t03"])
-        .assert_code(0);
+        .assert_code(0)
+        .assert_stdout_has("1 succeeded, 0 failed, 0 unreachable, 0 skipped (1 target, ");
     let status = p.keel(None, &["fleet", "status"]);
     status
         .assert_code(1)

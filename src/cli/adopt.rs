@@ -68,8 +68,8 @@ pub fn run(ctx: &Context, a: AdoptArgs) -> Result<(), Failure> {
             let errors = sink.diagnostics.iter().filter(|d| d.is_error()).count();
             return Err(Failure::failed(
                 format!(
-                    "nothing was adopted: {errors} problem{} with {}'s history",
-                    if errors == 1 { "" } else { "s" },
+                    "nothing was adopted: {} with {}'s history",
+                    crate::report::count(errors, "problem"),
                     a.tool.name()
                 ),
                 Some(
@@ -124,7 +124,7 @@ fn line(report: &AdoptReport, v: &AdoptedVersion) -> String {
 fn summary(report: &AdoptReport) -> String {
     let tool = report.tool.name();
     let n = report.adopted.len();
-    let versions = format!("{n} version{}", if n == 1 { "" } else { "s" });
+    let versions = crate::report::count(n, "version");
     let (from, to) = (
         version_text(report.from.as_ref()),
         version_text(report.to.as_ref()),

@@ -5,6 +5,7 @@ use super::shared::{db_failure, open};
 use super::{Context, Failure};
 use crate::diagnostic;
 use crate::project_check;
+use crate::report::count;
 use crate::report::json;
 use crate::sql::check::Options;
 
@@ -143,13 +144,8 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<(), Failure> {
 
 /// `2 errors, 1 warning` / `no problems found`.
 pub fn summary(errors: usize, warnings: usize) -> String {
-    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     match (errors, warnings) {
         (0, 0) => "no problems found".to_string(),
-        _ => format!(
-            "{}, {}",
-            plural(errors, "error"),
-            plural(warnings, "warning")
-        ),
+        _ => format!("{}, {}", count(errors, "error"), count(warnings, "warning")),
     }
 }

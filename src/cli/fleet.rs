@@ -6,6 +6,7 @@ use super::{Context, Failure};
 use crate::fleet::{self, Action, Done, Fleet, Outcome, Selector, Summary};
 use crate::migrate::{self, version_text, Event, Sink};
 use crate::plan::Direction;
+use crate::report::count;
 use crate::report::json;
 use crate::report::live::FleetLive;
 use std::path::PathBuf;
@@ -220,8 +221,7 @@ fn line(d: &Done) -> String {
         } => {
             let policies = match policy_changes {
                 0 => String::new(),
-                1 => ", 1 policy change".into(),
-                n => format!(", {n} policy changes"),
+                n => format!(", {}", count(*n, "policy change")),
             };
             if *steps == 0 {
                 format!(
@@ -230,16 +230,16 @@ fn line(d: &Done) -> String {
                 )
             } else {
                 format!(
-                    "{} → {}  {steps} migration{}{policies}  {took}",
+                    "{} → {}  {}{policies}  {took}",
                     version_text(from.as_ref()),
                     version_text(to.as_ref()),
-                    if *steps == 1 { "" } else { "s" }
+                    count(*steps, "migration")
                 )
             }
         }
         Outcome::Checked { warnings } => match warnings {
             0 => format!("ok  {took}"),
-            n => format!("ok, {n} warning(s)  {took}"),
+            n => format!("ok, {}  {took}", count(*n, "warning")),
         },
         Outcome::Status(s) => status_text(s),
         Outcome::Failed { message, location } => match location {
@@ -292,8 +292,8 @@ fn render_status(ctx: &Context, summary: &Summary, width: usize) {
     }
     let (unreachable, failed) = (summary.count("unreachable"), summary.count("failed"));
     let mut total = format!(
-        "{} targets: {} reachable, {unreachable} unreachable",
-        done.len(),
+        "{}: {} reachable, {unreachable} unreachable",
+        count(done.len(), "target"),
         done.len() - unreachable - summary.count("skipped"),
     );
     if failed > 0 {
@@ -307,12 +307,12 @@ fn render_status(ctx: &Context, summary: &Summary, width: usize) {
 fn render_summary(ctx: &Context, name: &str, summary: &Summary, width: usize, started: Instant) {
     let r = &ctx.reporter;
     r.line(format!(
-        "fleet {name}: {} succeeded, {} failed, {} unreachable, {} skipped ({} targets, {})",
+        "fleet {name}: {} succeeded, {} failed, {} unreachable, {} skipped ({}, {})",
         summary.count("ok"),
         summary.count("failed"),
         summary.count("unreachable"),
         summary.count("skipped"),
-        summary.done.len(),
+        count(summary.done.len(), "target"),
         human(started.elapsed())
     ));
     for word in ["failed", "unreachable", "skipped"] {

@@ -45,8 +45,8 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<(), Failure> {
         }
         return Err(Failure::failed(
             format!(
-                "nothing was imported: {errors} problem{} in the {} migrations of `{}`",
-                if errors == 1 { "" } else { "s" },
+                "nothing was imported: {} in the {} migrations of `{}`",
+                crate::report::count(errors, "problem"),
                 args.tool.name(),
                 plan.source.display()
             ),
@@ -106,7 +106,7 @@ fn line(m: &PlannedMigration) -> String {
 
 fn summary(plan: &Plan, dry_run: bool, written: usize) -> String {
     let n = plan.migrations.len();
-    let migrations = format!("{n} migration{}", if n == 1 { "" } else { "s" });
+    let migrations = crate::report::count(n, "migration");
     let skipped = match plan.skipped.len() {
         0 => String::new(),
         1 => "; 1 file skipped".to_string(),

@@ -11,7 +11,7 @@ use crate::db::connect::ConnectError;
 use crate::diagnostic;
 use crate::policies::declared::declare;
 use crate::policies::lint;
-use crate::report::json;
+use crate::report::{count, json};
 use crate::session::{Session, SessionError};
 
 #[derive(Debug, clap::Args)]
@@ -88,10 +88,5 @@ pub fn run(ctx: &Context, args: LintArgs) -> Result<(), Failure> {
 
 /// `2 errors, 1 warning`.
 fn summary(errors: usize, warnings: usize) -> String {
-    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    format!(
-        "{}, {}",
-        plural(errors, "error"),
-        plural(warnings, "warning")
-    )
+    format!("{}, {}", count(errors, "error"), count(warnings, "warning"))
 }

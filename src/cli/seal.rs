@@ -105,7 +105,11 @@ fn refuse_applied(
         return Ok(());
     }
     Err(Failure::failed(
-        format!("refusing to seal applied migration(s): {}", hit.join(", ")),
+        format!(
+            "refusing to seal {}: {}",
+            crate::report::count(hit.len(), "applied migration"),
+            hit.join(", ")
+        ),
         Some(format!(
             "an applied migration already ran as it was; restore the file, or accept the edit with `keel repair {}`",
             versions

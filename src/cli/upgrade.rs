@@ -115,9 +115,8 @@ fn render(ctx: &Context, report: &Report) {
             Direction::Down => "downgraded",
         };
         r.note(format!(
-            "{verb} {from} → {to}: {} migration{} in {}",
-            report.steps,
-            if report.steps == 1 { "" } else { "s" },
+            "{verb} {from} → {to}: {} in {}",
+            crate::report::count(report.steps, "migration"),
             human(elapsed)
         ));
     }

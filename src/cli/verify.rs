@@ -47,9 +47,8 @@ fn on_new_scratch(ctx: &Context, project: &Project, declared: &Declared) -> Resu
     let stale = scratch::drop_stale(&mut admin).map_err(db_failure)?;
     if !stale.is_empty() {
         ctx.reporter.note(format!(
-            "dropped {} scratch database{} left by an interrupted verify: {}",
-            stale.len(),
-            if stale.len() == 1 { "" } else { "s" },
+            "dropped {} left by an interrupted verify: {}",
+            crate::report::count(stale.len(), "scratch database"),
             stale.join(", ")
         ));
     }
@@ -232,9 +231,8 @@ fn verify_on(
     }
     let Some(stopped) = report.stopped else {
         r.line(format!(
-            "verified {} migration{}: {} reversible, {} irreversible",
-            report.checked.len(),
-            if report.checked.len() == 1 { "" } else { "s" },
+            "verified {}: {} reversible, {} irreversible",
+            crate::report::count(report.checked.len(), "migration"),
             report.reversible(),
             report.irreversible()
         ));

@@ -18,7 +18,7 @@ pub enum WriteError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write `{}`: {source}; the {removed} file(s) written before it were removed, nothing was imported", .path.display())]
+    #[error("cannot write `{}`: {source}; the {} written before it were removed, nothing was imported", .path.display(), crate::report::count(*.removed, "file"))]
     File {
         path: PathBuf,
         source: std::io::Error,

@@ -228,10 +228,10 @@ fn record(
             to: report.to.as_ref(),
             outcome: "ok",
             detail: Some(format!(
-                "from {} ({}): {n} version{}",
+                "from {} ({}): {}",
                 report.tool.name(),
                 report.table,
-                if n == 1 { "" } else { "s" }
+                crate::report::count(n, "version")
             )),
             ..history::Event::default()
         },

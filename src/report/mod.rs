@@ -16,6 +16,12 @@ use std::io::{IsTerminal, Write};
 
 pub use text::render_diagnostic;
 
+/// `1 migration`, `3 migrations`: a count with its noun (one that takes an `s`), so that no
+/// message says `1 targets`.
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
