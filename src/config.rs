@@ -179,6 +179,18 @@ impl Default for Config {
     }
 }
 
+/// `path:line:column` of a TOML mistake, where TOML knows the place (a missing key it does
+/// not): a DBA goes to the line rather than reading the file for it.
+pub fn toml_location(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let p = crate::diagnostic::Position::of(text, span.start);
+            format!("{}:{}:{}", path.display(), p.line, p.column)
+        }
+        None => path.display().to_string(),
+    }
+}
+
 /// A configuration mistake (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -187,8 +199,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid `{}`: {message}", .path.display())]
-    Parse { path: PathBuf, message: String },
+    #[error("invalid `{location}`: {message}")]
+    Parse {
+        /// `path:line:column` (see [`toml_location`]).
+        location: String,
+        message: String,
+    },
     #[error("invalid {name}: {message}")]
     Value { name: String, message: String },
 }
@@ -231,7 +247,7 @@ impl Config {
         });
         let file = match text {
             Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
-                path: path.clone(),
+                location: toml_location(&path, &text, &e),
                 message: e.message().to_string(),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
@@ -433,9 +449,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.dir, PathBuf::from("x"));
 
-        std::fs::write(dir.path().join(FILE_NAME), "dri = \"db\"\n").unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "dir = \"db\"\n\ndri = \"db\"\n").unwrap();
         let e = Config::load_file(dir.path(), &Overrides::default()).unwrap_err();
-        assert!(e.to_string().contains("unknown field `dri`"), "{e}");
+        // Where TOML can place a mistake, the message says the line and column.
+        assert!(
+            e.to_string()
+                .contains("keel.toml:3:1`: unknown field `dri`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `on_error`: whether a failure stops the fleet from starting more targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -32,6 +32,13 @@ pub enum OnError {
     Stop,
     /// Every target is tried.
     Continue,
+}
+
+/// A fleet file, or `keel.toml`: `[fleet]` alone is read here (`crate::config` reads and
+/// checks the rest of `keel.toml`), so other keys are let through.
+#[derive(Debug, Deserialize)]
+struct FleetDocument {
+    fleet: Option<FleetFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,9 +120,10 @@ pub struct Fleet {
 
 /// A mistake in the `[fleet]` table (exit status 2).
 #[derive(Debug, thiserror::Error)]
-#[error("{}: [fleet]: {message}", .file.display())]
+#[error("{location}: [fleet]: {message}")]
 pub struct FleetConfigError {
-    pub file: PathBuf,
+    /// The file, with `:line:column` where TOML knows the place.
+    pub location: String,
     pub message: String,
 }
 
@@ -130,7 +138,7 @@ impl Fleet {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Fleet, FleetConfigError> {
         let fail = |message: String| FleetConfigError {
-            file: file.to_path_buf(),
+            location: file.display().to_string(),
             message,
         };
         let bytes = crate::safe_fs::read_regular(file, MAX_FILE_BYTES).map_err(|e| {
@@ -142,17 +150,18 @@ impl Fleet {
             })
         })?;
         let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8".into()))?;
-        let value: toml::Table = toml::from_str(&text).map_err(|e| fail(e.message().into()))?;
-        let Some(fleet) = value.get("fleet") else {
+        // Straight from the text, not through a `toml::Table`: a mistake keeps its place.
+        let document: FleetDocument =
+            toml::from_str(&text).map_err(|e: toml::de::Error| FleetConfigError {
+                location: crate::config::toml_location(file, &text, &e),
+                message: e.message().into(),
+            })?;
+        let Some(raw) = document.fleet else {
             return Err(fail(
                 "there is no [fleet] table; add one with [[fleet.targets]] (see the README's \"Many databases\")"
                     .into(),
             ));
         };
-        let raw: FleetFile = fleet
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| fail(e.message().into()))?;
         Fleet::from_file(raw, env).map_err(fail)
     }
 
@@ -406,5 +415,18 @@ url_env = "T3_URL"
             let e = parse(text).unwrap_err();
             assert!(e.contains(says), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn a_mistake_toml_can_place_says_its_line_and_column() {
+        let text = "[fleet]\nparallel = 2\n\n[[fleet.targets]]\nname = \"a\"\nurll = \"u\"\n";
+        let e = parse(text).unwrap_err();
+        assert!(
+            e.contains("keel.toml:6:1: [fleet]: unknown field `urll`"),
+            "{e}"
+        );
+        let e = parse("[fleet]\nparallel = 2\n[[fleet.targets]]\nname = \"a\"\nurl = \"u\n")
+            .unwrap_err();
+        assert!(e.contains("keel.toml:5:"), "{e}");
     }
 }
