@@ -182,7 +182,12 @@ impl Default for Config {
 /// `path:line:column` of a TOML mistake, where TOML knows the place (a missing key it does
 /// not): a DBA goes to the line rather than reading the file for it.
 pub fn toml_location(path: &Path, text: &str, e: &toml::de::Error) -> String {
-    match e.span() {
+    location(path, text, e.span())
+}
+
+/// `path:line:column` of byte `span.start` in `text`, or `path` alone.
+pub fn location(path: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
         Some(span) => {
             let p = crate::diagnostic::Position::of(text, span.start);
             format!("{}:{}:{}", path.display(), p.line, p.column)

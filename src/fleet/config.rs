@@ -22,6 +22,7 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
+use toml::Spanned;
 
 /// `on_error`: whether a failure stops the fleet from starting more targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -34,6 +35,9 @@ pub enum OnError {
     Continue,
 }
 
+/// What is wrong in a fleet file, and where (a byte range of its text) when that is known.
+type Mistake = (Option<std::ops::Range<usize>>, String);
+
 /// A fleet file, or `keel.toml`: `[fleet]` alone is read here (`crate::config` reads and
 /// checks the rest of `keel.toml`), so other keys are let through.
 #[derive(Debug, Deserialize)]
@@ -44,9 +48,10 @@ struct FleetDocument {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FleetFile {
-    parallel: Option<usize>,
+    // Spanned where a check after parsing can fail, so that its message says the line.
+    parallel: Option<Spanned<usize>>,
     on_error: Option<OnError>,
-    groups: Option<Vec<String>>,
+    groups: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     targets: Vec<TargetFile>,
     targets_query: Option<QueryFile>,
@@ -55,10 +60,10 @@ struct FleetFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TargetFile {
-    name: String,
+    name: Spanned<String>,
     url: Option<String>,
     url_env: Option<String>,
-    group: Option<String>,
+    group: Option<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
 }
@@ -162,34 +167,50 @@ impl Fleet {
                     .into(),
             ));
         };
-        Fleet::from_file(raw, env).map_err(fail)
+        Fleet::from_file(raw, env).map_err(|(span, message)| FleetConfigError {
+            location: crate::config::location(file, &text, span),
+            message,
+        })
     }
 
-    fn from_file(raw: FleetFile, env: &dyn Fn(&str) -> Option<String>) -> Result<Fleet, String> {
-        let parallel = raw.parallel.unwrap_or(4);
-        if parallel == 0 {
-            return Err("parallel must be at least 1".into());
-        }
-        let groups = match raw.groups {
-            Some(g) if g.is_empty() => {
-                return Err("groups is empty; leave it out for one group".into())
+    /// The checks TOML cannot make; a mistake comes with where it is, when that is known.
+    fn from_file(raw: FleetFile, env: &dyn Fn(&str) -> Option<String>) -> Result<Fleet, Mistake> {
+        let parallel = match raw.parallel {
+            Some(p) if *p.get_ref() == 0 => {
+                return Err((Some(p.span()), "parallel must be at least 1".into()))
             }
-            Some(g) => g,
-            None => vec!["all".to_string()],
+            Some(p) => p.into_inner(),
+            None => 4,
+        };
+        let groups = match raw.groups {
+            Some(g) if g.get_ref().is_empty() => {
+                return Err((
+                    Some(g.span()),
+                    "groups is empty; leave it out for one group".into(),
+                ))
+            }
+            Some(g) => g.into_inner(),
+            None => vec![Spanned::new(0..0, "all".to_string())],
         };
         let mut seen = BTreeSet::new();
         for g in &groups {
-            if !seen.insert(g.as_str()) {
-                return Err(format!("group `{g}` is listed twice"));
+            if !seen.insert(g.get_ref().as_str()) {
+                return Err((
+                    Some(g.span()),
+                    format!("group `{}` is listed twice", g.get_ref()),
+                ));
             }
         }
+        let groups: Vec<String> = groups.into_iter().map(Spanned::into_inner).collect();
         let last = groups.last().expect("not empty").clone();
         let mut names = BTreeSet::new();
         let mut targets = Vec::with_capacity(raw.targets.len());
         for t in raw.targets {
-            check_name(&t.name)?;
-            if !names.insert(t.name.clone()) {
-                return Err(format!("target `{}` is listed twice", t.name));
+            let at = Some(t.name.span());
+            let name = t.name.into_inner();
+            check_name(&name).map_err(|m| (at.clone(), m))?;
+            if !names.insert(name.clone()) {
+                return Err((at, format!("target `{name}` is listed twice")));
             }
             let url = match (t.url, t.url_env) {
                 (Some(u), None) => Ok(Url(u)),
@@ -197,25 +218,28 @@ impl Fleet {
                     format!("the environment variable {var} (its url_env) is not set")
                 }),
                 _ => {
-                    return Err(format!(
-                        "target `{}` needs exactly one of url and url_env",
-                        t.name
+                    return Err((
+                        at,
+                        format!("target `{name}` needs exactly one of url and url_env"),
                     ))
                 }
             };
             let group = match t.group {
-                Some(g) if groups.contains(&g) => g,
+                Some(g) if groups.contains(g.get_ref()) => g.into_inner(),
                 Some(g) => {
-                    return Err(format!(
-                        "target `{}` is in group `{g}`, which groups does not list ({})",
-                        t.name,
-                        groups.join(", ")
+                    return Err((
+                        Some(g.span()),
+                        format!(
+                            "target `{name}` is in group `{}`, which groups does not list ({})",
+                            g.get_ref(),
+                            groups.join(", ")
+                        ),
                     ))
                 }
                 None => last.clone(),
             };
             targets.push(Target {
-                name: t.name,
+                name,
                 url,
                 group,
                 tags: t.tags,
@@ -227,9 +251,17 @@ impl Fleet {
                 let url = match (q.url, q.url_env) {
                     (Some(u), None) => Url(u),
                     (None, Some(var)) => Url(env(&var).ok_or_else(|| {
-                        format!("targets_query: the environment variable {var} is not set")
+                        (
+                            None,
+                            format!("targets_query: the environment variable {var} is not set"),
+                        )
                     })?),
-                    _ => return Err("targets_query needs exactly one of url and url_env".into()),
+                    _ => {
+                        return Err((
+                            None,
+                            "targets_query needs exactly one of url and url_env".into(),
+                        ))
+                    }
                 };
                 Some(TargetsQuery {
                     url,
@@ -238,7 +270,10 @@ impl Fleet {
             }
         };
         if targets.is_empty() && query.is_none() {
-            return Err("no targets: add [[fleet.targets]] or [fleet.targets_query]".into());
+            return Err((
+                None,
+                "no targets: add [[fleet.targets]] or [fleet.targets_query]".into(),
+            ));
         }
         Ok(Fleet {
             parallel,
@@ -428,5 +463,37 @@ url_env = "T3_URL"
         let e = parse("[fleet]\nparallel = 2\n[[fleet.targets]]\nname = \"a\"\nurl = \"u\n")
             .unwrap_err();
         assert!(e.contains("keel.toml:5:"), "{e}");
+        // And so does a mistake found after parsing: the value that is wrong.
+        let target = |name: &str, extra: &str| {
+            format!("[[fleet.targets]]\nname = \"{name}\"\nurl = \"u\"\n{extra}")
+        };
+        for (text, says) in [
+            (
+                format!("[fleet]\n\nparallel = 0\n{}", target("a", "")),
+                "keel.toml:3:12: [fleet]: parallel must be at least 1",
+            ),
+            (
+                format!("[fleet]\ngroups = [\"x\", \"x\"]\n{}", target("a", "")),
+                "keel.toml:2:16: [fleet]: group `x` is listed twice",
+            ),
+            (
+                format!("[fleet]\n{}{}", target("a", ""), target("a", "")),
+                "keel.toml:6:8: [fleet]: target `a` is listed twice",
+            ),
+            (
+                format!("[fleet]\n{}", target("a b", "")),
+                "keel.toml:3:8: [fleet]: target name `a b`",
+            ),
+            (
+                format!(
+                    "[fleet]\ngroups = [\"x\"]\n{}",
+                    target("a", "group = \"y\"\n")
+                ),
+                "keel.toml:6:9: [fleet]: target `a` is in group `y`",
+            ),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 }
