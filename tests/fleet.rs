@@ -480,6 +480,79 @@ fn targets_come_from_a_control_query_and_the_environment() {
         .assert_stdout_has("from_env  UNREACHABLE  the environment variable KEEL_TEST_TENANT_URL (its url_env) is not set");
 }
 
+/// A target's URL names its database and nothing else: an empty one must not fall back to
+/// DATABASE_URL (or the PG* variables, or the dev database) as `--database-url ""` does, and
+/// a malformed one stops the fleet before any database is touched, without quoting it.
+#[test]
+fn an_empty_or_malformed_target_url_never_reaches_another_database() {
+    let victim = common::fresh_db();
+    let good = common::fresh_db();
+    let p = project(&[], "", |_| None);
+    let fleet = |t02: &str| {
+        let text = format!(
+            "[fleet]\n\n[[fleet.targets]]\nname = \"t01\"\nurl = \"{}\"\n\n\
+             [[fleet.targets]]\nname = \"t02\"\nurl = \"{t02}\"\n",
+            good.url()
+        );
+        std::fs::write(p.root().join("fleet.toml"), text).unwrap();
+        p.keel_cmd(None, &["fleet", "--file", "fleet.toml", "upgrade"])
+            .env("DATABASE_URL", victim.url())
+            .run()
+    };
+    fleet("")
+        .assert_code(2)
+        .assert_stderr_has("fleet.toml:9:7: [fleet]: target `t02`: its url is empty");
+    let run = fleet("postgresql://u:s3cret@localhost:notaport/x");
+    run.assert_code(2)
+        .assert_stderr_has("fleet.toml:9:7: [fleet]: target `t02`: its url is not a database URL");
+    assert!(
+        !run.stderr.contains("s3cret") && !run.stdout.contains("s3cret"),
+        "{run:?}"
+    );
+    assert!(head_of(good.url()).is_empty(), "nothing ran");
+
+    // A blank url_env is a target keel cannot reach, said as such.
+    std::fs::write(
+        p.root().join("fleet.toml"),
+        "[fleet]\n[[fleet.targets]]\nname = \"t01\"\nurl_env = \"KEEL_TEST_TENANT_URL\"\n",
+    )
+    .unwrap();
+    p.keel_cmd(None, &["fleet", "--file", "fleet.toml", "upgrade"])
+        .env("DATABASE_URL", victim.url())
+        .env("KEEL_TEST_TENANT_URL", "  ")
+        .run()
+        .assert_code(1)
+        .assert_stdout_has("t01  UNREACHABLE  the environment variable KEEL_TEST_TENANT_URL (its url_env) is empty");
+
+    // A row of the targets query with an empty url stops the run before any target.
+    let control = common::fresh_db();
+    control
+        .connect()
+        .batch_execute(&format!(
+            "CREATE TABLE tenants (name text, url text);\
+             INSERT INTO tenants VALUES ('q1', '{}'), ('q2', '');",
+            good.url()
+        ))
+        .unwrap();
+    std::fs::write(
+        p.root().join("fleet.toml"),
+        "[fleet]\n[fleet.targets_query]\nurl_env = \"KEEL_TEST_CONTROL_URL\"\n\
+         query = \"SELECT name, url FROM tenants ORDER BY name\"\n",
+    )
+    .unwrap();
+    p.keel_cmd(None, &["fleet", "--file", "fleet.toml", "upgrade"])
+        .env("DATABASE_URL", victim.url())
+        .env("KEEL_TEST_CONTROL_URL", control.url())
+        .run()
+        .assert_code(2)
+        .assert_stderr_has("targets_query: the url of `q2` is empty");
+    assert!(head_of(good.url()).is_empty(), "nothing ran");
+    assert!(
+        head_of(victim.url()).is_empty(),
+        "DATABASE_URL's database was never touched"
+    );
+}
+
 /// Ctrl-C starts nothing new: the running target finishes, the others are skipped; and at
 /// no time are more than `parallel` connections open.
 #[test]

@@ -259,14 +259,7 @@ impl Target {
         apply_pg_env(&mut config, &mut own, env).map_err(bad)?;
         apply_tcp_options(&mut config, &own).map_err(bad)?;
         let home = env("HOME").map(PathBuf::from);
-        let mode = match own.get("sslmode") {
-            Some(m) => Some(SslMode::parse(m).ok_or_else(|| {
-                bad(format!(
-                    "sslmode `{m}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
-                ))
-            })?),
-            None => None,
-        };
+        let mode = sslmode(&own).map_err(bad)?;
         let tls = tls::Settings::new(
             mode,
             // An empty value is given (no variable fills it) but means the
@@ -575,6 +568,33 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Whether `text` can name a database, read as [`Target::resolve`] reads a given URL but
+/// without the environment. A fleet checks each target's URL when it loads, so that a mistake
+/// stops the run before any database is touched. An empty text is refused: given to
+/// [`Target::resolve`] it means "no URL", which falls back to DATABASE_URL, the PG* variables
+/// or the dev database, never the target meant. The reason never quotes the text.
+pub fn check_url(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Err("it is empty".into());
+    }
+    let (rest, own) = take_own_options(text);
+    let mut config = parse(&rest)?;
+    apply_tcp_options(&mut config, &own)?;
+    sslmode(&own).map(|_| ())
+}
+
+/// The `sslmode` option, if given.
+fn sslmode(own: &HashMap<String, String>) -> Result<Option<SslMode>, String> {
+    match own.get("sslmode") {
+        Some(m) => SslMode::parse(m).map(Some).ok_or_else(|| {
+            format!(
+                "sslmode `{m}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            )
+        }),
+        None => Ok(None),
+    }
+}
+
 /// Takes the options in [`OWN_OPTIONS`] out of a URL or `key=value` string;
 /// the rest goes to the postgres crate's parser.
 fn take_own_options(text: &str) -> (String, HashMap<String, String>) {
@@ -789,6 +809,33 @@ fn apply_tcp_options(c: &mut Config, own: &HashMap<String, String>) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_url_refuses_what_would_not_name_one_database_and_never_quotes_it() {
+        for ok in [
+            "postgresql:///tenant",
+            "postgres://u:pw@db.example:5433/t?sslmode=require&connect_timeout=5",
+            "host=/run/postgresql dbname=t",
+        ] {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+        for (bad, says) in [
+            ("", "it is empty"),
+            ("   ", "it is empty"),
+            ("postgresql://u:s3cret@h:notaport/t", "invalid"),
+            (
+                "postgresql://u:s3cret@h/t?sslmode=sometimes",
+                "sslmode `sometimes`",
+            ),
+            (
+                "postgresql://u:s3cret@h/t?keepalives_count=x",
+                "keepalives_count",
+            ),
+        ] {
+            let e = check_url(bad).unwrap_err();
+            assert!(e.contains(says) && !e.contains("s3cret"), "{bad}: {e}");
+        }
+    }
 
     /// Only a server whose own end of the connection is the place dialled
     /// proves there is no proxy; anything else falls back to the second

@@ -61,7 +61,7 @@ struct FleetFile {
 #[serde(deny_unknown_fields)]
 struct TargetFile {
     name: Spanned<String>,
-    url: Option<String>,
+    url: Option<Spanned<String>>,
     url_env: Option<String>,
     group: Option<Spanned<String>>,
     #[serde(default)]
@@ -71,7 +71,7 @@ struct TargetFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct QueryFile {
-    url: Option<String>,
+    url: Option<Spanned<String>>,
     url_env: Option<String>,
     query: String,
 }
@@ -82,6 +82,19 @@ struct QueryFile {
 pub struct Url(String);
 
 impl Url {
+    /// A URL that names one database: never empty (to the connection code an empty URL means
+    /// "none given", and falls back to DATABASE_URL, the PG* variables or the dev database),
+    /// and readable by it ([`crate::db::connect::check_url`]). The error is what to say after
+    /// "its url"; it never quotes the URL, which may hold a password.
+    pub fn new(text: String) -> Result<Url, String> {
+        if text.trim().is_empty() {
+            return Err("is empty".into());
+        }
+        crate::db::connect::check_url(&text)
+            .map_err(|why| format!("is not a database URL: {why}"))?;
+        Ok(Url(text))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -213,10 +226,20 @@ impl Fleet {
                 return Err((at, format!("target `{name}` is listed twice")));
             }
             let url = match (t.url, t.url_env) {
-                (Some(u), None) => Ok(Url(u)),
-                (None, Some(var)) => env(&var).map(Url).ok_or_else(|| {
-                    format!("the environment variable {var} (its url_env) is not set")
-                }),
+                (Some(u), None) => {
+                    let span = u.span();
+                    Ok(Url::new(u.into_inner())
+                        .map_err(|why| (Some(span), format!("target `{name}`: its url {why}")))?)
+                }
+                // Known only where keel runs: the target is unreachable, saying why.
+                (None, Some(var)) => match env(&var) {
+                    None => Err(format!(
+                        "the environment variable {var} (its url_env) is not set"
+                    )),
+                    Some(u) => Url::new(u).map_err(|why| {
+                        format!("the environment variable {var} (its url_env) {why}")
+                    }),
+                },
                 _ => {
                     return Err((
                         at,
@@ -249,13 +272,25 @@ impl Fleet {
             None => None,
             Some(q) => {
                 let url = match (q.url, q.url_env) {
-                    (Some(u), None) => Url(u),
-                    (None, Some(var)) => Url(env(&var).ok_or_else(|| {
-                        (
-                            None,
-                            format!("targets_query: the environment variable {var} is not set"),
-                        )
-                    })?),
+                    (Some(u), None) => {
+                        let span = u.span();
+                        Url::new(u.into_inner())
+                            .map_err(|why| (Some(span), format!("targets_query: its url {why}")))?
+                    }
+                    (None, Some(var)) => {
+                        let u = env(&var).ok_or_else(|| {
+                            (
+                                None,
+                                format!("targets_query: the environment variable {var} is not set"),
+                            )
+                        })?;
+                        Url::new(u).map_err(|why| {
+                            (
+                                None,
+                                format!("targets_query: the environment variable {var} {why}"),
+                            )
+                        })?
+                    }
                     _ => {
                         return Err((
                             None,
@@ -306,9 +341,11 @@ impl Fleet {
                 }
                 None => last.clone(),
             };
+            let url =
+                Url::new(url).map_err(|why| format!("targets_query: the url of `{name}` {why}"))?;
             self.targets.push(Target {
                 name,
-                url: Ok(Url(url)),
+                url: Ok(url),
                 group,
                 tags: Vec::new(),
             });
@@ -438,11 +475,11 @@ url_env = "T3_URL"
     #[test]
     fn mistakes_are_named() {
         for (text, says) in [
-            ("[fleet]\nparallel = 0\n[[fleet.targets]]\nname = \"a\"\nurl = \"u\"\n", "parallel"),
+            ("[fleet]\nparallel = 0\n[[fleet.targets]]\nname = \"a\"\nurl = \"postgresql:///u\"\n", "parallel"),
             ("[fleet]\n[[fleet.targets]]\nname = \"a\"\n", "exactly one of url and url_env"),
-            ("[fleet]\n[[fleet.targets]]\nname = \"a b\"\nurl = \"u\"\n", "may only hold"),
-            ("[fleet]\ngroups = [\"x\"]\n[[fleet.targets]]\nname = \"a\"\nurl = \"u\"\ngroup = \"y\"\n", "which groups does not list"),
-            ("[fleet]\n[[fleet.targets]]\nname = \"a\"\nurl = \"u\"\n[[fleet.targets]]\nname = \"a\"\nurl = \"v\"\n", "listed twice"),
+            ("[fleet]\n[[fleet.targets]]\nname = \"a b\"\nurl = \"postgresql:///u\"\n", "may only hold"),
+            ("[fleet]\ngroups = [\"x\"]\n[[fleet.targets]]\nname = \"a\"\nurl = \"postgresql:///u\"\ngroup = \"y\"\n", "which groups does not list"),
+            ("[fleet]\n[[fleet.targets]]\nname = \"a\"\nurl = \"postgresql:///u\"\n[[fleet.targets]]\nname = \"a\"\nurl = \"postgresql:///v\"\n", "listed twice"),
             ("[fleet]\nparalel = 2\n", "unknown field `paralel`"),
             ("dir = \"sql\"\n", "there is no [fleet] table"),
             ("[fleet]\non_error = \"sometimes\"\n", "unknown variant"),
@@ -465,7 +502,7 @@ url_env = "T3_URL"
         assert!(e.contains("keel.toml:5:"), "{e}");
         // And so does a mistake found after parsing: the value that is wrong.
         let target = |name: &str, extra: &str| {
-            format!("[[fleet.targets]]\nname = \"{name}\"\nurl = \"u\"\n{extra}")
+            format!("[[fleet.targets]]\nname = \"{name}\"\nurl = \"postgresql:///u\"\n{extra}")
         };
         for (text, says) in [
             (
