@@ -132,3 +132,26 @@ fn url_settings_win_over_pg_variables() {
     assert_eq!(out.code, Some(0), "{text}");
     assert!(!text.contains(PASSWORD), "{text}");
 }
+
+/// `--database-url ""` (a `"$TENANT_URL"` that is not set) names no database: it is refused,
+/// never read as "use DATABASE_URL" (nor the PG* variables, nor the dev database).
+#[test]
+fn an_empty_database_url_is_refused_not_replaced_by_the_environment() {
+    let elsewhere = common::fresh_db();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
+    for empty in ["", "  "] {
+        let out = Keel::new(project.path())
+            .env("DATABASE_URL", elsewhere.url())
+            .url(Some(empty))
+            .args(["history"])
+            .run();
+        let text = out.all();
+        assert_eq!(out.code, Some(2), "{text}");
+        assert!(
+            text.contains("invalid database URL (--database-url): it is empty")
+                && text.contains("leave the option out to use DATABASE_URL"),
+            "{text}"
+        );
+    }
+}

@@ -230,7 +230,16 @@ impl Target {
         flag: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Target, ConnectError> {
-        let (text, source, name) = if let Some(u) = flag.filter(|u| !u.is_empty()) {
+        // A URL given empty (`--database-url "$TENANT_URL"` with the variable unset) names no
+        // database: refused, never read as "none given", which would reach whatever
+        // DATABASE_URL, the PG* variables or the dev database point at.
+        let (text, source, name) = if let Some(u) = flag {
+            if u.trim().is_empty() {
+                return Err(ConnectError::BadUrl {
+                    source_name: "--database-url",
+                    message: "it is empty; give a URL, or leave the option out to use DATABASE_URL, the PG* variables or the dev database".into(),
+                });
+            }
             (Some(u.to_string()), Source::Flag, "--database-url")
         } else if let Some(u) = env("DATABASE_URL") {
             (Some(u), Source::DatabaseUrl, "DATABASE_URL")
