@@ -241,6 +241,11 @@ fn a_given_scratch_database_is_used_and_kept_and_must_be_empty() {
         .assert_output_has("is not empty")
         .assert_output_has("schema keel")
         .assert_output_has("type public.item_kind");
+    // An empty one (a `"$SCRATCH_URL"` that is not set) is no database at all.
+    p.keel(None, &["verify", "--scratch-url", ""])
+        .assert_code(2)
+        .assert_output_has("--scratch-url is empty")
+        .assert_output_has("leave it out to let keel create and drop one");
 }
 
 #[test]

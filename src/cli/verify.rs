@@ -125,6 +125,13 @@ fn on_given_scratch(
     declared: &Declared,
 ) -> Result<(), Failure> {
     let schema = &ctx.config.history_schema;
+    if url.trim().is_empty() {
+        // Said here: the connection code's own refusal speaks of --database-url.
+        return Err(Failure::usage(
+            "--scratch-url is empty".to_string(),
+            Some("give `--scratch-url` a new, empty database, or leave it out to let keel create and drop one".to_string()),
+        ));
+    }
     let mut session = Session::open(Some(url), schema).map_err(|e| {
         let f = session_failure(e);
         match f {
