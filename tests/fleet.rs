@@ -546,6 +546,25 @@ fn an_empty_or_malformed_target_url_never_reaches_another_database() {
         .run()
         .assert_code(2)
         .assert_stderr_has("targets_query: the url of `q2` is empty");
+    // The query lists targets and writes nothing: a DELETE ... RETURNING is refused, and
+    // the control database keeps its rows.
+    std::fs::write(
+        p.root().join("fleet.toml"),
+        "[fleet]\n[fleet.targets_query]\nurl_env = \"KEEL_TEST_CONTROL_URL\"\n\
+         query = \"DELETE FROM tenants WHERE name = 'q1' RETURNING name, url\"\n",
+    )
+    .unwrap();
+    p.keel_cmd(None, &["fleet", "--file", "fleet.toml", "status"])
+        .env("KEEL_TEST_CONTROL_URL", control.url())
+        .run()
+        .assert_code(1)
+        .assert_stderr_has("targets_query failed: cannot execute DELETE in a read-only transaction");
+    let kept: i64 = control
+        .connect()
+        .query_one("SELECT count(*) FROM tenants", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 2, "the targets query deleted rows");
     assert!(head_of(good.url()).is_empty(), "nothing ran");
     assert!(
         head_of(victim.url()).is_empty(),
