@@ -558,7 +558,9 @@ fn an_empty_or_malformed_target_url_never_reaches_another_database() {
         .env("KEEL_TEST_CONTROL_URL", control.url())
         .run()
         .assert_code(1)
-        .assert_stderr_has("targets_query failed: cannot execute DELETE in a read-only transaction");
+        .assert_stderr_has(
+            "targets_query failed: cannot execute DELETE in a read-only transaction",
+        );
     let kept: i64 = control
         .connect()
         .query_one("SELECT count(*) FROM tenants", &[])
