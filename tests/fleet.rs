@@ -481,8 +481,8 @@ fn targets_come_from_a_control_query_and_the_environment() {
 }
 
 /// A target's URL names its database and nothing else: an empty one must not fall back to
-/// DATABASE_URL (or the PG* variables, or the dev database) as `--database-url ""` does, and
-/// a malformed one stops the fleet before any database is touched, without quoting it.
+/// DATABASE_URL (or the PG* variables, or the dev database), and a malformed one stops the
+/// fleet before any database is touched, without quoting it.
 #[test]
 fn an_empty_or_malformed_target_url_never_reaches_another_database() {
     let victim = common::fresh_db();
@@ -534,33 +534,31 @@ fn an_empty_or_malformed_target_url_never_reaches_another_database() {
             good.url()
         ))
         .unwrap();
-    std::fs::write(
-        p.root().join("fleet.toml"),
-        "[fleet]\n[fleet.targets_query]\nurl_env = \"KEEL_TEST_CONTROL_URL\"\n\
-         query = \"SELECT name, url FROM tenants ORDER BY name\"\n",
-    )
-    .unwrap();
-    p.keel_cmd(None, &["fleet", "--file", "fleet.toml", "upgrade"])
-        .env("DATABASE_URL", victim.url())
-        .env("KEEL_TEST_CONTROL_URL", control.url())
-        .run()
+    let queried = |query: &str, command: &str| {
+        std::fs::write(
+            p.root().join("fleet.toml"),
+            format!(
+                "[fleet]\n[fleet.targets_query]\nurl_env = \"KEEL_TEST_CONTROL_URL\"\n\
+                 query = \"{query}\"\n"
+            ),
+        )
+        .unwrap();
+        p.keel_cmd(None, &["fleet", "--file", "fleet.toml", command])
+            .env("DATABASE_URL", victim.url())
+            .env("KEEL_TEST_CONTROL_URL", control.url())
+            .run()
+    };
+    queried("SELECT name, url FROM tenants ORDER BY name", "upgrade")
         .assert_code(2)
         .assert_stderr_has("targets_query: the url of `q2` is empty");
     // The query lists targets and writes nothing: a DELETE ... RETURNING is refused, and
     // the control database keeps its rows.
-    std::fs::write(
-        p.root().join("fleet.toml"),
-        "[fleet]\n[fleet.targets_query]\nurl_env = \"KEEL_TEST_CONTROL_URL\"\n\
-         query = \"DELETE FROM tenants WHERE name = 'q1' RETURNING name, url\"\n",
+    queried(
+        "DELETE FROM tenants WHERE name = 'q1' RETURNING name, url",
+        "status",
     )
-    .unwrap();
-    p.keel_cmd(None, &["fleet", "--file", "fleet.toml", "status"])
-        .env("KEEL_TEST_CONTROL_URL", control.url())
-        .run()
-        .assert_code(1)
-        .assert_stderr_has(
-            "targets_query failed: cannot execute DELETE in a read-only transaction",
-        );
+    .assert_code(1)
+    .assert_stderr_has("targets_query failed: cannot execute DELETE in a read-only transaction");
     let kept: i64 = control
         .connect()
         .query_one("SELECT count(*) FROM tenants", &[])

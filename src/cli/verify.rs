@@ -125,7 +125,7 @@ fn on_given_scratch(
     declared: &Declared,
 ) -> Result<(), Failure> {
     let schema = &ctx.config.history_schema;
-    if url.trim().is_empty() {
+    if crate::db::connect::is_blank(url) {
         // Said here: the connection code's own refusal speaks of --database-url.
         return Err(Failure::usage(
             "--scratch-url is empty".to_string(),

@@ -234,7 +234,7 @@ impl Target {
         // database: refused, never read as "none given", which would reach whatever
         // DATABASE_URL, the PG* variables or the dev database point at.
         let (text, source, name) = if let Some(u) = flag {
-            if u.trim().is_empty() {
+            if is_blank(u) {
                 return Err(ConnectError::BadUrl {
                     source_name: "--database-url",
                     message: "it is empty; give a URL, or leave the option out to use DATABASE_URL, the PG* variables or the dev database".into(),
@@ -577,19 +577,34 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A URL that is empty or only blanks names no database. Wherever one is given, it is
+/// refused: read as "none given", it would reach whatever DATABASE_URL, the PG* variables or
+/// the dev database point at.
+pub fn is_blank(url: &str) -> bool {
+    url.trim().is_empty()
+}
+
+/// Why a given URL cannot name a database ([`check_url`]).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlProblem {
+    #[error("it is empty")]
+    Empty,
+    /// The reason, which never quotes the URL.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Whether `text` can name a database, read as [`Target::resolve`] reads a given URL but
 /// without the environment. A fleet checks each target's URL when it loads, so that a mistake
-/// stops the run before any database is touched. An empty text is refused: given to
-/// [`Target::resolve`] it means "no URL", which falls back to DATABASE_URL, the PG* variables
-/// or the dev database, never the target meant. The reason never quotes the text.
-pub fn check_url(text: &str) -> Result<(), String> {
-    if text.trim().is_empty() {
-        return Err("it is empty".into());
+/// stops the run before any database is touched.
+pub fn check_url(text: &str) -> Result<(), UrlProblem> {
+    if is_blank(text) {
+        return Err(UrlProblem::Empty);
     }
     let (rest, own) = take_own_options(text);
-    let mut config = parse(&rest)?;
-    apply_tcp_options(&mut config, &own)?;
-    sslmode(&own).map(|_| ())
+    let mut config = parse(&rest).map_err(UrlProblem::Invalid)?;
+    apply_tcp_options(&mut config, &own).map_err(UrlProblem::Invalid)?;
+    sslmode(&own).map(|_| ()).map_err(UrlProblem::Invalid)
 }
 
 /// The `sslmode` option, if given.
@@ -841,7 +856,7 @@ mod tests {
                 "keepalives_count",
             ),
         ] {
-            let e = check_url(bad).unwrap_err();
+            let e = check_url(bad).unwrap_err().to_string();
             assert!(e.contains(says) && !e.contains("s3cret"), "{bad}: {e}");
         }
     }

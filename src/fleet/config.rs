@@ -87,12 +87,12 @@ impl Url {
     /// and readable by it ([`crate::db::connect::check_url`]). The error is what to say after
     /// "its url"; it never quotes the URL, which may hold a password.
     pub fn new(text: String) -> Result<Url, String> {
-        if text.trim().is_empty() {
-            return Err("is empty".into());
+        use crate::db::connect::{check_url, UrlProblem};
+        match check_url(&text) {
+            Ok(()) => Ok(Url(text)),
+            Err(UrlProblem::Empty) => Err("is empty".into()),
+            Err(UrlProblem::Invalid(why)) => Err(format!("is not a database URL: {why}")),
         }
-        crate::db::connect::check_url(&text)
-            .map_err(|why| format!("is not a database URL: {why}"))?;
-        Ok(Url(text))
     }
 
     pub fn as_str(&self) -> &str {
@@ -195,26 +195,30 @@ impl Fleet {
             Some(p) => p.into_inner(),
             None => 4,
         };
-        let groups = match raw.groups {
+        let groups: Vec<String> = match raw.groups {
+            None => vec!["all".to_string()],
             Some(g) if g.get_ref().is_empty() => {
                 return Err((
                     Some(g.span()),
                     "groups is empty; leave it out for one group".into(),
                 ))
             }
-            Some(g) => g.into_inner(),
-            None => vec![Spanned::new(0..0, "all".to_string())],
-        };
-        let mut seen = BTreeSet::new();
-        for g in &groups {
-            if !seen.insert(g.get_ref().as_str()) {
-                return Err((
-                    Some(g.span()),
-                    format!("group `{}` is listed twice", g.get_ref()),
-                ));
+            Some(g) => {
+                let mut seen = BTreeSet::new();
+                for g in g.get_ref() {
+                    if !seen.insert(g.get_ref().as_str()) {
+                        return Err((
+                            Some(g.span()),
+                            format!("group `{}` is listed twice", g.get_ref()),
+                        ));
+                    }
+                }
+                g.into_inner()
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect()
             }
-        }
-        let groups: Vec<String> = groups.into_iter().map(Spanned::into_inner).collect();
+        };
         let last = groups.last().expect("not empty").clone();
         let mut names = BTreeSet::new();
         let mut targets = Vec::with_capacity(raw.targets.len());
