@@ -26,7 +26,7 @@ migrate: build
 # server binaries scripts/pg-binaries fetches once (13 to 18).
 PG ?=
 INTEGRATION := --test runner --test policies --test lint --test verify --test cluster \
-	--test library_run --test cli_extras --test lock_retry --test fleet --test safety
+	--test library_run --test cli_extras --test lock_retry --test fleet --test safety --test interrupt
 test:
 	@if [ -n "$(PG)" ]; then \
 		bindir=$$(scripts/pg-binaries $(PG)) && \

@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod header;
 pub mod history_model;
 pub mod import;
+pub mod interrupt;
 pub mod migrate;
 pub mod online_checks;
 pub mod parallel;

@@ -19,6 +19,11 @@ fn main() -> ExitCode {
             reporter.error(&message, hint.as_deref());
             ExitCode::from(2)
         }
+        Err(Failure::Interrupted { message, signal }) => {
+            reporter.error(&message, None);
+            // 128 + the signal's number, as a shell reports a process a signal ended.
+            ExitCode::from(u8::try_from(128 + signal).unwrap_or(1))
+        }
     }
 }
 

@@ -60,6 +60,7 @@ fn request(dir: &Path, url: &str, direction: Direction, target: &str) -> Request
             },
             database_url: Some(url.to_string()),
             lock_timeout: None,
+            interrupt: None,
         },
         direction,
         target: target.to_string(),
@@ -231,4 +232,60 @@ fn a_failed_downgrade_reports_the_version_it_left() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(versions, ["1", "2"]);
+}
+
+#[test]
+fn a_caller_can_stop_a_run_and_nothing_is_left_running_or_applied() {
+    use keel::interrupt::Interrupt;
+    let db = common::fresh_db();
+    let project = tempfile::tempdir().unwrap();
+    let sql = project.path().join("sql");
+    write_pair(
+        &sql,
+        "0001_a",
+        "CREATE TABLE a (id int);\nSELECT pg_sleep(600);\n",
+        "DROP TABLE a;\n",
+    );
+    let interrupt = Interrupt::new();
+    let mut req = request(&sql, db.url(), Direction::Up, "head");
+    req.database.interrupt = Some(interrupt.clone());
+    let run = std::thread::spawn(move || migrate::run(&req, &mut ()));
+    let mut c = db.connect();
+    let sleeping = |c: &mut postgres::Client| -> bool {
+        c.query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+             AND state = 'active' AND query = 'SELECT pg_sleep(600)')",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let start = std::time::Instant::now();
+    while !sleeping(&mut c) {
+        assert!(start.elapsed().as_secs() < 30, "the migration never slept");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        interrupt.trigger(Interrupt::BY_CALLER),
+        1,
+        "one session watched"
+    );
+    let err = run.join().unwrap().expect_err("the run was stopped");
+    let Error::Interrupted { message, signal } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*signal, Interrupt::BY_CALLER);
+    assert!(
+        message.contains("upgrade stopped by the caller; nothing was applied: the run was rolled back and the database is still at base"),
+        "{message}"
+    );
+    assert!(
+        !sleeping(&mut c),
+        "the statement was cancelled, not left running"
+    );
+    let table: Option<String> = c
+        .query_one("SELECT to_regclass('a')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(table, None);
 }

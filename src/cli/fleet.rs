@@ -101,21 +101,17 @@ pub fn run(ctx: &Context, args: FleetArgs) -> Result<(), Failure> {
     let (action, config, name) = match &args.command {
         FleetCommand::Status => (Action::Status, ctx.config.clone(), "status"),
         FleetCommand::Check => (Action::Check, ctx.config.clone(), "check"),
-        FleetCommand::Upgrade { target, run } => (
-            Action::Upgrade(target.clone()),
-            run.database(ctx).config,
-            "upgrade",
-        ),
+        FleetCommand::Upgrade { target, run } => {
+            (Action::Upgrade(target.clone()), run.config(ctx), "upgrade")
+        }
         FleetCommand::Downgrade { target, run } => (
             Action::Downgrade(target.clone()),
-            run.database(ctx).config,
+            run.config(ctx),
             "downgrade",
         ),
-        FleetCommand::Policies(FleetPolicies::Apply { run }) => (
-            Action::PoliciesApply,
-            run.database(ctx).config,
-            "policies apply",
-        ),
+        FleetCommand::Policies(FleetPolicies::Apply { run }) => {
+            (Action::PoliciesApply, run.config(ctx), "policies apply")
+        }
     };
     let prepared = migrate::prepare(&config, &mut Diagnostics(ctx)).map_err(Failure::from)?;
 

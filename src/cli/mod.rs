@@ -18,6 +18,7 @@ mod repair;
 mod revision;
 mod seal;
 pub mod shared;
+mod signals;
 pub mod stamp;
 mod status;
 pub mod upgrade;
@@ -122,6 +123,8 @@ pub enum Failure {
     },
     /// The problems were already reported (e.g. `check` diagnostics): exit 1.
     Reported,
+    /// A signal stopped the run: exit status 128 + its number.
+    Interrupted { message: String, signal: i32 },
 }
 
 impl Failure {
@@ -213,6 +216,14 @@ pub fn run(cli: Cli) -> (Reporter, Result<(), Failure>) {
         Command::Man => completions::man(&ctx),
         Command::Policies(c) => policies::run(&ctx, c),
         Command::Verify(a) => verify::run(&ctx, a),
+    };
+    // A statement of keel's own cancelled by Ctrl-C fails like any other: the exit status still
+    // says that a signal stopped the command.
+    let result = match (result, signals::received()) {
+        (Err(Failure::Failed { message, .. }), Some(signal)) => {
+            Err(Failure::Interrupted { message, signal })
+        }
+        (result, _) => result,
     };
     (reporter, result)
 }

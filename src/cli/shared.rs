@@ -49,6 +49,17 @@ impl RunFlags {
 
     /// The database the command line names, with these flags' lock timeout.
     pub fn database(&self, ctx: &Context) -> migrate::Database {
+        migrate::Database {
+            config: self.config(ctx),
+            database_url: ctx.database_url.clone(),
+            lock_timeout: self.lock_timeout(),
+            // Ctrl-C cancels the run's statement and rolls back (cli::signals).
+            interrupt: super::signals::interrupt(),
+        }
+    }
+
+    /// The project's settings with these flags' DDL settings.
+    pub fn config(&self, ctx: &Context) -> crate::config::Config {
         let mut config = ctx.config.clone();
         if let Some(t) = &self.ddl_lock_timeout {
             config.ddl.lock_timeout = t.clone();
@@ -59,11 +70,7 @@ impl RunFlags {
         if let Some(t) = &self.statement_timeout {
             config.ddl.statement_timeout = Some(t.clone());
         }
-        migrate::Database {
-            config,
-            database_url: ctx.database_url.clone(),
-            lock_timeout: self.lock_timeout(),
-        }
+        config
     }
 }
 
@@ -74,6 +81,9 @@ impl From<migrate::Error> for Failure {
             migrate::Error::Failed { message, hint } => Failure::Failed { message, hint },
             migrate::Error::Reported => Failure::Reported,
             migrate::Error::Unreachable { message, hint } => Failure::Failed { message, hint },
+            migrate::Error::Interrupted { message, signal } => {
+                Failure::Interrupted { message, signal }
+            }
         }
     }
 }

@@ -294,6 +294,10 @@ fn verify_on(
             RunError::Stage { message, hint } => {
                 Err(Failure::failed(format!("{id}: {summary}: {message}"), hint))
             }
+            // verify's runs have no interrupt: a signal drops the scratch database and exits.
+            e @ RunError::Interrupted { .. } => {
+                Err(Failure::failed(format!("{id}: {summary}: {e}"), None))
+            }
         },
         Problem::Snapshot(e) => Err(Failure::failed(format!("{id}: {e}"), None)),
     }

@@ -306,6 +306,26 @@ impl Target {
         self.connect_to().map(|(client, _)| client)
     }
 
+    /// A way to cancel the statement running on `client`, a connection made from these
+    /// settings, as libpq's `PQcancel` does: a new connection to the same server that carries
+    /// only the session's cancel key (no password). It goes over TLS when these settings allow
+    /// TLS and in the clear when that fails, since the server takes a cancel request either
+    /// way; the TLS setup is built only when a cancel is sent.
+    pub fn canceller(&self, client: &Client) -> crate::interrupt::Cancel {
+        let token = client.cancel_token();
+        let tls = self.tls.clone();
+        Box::new(move || {
+            if tls.mode != SslMode::Disable {
+                if let Ok(connector) = tls::connector(&tls) {
+                    if token.cancel_query(connector).is_ok() {
+                        return;
+                    }
+                }
+            }
+            let _ = token.cancel_query(NoTls);
+        })
+    }
+
     /// [`Target::connect`], saying which host of the list answered.
     pub fn connect_to(&self) -> Result<(Client, Endpoint), ConnectError> {
         let c = &self.config;

@@ -75,6 +75,13 @@ pub enum LockError {
     },
     #[error("the migration lock is not a lock on this connection: {reason}; a transaction-pooling proxy (such as pgbouncer with pool_mode = transaction) runs each transaction in another server session, so a session lock protects nothing")]
     NotOneSession { reason: String },
+    /// A signal (or the caller) stopped the wait ([`crate::interrupt`]).
+    #[error("stopped by {} after {waited:.1?} waiting for the migration lock{}; nothing was changed", crate::interrupt::signal_name(*signal), holder.as_ref().map(|h| format!(" held by {h}")).unwrap_or_default())]
+    Interrupted {
+        signal: i32,
+        waited: Duration,
+        holder: Option<Box<Holder>>,
+    },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -89,6 +96,7 @@ impl LockError {
                 "another keel is running against this database; wait for it, or raise --lock-timeout".into(),
             ),
             LockError::Db(e) => e.hint(),
+            LockError::Interrupted { .. } => None,
         }
     }
 }
@@ -133,31 +141,52 @@ impl Lock {
     ///
     /// `dialled` is where the connection was made; when the server's own end
     /// of it is that very place, no proxy stands in between and
-    /// [`Lock::direct`] is set.
+    /// [`Lock::direct`] is set. `stopped` is asked before each attempt: a signal it returns
+    /// ends the wait.
     pub fn acquire(
         client: &mut Client,
         schema: &str,
         dialled: Option<&Endpoint>,
         timeout: Duration,
         mut on_wait: impl FnMut(&Holder),
+        stopped: impl Fn() -> Option<i32>,
     ) -> Result<Lock, LockError> {
         let key = key(schema);
         let start = Instant::now();
         let mut waited_for: Option<Holder> = None;
         let mut delay = Duration::from_millis(20);
         loop {
+            if let Some(signal) = stopped() {
+                return Err(LockError::Interrupted {
+                    signal,
+                    waited: start.elapsed(),
+                    holder: waited_for.map(Box::new),
+                });
+            }
             // The server's end of the connection comes in the same round trip: on a direct
             // connection (the common case) taking the lock then costs nothing more.
-            let row = client
-                .query_one(
-                    "SELECT pg_try_advisory_lock($1), pg_backend_pid(),
+            let row = client.query_one(
+                "SELECT pg_try_advisory_lock($1), pg_backend_pid(),
                             host(inet_server_addr()), inet_server_port(),
                             current_setting('port')::int,
                             CASE WHEN pg_has_role('pg_read_all_settings', 'USAGE')
                                  THEN current_setting('unix_socket_directories') END",
-                    &[&key],
-                )
-                .map_err(|e| DbError::query("taking the migration lock", &e))?;
+                &[&key],
+            );
+            let row = match (row, stopped()) {
+                (Ok(row), _) => row,
+                // The cancel request reached this query.
+                (Err(_), Some(signal)) => {
+                    return Err(LockError::Interrupted {
+                        signal,
+                        waited: start.elapsed(),
+                        holder: waited_for.map(Box::new),
+                    })
+                }
+                (Err(e), None) => {
+                    return Err(DbError::query("taking the migration lock", &e).into())
+                }
+            };
             let got: bool = row.get(0);
             if got {
                 let server_addr = row

@@ -13,6 +13,7 @@ use crate::backoff::Backoff;
 use crate::config::DdlSettings;
 use crate::diagnostic::{codes, Diagnostic};
 use crate::header::TransactionMode;
+use crate::interrupt::Interrupt;
 use crate::plan::{Direction, Plan, Step};
 use crate::project::{SqlFile, SqlText, Version};
 use crate::sql::split;
@@ -34,6 +35,23 @@ pub struct Settings<'a> {
     pub waited_for: Option<String>,
     /// Lock and statement timeouts, and how often a transaction that hit one is retried.
     pub ddl: &'a DdlSettings,
+    /// What may stop the run from outside: checked before each statement and each commit.
+    pub interrupt: Option<&'a Interrupt>,
+}
+
+impl Settings<'_> {
+    /// The signal that stopped the run, if one did.
+    fn stopped(&self) -> Option<i32> {
+        self.interrupt.and_then(Interrupt::signal)
+    }
+
+    /// An error when the run was stopped: it must not go on.
+    fn go_on(&self) -> Result<(), RunError> {
+        match self.stopped() {
+            Some(signal) => Err(RunError::interrupted(signal, None)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Told about each step as it finishes.
@@ -132,6 +150,28 @@ pub enum RunError {
         message: String,
         hint: Option<String>,
     },
+    /// A signal (or the caller) stopped the run ([`crate::interrupt`]).
+    #[error("stopped by {}", crate::interrupt::signal_name(*signal))]
+    Interrupted {
+        signal: i32,
+        /// The statement that was running, cancelled: its file and line.
+        cancelled: Option<Box<Diagnostic>>,
+        /// The version the database is at now (after the rollback).
+        now_at: Option<Version>,
+        /// Whether steps of this run were committed before it stopped.
+        partly_committed: bool,
+    },
+}
+
+impl RunError {
+    fn interrupted(signal: i32, cancelled: Option<Box<Diagnostic>>) -> RunError {
+        RunError::Interrupted {
+            signal,
+            cancelled,
+            now_at: None,
+            partly_committed: false,
+        }
+    }
 }
 
 /// A statement that waited too long for a lock, or lost a deadlock.
@@ -252,6 +292,21 @@ pub fn execute(
                     partly_committed: partly || partly_committed,
                     lock: None,
                 },
+                RunError::Interrupted {
+                    signal, cancelled, ..
+                } => RunError::Interrupted {
+                    signal,
+                    cancelled,
+                    now_at,
+                    partly_committed: partly,
+                },
+                // The cancel request reached a statement of keel's own (history, policies).
+                _ if settings.stopped().is_some() => RunError::Interrupted {
+                    signal: settings.stopped().unwrap_or(Interrupt::BY_CALLER),
+                    cancelled: None,
+                    now_at,
+                    partly_committed: partly,
+                },
                 other => other,
             })
         }
@@ -292,7 +347,15 @@ fn pause_before_retry(
         },
     );
     progress.retrying(&retry);
-    std::thread::sleep(retry.pause);
+    // In slices, so that a stopped run does not sit out the pause.
+    let until = Instant::now() + retry.pause;
+    while settings.stopped().is_none() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
 }
 
 /// What starts each transaction of a run: `BEGIN` and the lock and statement timeouts, in one
@@ -378,9 +441,15 @@ fn begin(client: &mut Client, state: &mut State<'_>) -> Result<(), RunError> {
 }
 
 /// Writes the pending history rows and commits.
-fn commit(client: &mut Client, schema: &str, state: &mut State<'_>) -> Result<(), RunError> {
-    flush(client, schema, state)?;
+fn commit(
+    client: &mut Client,
+    settings: &Settings<'_>,
+    state: &mut State<'_>,
+) -> Result<(), RunError> {
+    flush(client, settings.schema, state)?;
     if state.in_tx {
+        // A stopped run rolls back what it has not committed, however far it got.
+        settings.go_on()?;
         client
             .batch_execute("COMMIT")
             .map_err(|e| DbError::query("committing", &e))?;
@@ -453,13 +522,13 @@ fn run_steps<'a>(
         progress.step_started(step);
         let t = Instant::now();
         if file.facts.transaction == TransactionMode::Off {
-            commit(client, schema, state)?;
+            commit(client, settings, state)?;
             run_outside_transaction(client, settings, step, file, down.as_ref(), progress)
                 .map_err(|e| left_dirty(e, step))?;
         } else {
             begin(client, state)?;
             for range in statements(file) {
-                exec(client, file, range)?;
+                exec(client, settings, file, range)?;
             }
         }
         let elapsed = t.elapsed();
@@ -481,7 +550,7 @@ fn run_steps<'a>(
         if file.facts.transaction == TransactionMode::Off {
             state.committed = state.done;
         } else if settings.per_migration {
-            commit(client, schema, state)?;
+            commit(client, settings, state)?;
         }
         progress.step_done(step, elapsed);
     }
@@ -505,12 +574,18 @@ fn run_steps<'a>(
             waited_ms: settings.waited.map(|d| d.as_secs_f64() * 1000.0),
         },
     )?;
-    commit(client, schema, state)
+    commit(client, settings, state)
 }
 
 /// A `transaction off` step that failed part way: what ran before the failing statement stays,
 /// and the version is marked dirty, which the error must say (nothing rolled it back).
 fn left_dirty(error: RunError, step: &Step<'_>) -> RunError {
+    let note = format!(
+        "{} runs outside a transaction: the statements before this one stayed applied, \
+         and the version is marked dirty until `keel repair {}`",
+        step.migration.id(),
+        step.migration.version.number()
+    );
     match error {
         RunError::Statement {
             diagnostic,
@@ -518,16 +593,33 @@ fn left_dirty(error: RunError, step: &Step<'_>) -> RunError {
             lock,
             ..
         } => RunError::Statement {
-            diagnostic: Box::new((*diagnostic).with_note(format!(
-                "{} runs outside a transaction: the statements before this one stayed applied, \
-                 and the version is marked dirty until `keel repair {}`",
-                step.migration.id(),
-                step.migration.version.number()
-            ))),
+            diagnostic: Box::new((*diagnostic).with_note(note)),
             now_at,
             partly_committed: true,
             lock,
         },
+        RunError::Interrupted {
+            signal,
+            cancelled,
+            now_at,
+            ..
+        } => {
+            let stopped = cancelled.map_or_else(
+                || {
+                    Diagnostic::error(
+                        codes::STATEMENT_FAILED,
+                        format!("{} stopped between two statements", step.migration.id()),
+                    )
+                },
+                |d| *d,
+            );
+            RunError::Interrupted {
+                signal,
+                cancelled: Some(Box::new(stopped.with_note(note))),
+                now_at,
+                partly_committed: true,
+            }
+        }
         other => other,
     }
 }
@@ -575,11 +667,23 @@ fn run_outside_transaction(
 }
 
 /// Runs one statement; a failure becomes a diagnostic at its file and line.
-fn exec(client: &mut Client, file: &SqlText, range: Range<usize>) -> Result<(), RunError> {
+fn exec(
+    client: &mut Client,
+    settings: &Settings<'_>,
+    file: &SqlText,
+    range: Range<usize>,
+) -> Result<(), RunError> {
+    settings.go_on()?;
     let sql = &file.text[range.clone()];
     let t = Instant::now();
     super::statement::run_one(client, sql).map_err(|e| {
         let mut error = statement_error(file, range, &e);
+        // Whatever the statement's error, a stopped run reports the stop (the cancel request
+        // makes it "canceling statement due to user request").
+        if let (Some(signal), RunError::Statement { diagnostic, .. }) = (settings.stopped(), &error)
+        {
+            return RunError::interrupted(signal, Some(diagnostic.clone()));
+        }
         if let RunError::Statement { lock: Some(l), .. } = &mut error {
             l.waited = t.elapsed();
         }
@@ -602,7 +706,7 @@ fn exec_retrying(
         .any(|w| w.text.eq_ignore_ascii_case("CONCURRENTLY"));
     let mut attempt = 1;
     loop {
-        let error = match exec(client, file, range.clone()) {
+        let error = match exec(client, settings, file, range.clone()) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };

@@ -38,6 +38,8 @@ pub struct Session {
     /// The history schema was ensured current under the lock: reads need not look its tables
     /// up first.
     history_current: bool,
+    /// The interrupt that may cancel this session's statements, while it watches.
+    watch: Option<crate::interrupt::Watch>,
 }
 
 impl super::Connection for Session {
@@ -75,7 +77,19 @@ impl Session {
             lock: None,
             server: None,
             history_current: false,
+            watch: None,
         })
+    }
+
+    /// Lets `interrupt` stop this session: cancel its running statement, and stop waiting for
+    /// the run lock ([`crate::interrupt`]).
+    pub fn watch(&mut self, interrupt: &crate::interrupt::Interrupt) {
+        self.watch = Some(interrupt.watch(self.target.canceller(&self.client)));
+    }
+
+    /// The signal that stopped this session's run, if one did.
+    pub fn interrupted(&self) -> Option<i32> {
+        self.watch.as_ref().and_then(|w| w.signal())
     }
 
     /// Takes the run lock (polling) and makes sure the history schema is
@@ -85,12 +99,15 @@ impl Session {
         timeout: Duration,
         on_wait: impl FnMut(&Holder),
     ) -> Result<&Lock, SessionError> {
+        end_with_client(&mut self.client)?;
+        let watch = &self.watch;
         let lock = Lock::acquire(
             &mut self.client,
             &self.schema,
             Some(&self.endpoint),
             timeout,
             on_wait,
+            || watch.as_ref().and_then(|w| w.signal()),
         )?;
         // Unless the server's end of the connection is where keel dialled (no
         // proxy in between), a second connection must be kept out. If none
@@ -239,6 +256,25 @@ impl Session {
         }
         Ok(accepted)
     }
+}
+
+/// Asks the server to end this session's statement when keel is gone.
+///
+/// A backend notices a closed connection only when it next reads from or writes to it: a keel
+/// killed in the middle of a ten-minute `ALTER TABLE` (Ctrl-C, a CI runner's SIGTERM or
+/// SIGKILL, the OOM killer) would leave the statement running to its end, holding the run lock
+/// and its table locks, before the transaction rolls back. With `client_connection_check_interval`
+/// (PostgreSQL 14 and later) the server checks the connection every second while a statement
+/// runs, and cancels the statement when the connection is closed. A value already set (the
+/// URL's `options`, the role's settings) is kept; PostgreSQL 13, which has no such setting, is
+/// left as it is (`current_setting(.., true)` is NULL there, so `set_config` is never called).
+fn end_with_client(client: &mut Client) -> Result<(), DbError> {
+    client
+        .batch_execute(
+            "SELECT set_config('client_connection_check_interval', '1s', false) \
+             WHERE current_setting('client_connection_check_interval', true) = '0'",
+        )
+        .map_err(|e| DbError::query("asking the server to end a run whose client is gone", &e))
 }
 
 /// A recorded version written as on disk (`0003`, not `3`); one with no file, at the width of

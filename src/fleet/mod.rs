@@ -329,6 +329,8 @@ fn run_one(
         config: config.clone(),
         database_url: Some(url),
         lock_timeout: None,
+        // The first Ctrl-C lets running targets finish or roll back: nothing cancels them.
+        interrupt: None,
     };
     let mut sink = TargetSink {
         first_error: None,

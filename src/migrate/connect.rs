@@ -2,6 +2,7 @@
 
 use super::{Error, Event, Sink};
 use crate::config::Config;
+use crate::interrupt::Interrupt;
 use crate::session::{Session, SessionError};
 use std::time::Duration;
 
@@ -39,9 +40,13 @@ pub fn locked(
     config: &Config,
     database_url: Option<&str>,
     lock_timeout: Option<Duration>,
+    interrupt: Option<&Interrupt>,
     sink: &mut dyn Sink,
 ) -> Result<Session, Error> {
     let mut session = open(config, database_url, sink)?;
+    if let Some(i) = interrupt {
+        session.watch(i);
+    }
     let timeout = lock_timeout.unwrap_or(config.lock_timeout);
     session.lock(timeout, |holder| sink.event(Event::WaitingForLock(holder)))?;
     Ok(session)
@@ -54,13 +59,16 @@ fn note_dev_db(session: &Session, sink: &mut dyn Sink) {
 }
 
 /// The database a command works on, under the run lock: the project's
-/// settings, the URL (`None`: the `PG*` variables or the dev database), and a
-/// lock timeout overriding the configured one.
+/// settings, the URL (`None`: the `PG*` variables or the dev database), a
+/// lock timeout overriding the configured one, and what may stop the run from outside.
 #[derive(Debug, Clone)]
 pub struct Database {
     pub config: Config,
     pub database_url: Option<String>,
     pub lock_timeout: Option<Duration>,
+    /// Triggering it cancels the run's statement and rolls back what is not committed
+    /// ([`crate::interrupt`]); `None`: only ending the process stops the run.
+    pub interrupt: Option<Interrupt>,
 }
 
 impl Database {
@@ -70,6 +78,7 @@ impl Database {
             &self.config,
             self.database_url.as_deref(),
             self.lock_timeout,
+            self.interrupt.as_ref(),
             sink,
         )
     }

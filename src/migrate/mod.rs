@@ -120,6 +120,10 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// The request's [`Database::interrupt`] stopped the run; the message says where the
+    /// database is.
+    #[error("{message}")]
+    Interrupted { message: String, signal: i32 },
 }
 
 impl Error {
@@ -162,6 +166,12 @@ impl From<crate::session::SessionError> for Error {
                 message: c.to_string(),
                 hint: Some(c.hint()),
             },
+            SessionError::Lock(l @ crate::db::lock::LockError::Interrupted { signal, .. }) => {
+                Error::Interrupted {
+                    message: l.to_string(),
+                    signal,
+                }
+            }
             SessionError::Lock(l) => {
                 let hint = l.hint();
                 Error::failed(l.to_string(), hint)
@@ -575,6 +585,7 @@ fn run_loaded(
         waited: waited.0,
         waited_for: waited.1,
         ddl: &req.database.config.ddl,
+        interrupt: req.database.interrupt.as_ref(),
     };
     let mut stage = Stage::new(declared, schema, req.direction == Direction::Down);
     let result = run::execute(
@@ -604,21 +615,44 @@ fn run_loaded(
             ..
         }) => {
             sink.event(Event::Diagnostics(std::slice::from_ref(&diagnostic)));
-            let state = if partly_committed {
-                format!(
-                    "the run stopped; steps before the failing one were committed: the database is at {}",
-                    version_text(now_at.as_ref())
-                )
-            } else {
-                format!(
-                    "nothing was applied: the run was rolled back and the database is still at {}",
-                    version_text(now_at.as_ref())
-                )
-            };
+            let state = left_at(now_at.as_ref(), partly_committed);
             Err(Error::failed(format!("{command} failed; {state}"), None))
+        }
+        Err(RunError::Interrupted {
+            signal,
+            cancelled,
+            now_at,
+            partly_committed,
+        }) => {
+            if let Some(d) = cancelled {
+                sink.event(Event::Diagnostics(std::slice::from_ref(&d)));
+            }
+            let state = left_at(now_at.as_ref(), partly_committed);
+            Err(Error::Interrupted {
+                message: format!(
+                    "{command} stopped by {}; {state}",
+                    crate::interrupt::signal_name(signal)
+                ),
+                signal,
+            })
         }
         Err(RunError::Db(e)) => Err(e.into()),
         Err(RunError::Stage { message, hint }) => Err(Error::failed(message, hint)),
+    }
+}
+
+/// Where a run that did not finish left the database.
+fn left_at(now_at: Option<&Version>, partly_committed: bool) -> String {
+    if partly_committed {
+        format!(
+            "the run stopped; steps before the failing one were committed: the database is at {}",
+            version_text(now_at)
+        )
+    } else {
+        format!(
+            "nothing was applied: the run was rolled back and the database is still at {}",
+            version_text(now_at)
+        )
     }
 }
 

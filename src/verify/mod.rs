@@ -273,6 +273,8 @@ impl<'a> Verifier<'a> {
             waited: None,
             waited_for: None,
             ddl: &ddl,
+            // verify ends on a signal by dropping its scratch database (db::scratch).
+            interrupt: None,
         };
         let mut stage = Stage::new(self.declared, self.schema, direction == Direction::Down);
         run::execute(client, &plan, applied, &settings, &mut Silent, &mut stage)?;
