@@ -190,13 +190,14 @@ fn a_nul_byte_is_an_error_offline_naming_line_and_column() {
     .seal();
     let run = p.keel(None, &["check", "--offline"]);
     run.assert_code(1);
+    // The byte itself is shown escaped (report::printable), the caret under its escape.
     assert_eq!(
         run.stderr,
         "error[nul-byte]: this file contains a NUL byte, which PostgreSQL cannot carry in a statement\n \
          --> sql/up/0001_nul.sql:3:25\n  \
          |\n\
-         3 | INSERT INTO t VALUES ('a\u{0}b');\n  \
-         |                         ^\n  \
+         3 | INSERT INTO t VALUES ('a\\x00b');\n  \
+         |                         ^^^^\n  \
          |\n  \
          = help: remove the byte; write binary data as a bytea literal such as '\\x00'\n",
         "{run}"

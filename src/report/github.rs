@@ -31,9 +31,11 @@ pub fn annotation(d: &Diagnostic) -> String {
     format!("::{level} {}::{}", props.join(","), escape_data(&message))
 }
 
-// Workflow-command escaping as GitHub's toolkit does it.
+// Workflow-command escaping as GitHub's toolkit does it, after keel's own escaping of control
+// characters (the message may come from a hostile file or server).
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    super::printable::printable(s, false)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

@@ -6,6 +6,7 @@
 mod github;
 pub mod json;
 pub mod live;
+mod printable;
 pub mod spinner;
 mod text;
 pub mod warning;
@@ -93,7 +94,7 @@ impl Reporter {
                 if self.quiet && !d.is_error() {
                     continue;
                 }
-                let _ = writeln!(err, "{}", render_diagnostic(d, self.color));
+                let _ = writeln!(err, "{}", self.safe(&render_diagnostic(d, self.color)));
             }
         }
     }
@@ -108,20 +109,21 @@ impl Reporter {
             });
         }
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", text::error_line(message, hint, self.color));
+        let text = text::error_line(message, hint, self.color);
+        let _ = writeln!(err, "{}", self.safe(&text));
     }
 
     /// A line of the command's result on stdout (text mode only).
     pub fn line(&self, line: impl AsRef<str>) {
         if self.format == Format::Text {
-            let _ = writeln!(std::io::stdout().lock(), "{}", line.as_ref());
+            let _ = writeln!(std::io::stdout().lock(), "{}", self.safe(line.as_ref()));
         }
     }
 
     /// Progress and notes on stderr (text mode, not quiet).
     pub fn note(&self, line: impl AsRef<str>) {
         if self.format == Format::Text && !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{}", line.as_ref());
+            let _ = writeln!(std::io::stderr().lock(), "{}", self.safe(line.as_ref()));
         }
     }
 
@@ -135,7 +137,8 @@ impl Reporter {
             } else {
                 "warning".to_string()
             };
-            let _ = writeln!(std::io::stderr().lock(), "{label}: {}", line.as_ref());
+            let text = format!("{label}: {}", line.as_ref());
+            let _ = writeln!(std::io::stderr().lock(), "{}", self.safe(&text));
         }
     }
 
@@ -154,8 +157,29 @@ impl Reporter {
         }
     }
 
-    /// Raw text on stdout, exactly as given (e.g. `--sql`, `show`).
+    /// Raw text on stdout (e.g. `--sql`, `show`): on a terminal with its control characters
+    /// escaped ([`printable`](printable::printable)); into a file or a pipe exactly as given,
+    /// because there the SQL must stay the SQL (`upgrade --sql > plan.sql`).
     pub fn raw(&self, text: &str) {
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        let mut out = std::io::stdout().lock();
+        let text = if out.is_terminal() {
+            printable::printable(text, false)
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        let _ = out.write_all(text.as_bytes());
+    }
+
+    /// Text for the terminal or the log: control characters escaped (keel's own colours kept
+    /// when colour is on) and, under GitHub Actions, no line read as a workflow command.
+    fn safe<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let text = printable::printable(text, self.color);
+        if !self.github {
+            return text;
+        }
+        match printable::guard(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(fenced) => std::borrow::Cow::Owned(fenced),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Human-readable diagnostics: `error[code]: message`, the file position,
 //! the source line with a caret, and a hint.
 
+use super::printable::printable;
 use crate::diagnostic::{Diagnostic, Severity};
 use annotate_snippets::{Level, Renderer, Snippet};
 use colored::Colorize;
@@ -17,16 +18,19 @@ pub fn render_diagnostic(d: &Diagnostic, color: bool) -> String {
     } else {
         Renderer::plain()
     };
-    let location = d.location();
+    // Every text here may come from a hostile file or server: its control characters are
+    // escaped before keel adds its own colours.
+    let plain = |s: &str| printable(s, false).into_owned();
+    let location = d.location().map(|l| plain(&l));
     let title = match (&d.snippet, &location) {
         // Without a source line to show, the path goes into the title.
-        (None, Some(loc)) => format!("{loc}: {}", d.message),
-        _ => d.message.clone(),
+        (None, Some(loc)) => format!("{loc}: {}", plain(&d.message)),
+        _ => plain(&d.message),
     };
     let path = d
         .path
         .as_ref()
-        .map(|p| p.display().to_string())
+        .map(|p| plain(&p.display().to_string()))
         .unwrap_or_default();
     let mut message = level.title(&title).id(d.code.as_str());
     // A window cut out of a long line: annotate-snippets would count the
@@ -35,22 +39,30 @@ pub fn render_diagnostic(d: &Diagnostic, color: bool) -> String {
         (Some(s), Some(loc)) if s.cut => Some(loc.clone()),
         _ => None,
     };
-    if let (Some(snippet), Some(line)) = (&d.snippet, d.line) {
-        let mut source = Snippet::source(&snippet.line_text)
+    let shown = d.snippet.as_ref().map(|s| {
+        // The caret moves with the escapes before and inside it.
+        let (text, span) = (&s.line_text, s.span.clone());
+        let start = plain(text.get(..span.start).unwrap_or(text)).len();
+        let end = start + plain(text.get(span.clone()).unwrap_or_default()).len();
+        (plain(text), start..end)
+    });
+    if let (Some((text, span)), Some(line)) = (&shown, d.line) {
+        let mut source = Snippet::source(text)
             .line_start(line)
             .fold(false)
-            .annotation(level.span(snippet.span.clone()));
+            .annotation(level.span(span.clone()));
         if own_origin.is_none() {
             source = source.origin(&path);
         }
         message = message.snippet(source);
     }
-    for note in &d.notes {
+    let notes: Vec<String> = d.notes.iter().map(|n| plain(n)).collect();
+    for note in &notes {
         message = message.footer(Level::Note.title(note));
     }
-    let hint = d.hint.as_deref().unwrap_or_default();
+    let hint = plain(d.hint.as_deref().unwrap_or_default());
     if !hint.is_empty() {
-        message = message.footer(Level::Help.title(hint));
+        message = message.footer(Level::Help.title(&hint));
     }
     let mut out = renderer.render(message).to_string();
     if let (Some(loc), Some(line)) = (own_origin, d.line) {
@@ -75,8 +87,8 @@ pub fn error_line(message: &str, hint: Option<&str>, color: bool) -> String {
     } else {
         "error".to_string()
     };
-    let mut out = format!("{label}: {message}");
-    if let Some(h) = hint {
+    let mut out = format!("{label}: {}", printable(message, false));
+    if let Some(h) = hint.map(|h| printable(h, false)) {
         let label = if color {
             "hint".cyan().bold().to_string()
         } else {

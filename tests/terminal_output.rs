@@ -1,0 +1,102 @@
+//! What keel prints cannot be steered by the text it prints: file names, server messages and
+//! SQL come from files someone else may have written, and reach a DBA's terminal and the CI log.
+//! No control character gets through (an escape sequence could erase a line, retitle the
+//! terminal or write its clipboard; a carriage return overwrites what keel printed), and under
+//! GitHub Actions no line of it is read as a workflow command (a forged `::error`).
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests query and print freely
+
+mod common;
+
+#[path = "fixtures/runner/support.rs"]
+mod support;
+
+use common::fresh_db;
+use support::Project;
+
+/// The lines of `text` outside `::stop-commands::TOKEN` ... `::TOKEN::` fences: what GitHub
+/// reads as workflow commands when they begin with `::`.
+fn unfenced(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut fence: Option<String> = None;
+    for line in text.lines() {
+        match &fence {
+            Some(token) if line == format!("::{token}::") => fence = None,
+            Some(_) => {}
+            None => match line.strip_prefix("::stop-commands::") {
+                Some(token) => fence = Some(token.to_string()),
+                None => out.push(line),
+            },
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_inert(out: &support::Run, forged: &str) {
+    for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !text.contains(['\x1b', '\r', '\x07', '\u{202e}']),
+            "a control character reached {name}:\n{out}"
+        );
+        let commands: Vec<&str> = unfenced(text)
+            .into_iter()
+            .filter(|l| l.trim_start().starts_with(forged))
+            .collect();
+        assert!(commands.is_empty(), "{name} forges {commands:?}:\n{out}");
+    }
+}
+
+#[test]
+fn a_server_message_cannot_steer_the_terminal_or_forge_annotations() {
+    let db = fresh_db();
+    let p = Project::new();
+    p.migration(
+        1,
+        "raise",
+        "DO $$ BEGIN RAISE EXCEPTION E'boom\\x1b[31mRED\\x1b]0;owned\\x07\\r\\n::error file=app.py,line=3::forged by server\\n  applied 0002_two  1 ms' \
+         USING DETAIL = E'det\\u202e\\n::warning::forged detail', HINT = E'h\\x1b[2J'; END $$;\n",
+        "SELECT 1;\n",
+    )
+    .seal();
+    let out = p
+        .keel_cmd(Some(db.url()), &["upgrade", "--color", "never"])
+        .env("GITHUB_ACTIONS", "true")
+        .run();
+    out.assert_code(1).assert_no_panic();
+    // The message is still there, escaped.
+    out.assert_stderr_has("boom\\x1b[31mRED\\x1b]0;owned\\x07\\r");
+    assert_inert(&out, "::error file=app.py");
+    assert_inert(&out, "::warning::forged");
+}
+
+#[test]
+fn a_file_name_cannot_steer_the_terminal_or_forge_annotations() {
+    let p = Project::new();
+    let up = p.root().join("sql/up");
+    std::fs::write(
+        up.join("x\n::error file=main.rs,line=1::forged annotation\nupgraded 0041"),
+        "",
+    )
+    .unwrap();
+    std::fs::write(
+        up.join("evil\x1b]0;pwned\x07\x1b[31mRED\x1b[0m\rupgraded 0001 fake.sql"),
+        "",
+    )
+    .unwrap();
+    let out = p
+        .keel_cmd(None, &["check", "--offline", "--color", "always"])
+        .env("GITHUB_ACTIONS", "true")
+        .run();
+    out.assert_code(1).assert_no_panic();
+    out.assert_output_has("evil\\x1b]0;pwned\\x07");
+    // keel's own colours (`--color always`) stay; the file's escape sequences do not.
+    assert!(!out.all().contains("\x1b]0;pwned"), "{out}");
+    assert!(!out.all().contains("\x1b[31mRED"), "{out}");
+    assert!(!out.all().contains('\r'), "{out}");
+    let all = out.all();
+    let forged: Vec<&str> = unfenced(&all)
+        .into_iter()
+        .filter(|l| l.trim_start().starts_with("::error file=main.rs"))
+        .collect();
+    assert!(forged.is_empty(), "forged {forged:?}:\n{out}");
+}
