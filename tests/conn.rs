@@ -155,3 +155,68 @@ fn an_empty_database_url_is_refused_not_replaced_by_the_environment() {
         );
     }
 }
+
+/// A listener that accepts connections and never answers: a host that hangs after TCP.
+fn black_hole() -> (std::net::TcpListener, u16) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+/// `connect_timeout` bounds the whole attempt on a host, as in libpq, not only the TCP connect:
+/// a host that accepts and never answers fails with "timeout expired", and the next host of the
+/// list is tried.
+#[test]
+fn connect_timeout_bounds_a_host_that_never_answers() {
+    let (_cluster, port) = password_server();
+    let (_hole, hole) = black_hole();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
+    let limit = std::time::Duration::from_secs(60);
+    let alone = Keel::new(project.path())
+        .url(Some(&format!(
+            "host=127.0.0.1 port={hole} user=pw_user dbname=postgres connect_timeout=2"
+        )))
+        .args(["history"])
+        .timeout(limit)
+        .run();
+    assert_eq!(alone.code, Some(1), "{alone}");
+    assert!(alone.all().contains("timeout expired"), "{alone}");
+    let listed = Keel::new(project.path())
+        .url(Some(&format!(
+            "host=127.0.0.1,127.0.0.1 port={hole},{port} user=pw_user password={PASSWORD} dbname=postgres connect_timeout=2 sslmode=disable"
+        )))
+        .args(["history"])
+        .timeout(limit)
+        .run();
+    assert_eq!(
+        listed.code,
+        Some(0),
+        "the second host was not tried: {listed}"
+    );
+}
+
+/// Every spelling of `sslmode=require` that libpq reads makes keel insist on TLS: against a
+/// server without TLS, each fails as psql does instead of connecting in the clear.
+#[test]
+fn sslmode_require_in_any_spelling_refuses_a_server_without_tls() {
+    let (_cluster, port) = password_server();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
+    let base =
+        format!("host=127.0.0.1 port={port} user=pw_user password={PASSWORD} dbname=postgres");
+    for url in [
+        format!("{base} sslmode = require"),
+        format!("{base} sslmode ='require'"),
+        format!("{base} sslmode=require application_name='nightly sslmode=disable run'"),
+        format!("postgresql://pw_user:{PASSWORD}@127.0.0.1:{port}/postgres?ssl%6Dode=require"),
+        format!("postgresql://pw_user:{PASSWORD}@127.0.0.1:{port}/postgres?ssl=true"),
+    ] {
+        let out = Keel::new(project.path())
+            .url(Some(&url))
+            .args(["history"])
+            .run();
+        assert_eq!(out.code, Some(1), "connected without TLS: {url}\n{out}");
+        assert!(!out.all().contains(PASSWORD), "{out}");
+    }
+}

@@ -4,6 +4,7 @@
 //! setting the URL left unset (libpq's `conninfo_add_defaults`). Nothing here
 //! ever prints a password.
 
+use super::conninfo;
 use super::pgpass;
 use super::tls::{self, SslMode, TlsError};
 use postgres::config::Host;
@@ -250,23 +251,27 @@ impl Target {
             source_name: name,
             message,
         };
-        let (mut config, mut own) = match text {
-            Some(t) => {
-                let (rest, own) = take_own_options(&t);
-                (parse(&rest).map_err(bad)?, own)
-            }
+        let mut pairs = match text {
+            Some(t) => conninfo::parse(&t).map_err(bad)?,
             None => {
-                if !["PGHOST", "PGDATABASE", "PGPORT", "PGUSER", "PGHOSTADDR"]
-                    .iter()
-                    .any(|v| env(v).is_some())
+                if ![
+                    "PGHOST",
+                    "PGDATABASE",
+                    "PGPORT",
+                    "PGUSER",
+                    "PGHOSTADDR",
+                    "PGSERVICE",
+                ]
+                .iter()
+                .any(|v| env(v).is_some())
                 {
                     return dev_db_target();
                 }
-                (Config::new(), HashMap::new())
+                conninfo::Pairs::new()
             }
         };
-        apply_pg_env(&mut config, &mut own, env).map_err(bad)?;
-        apply_tcp_options(&mut config, &own).map_err(bad)?;
+        fill_from_env(&mut pairs, env);
+        let (config, own) = settings(&pairs, env).map_err(bad)?;
         let home = env("HOME").map(PathBuf::from);
         let mode = sslmode(&own).map_err(bad)?;
         let tls = tls::Settings::new(
@@ -331,11 +336,15 @@ impl Target {
         let c = &self.config;
         let count = c.get_hosts().len().max(c.get_hostaddrs().len()).max(1);
         let mut failures = Vec::new();
-        for i in 0..count {
+        let mut order: Vec<usize> = (0..count).collect();
+        if c.get_load_balance_hosts() == postgres::config::LoadBalanceHosts::Random {
+            shuffle(&mut order);
+        }
+        for i in order {
             let one = self.host_config(i);
             let target = describe(&one);
             let endpoint = Endpoint::of(&one);
-            match self.connect_host(one) {
+            match self.connect_host_within_timeout(one) {
                 Ok(client) => return Ok((client, endpoint)),
                 Err(Failure::Tls(error)) => return Err(ConnectError::Tls { target, error }),
                 Err(Failure::Other(message)) => failures.push((target, message)),
@@ -421,6 +430,28 @@ impl Target {
             }
         }
         one
+    }
+
+    /// [`Target::connect_host`] within `connect_timeout`, which in libpq bounds the whole
+    /// attempt on a host (TCP, TLS, authentication), not only the TCP connect the postgres
+    /// crate bounds: a server that accepts the connection and never answers would otherwise
+    /// hold keel for ever, and the next host of a list would never be tried. The attempt runs
+    /// on a thread of its own; one that does not finish in time is abandoned (its socket
+    /// closes when it ends, or with the process).
+    fn connect_host_within_timeout(&self, one: Config) -> Result<Client, Failure> {
+        let Some(limit) = one.get_connect_timeout().copied() else {
+            return self.connect_host(one);
+        };
+        let target = self.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("keel-connect".into())
+            .spawn(move || {
+                let _ = tx.send(target.connect_host(one));
+            })
+            .map_err(|e| Failure::Other(format!("cannot start a connection attempt: {e}")))?;
+        rx.recv_timeout(limit)
+            .unwrap_or_else(|_| Err(Failure::Other("timeout expired".into())))
     }
 
     /// One host, with libpq's sslmode rules: `allow` tries without TLS
@@ -532,10 +563,13 @@ fn dev_db_target() -> Result<Target, ConnectError> {
     };
     let dev = super::cluster::DevDb::new(".").map_err(unusable)?;
     let status = dev.start().map_err(unusable)?;
-    let mut config = parse(&status.url).map_err(|message| ConnectError::BadUrl {
-        source_name: "the dev database record",
-        message,
-    })?;
+    let mut config = conninfo::parse(&status.url)
+        .and_then(|pairs| settings(&pairs, &|_| None))
+        .map(|(config, _)| config)
+        .map_err(|message| ConnectError::BadUrl {
+            source_name: "the dev database record",
+            message,
+        })?;
     config.application_name("keel");
     Ok(Target {
         config,
@@ -621,9 +655,8 @@ pub fn check_url(text: &str) -> Result<(), UrlProblem> {
     if is_blank(text) {
         return Err(UrlProblem::Empty);
     }
-    let (rest, own) = take_own_options(text);
-    let mut config = parse(&rest).map_err(UrlProblem::Invalid)?;
-    apply_tcp_options(&mut config, &own).map_err(UrlProblem::Invalid)?;
+    let pairs = conninfo::parse(text).map_err(UrlProblem::Invalid)?;
+    let (_, own) = settings(&pairs, &|_| None).map_err(UrlProblem::Invalid)?;
     sslmode(&own).map(|_| ()).map_err(UrlProblem::Invalid)
 }
 
@@ -639,158 +672,257 @@ fn sslmode(own: &HashMap<String, String>) -> Result<Option<SslMode>, String> {
     }
 }
 
-/// Takes the options in [`OWN_OPTIONS`] out of a URL or `key=value` string;
-/// the rest goes to the postgres crate's parser.
-fn take_own_options(text: &str) -> (String, HashMap<String, String>) {
-    let mut own = HashMap::new();
-    let url = text.starts_with("postgres://") || text.starts_with("postgresql://");
-    let mut keep = |kv: &str| -> bool {
-        match kv.split_once('=') {
-            Some((k, v)) if OWN_OPTIONS.contains(&k) => {
-                let v = if url {
-                    percent_decode(v)
-                } else {
-                    v.trim_matches('\'').to_string()
-                };
-                own.insert(k.to_string(), v);
-                false
-            }
-            _ => true,
-        }
-    };
-    let rebuilt = if url {
-        match text.split_once('?') {
-            None => text.to_string(),
-            Some((base, query)) => {
-                let rest: Vec<&str> = query.split('&').filter(|kv| keep(kv)).collect();
-                if rest.is_empty() {
-                    base.to_string()
-                } else {
-                    format!("{base}?{}", rest.join("&"))
+/// Fills what the URL left unset from libpq's variables (`conninfo_add_defaults`): a variable
+/// never overrides the URL. `PGREQUIRESSL=1` is libpq's old spelling of `PGSSLMODE=require`.
+fn fill_from_env(pairs: &mut conninfo::Pairs, env: &dyn Fn(&str) -> Option<String>) {
+    for (key, var) in conninfo::KEYWORDS {
+        if let Some(var) = var {
+            if !pairs.contains_key(key) {
+                if let Some(v) = env(var) {
+                    pairs.insert(key, v);
                 }
             }
         }
-    } else {
-        let rest: Vec<&str> = text.split_whitespace().filter(|kv| keep(kv)).collect();
-        rest.join(" ")
-    };
-    (rebuilt, own)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    if !pairs.contains_key("sslmode") {
+        if let Some(v) = env("PGREQUIRESSL") {
+            let mode = if v.starts_with('1') {
+                "require"
+            } else {
+                "prefer"
+            };
+            pairs.insert("sslmode", mode.into());
+        }
+    }
 }
 
-fn parse(text: &str) -> Result<Config, String> {
-    Config::from_str(text).map_err(|e| {
-        // The parser's message may quote the input, which may hold a password.
-        e.to_string()
-            .split(':')
-            .next()
-            .unwrap_or("malformed")
-            .to_string()
-    })
-}
-
-/// Fills what the URL left unset from the libpq variables, then libpq's
-/// defaults (the OS user name; the database named like the user; the
-/// default socket). A variable never overrides the URL.
-fn apply_pg_env(
-    c: &mut Config,
-    own: &mut HashMap<String, String>,
+/// What the settings mean for keel: the postgres crate's `Config`, and the options keel reads
+/// itself ([`OWN_OPTIONS`]). A libpq setting keel cannot honour is an error naming it, never
+/// ignored: ignored, `sslcrl` would accept a revoked certificate, `service` or
+/// `target_session_attrs=primary` another server, `require_auth` a weaker authentication.
+fn settings(
+    pairs: &conninfo::Pairs,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), String> {
-    if c.get_hosts().is_empty() {
-        if let Some(h) = env("PGHOST") {
-            for part in h.split(',') {
-                if part.starts_with('/') {
-                    c.host_path(part);
-                } else {
-                    c.host(part);
-                }
+) -> Result<(Config, HashMap<String, String>), String> {
+    let get = |k: &str| pairs.get(k).map(String::as_str);
+    for (key, value) in pairs {
+        if let Some(why) = unsupported(key, value) {
+            return Err(why);
+        }
+    }
+    let mut c = Config::new();
+    let hosts: Vec<&str> = get("host")
+        .map(|h| h.split(',').collect())
+        .unwrap_or_default();
+    let addrs: Vec<&str> = get("hostaddr")
+        .filter(|a| !a.is_empty())
+        .map(|a| a.split(',').collect())
+        .unwrap_or_default();
+    if !hosts.is_empty() && !addrs.is_empty() && hosts.len() != addrs.len() {
+        return Err(format!(
+            "could not match {} host names to {} hostaddr values",
+            hosts.len(),
+            addrs.len()
+        ));
+    }
+    for h in &hosts {
+        match h.trim() {
+            // An empty entry is libpq's default: the Unix socket.
+            "" => default_host(&mut c),
+            h if h.starts_with('/') => {
+                c.host_path(h);
+            }
+            h => {
+                c.host(h);
             }
         }
     }
-    if c.get_hostaddrs().is_empty() {
-        if let Some(a) = env("PGHOSTADDR") {
-            for part in a.split(',') {
-                let ip = IpAddr::from_str(part.trim())
-                    .map_err(|_| format!("PGHOSTADDR `{part}` is not an IP address"))?;
-                c.hostaddr(ip);
-            }
+    for a in &addrs {
+        let ip = IpAddr::from_str(a.trim())
+            .map_err(|_| format!("could not parse network address \"{a}\""))?;
+        c.hostaddr(ip);
+    }
+    if hosts.is_empty() && addrs.is_empty() {
+        default_host(&mut c);
+    }
+    let count = hosts.len().max(addrs.len()).max(1);
+    if let Some(p) = get("port").filter(|p| !p.is_empty()) {
+        let ports: Vec<&str> = p.split(',').collect();
+        if ports.len() > 1 && ports.len() != count {
+            return Err(format!(
+                "could not match {} port numbers to {count} hosts",
+                ports.len()
+            ));
+        }
+        for part in ports {
+            let port = match part.trim() {
+                "" => 5432,
+                n => n
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("invalid port number: \"{part}\""))?,
+            };
+            c.port(port);
         }
     }
-    if c.get_hosts().is_empty() && c.get_hostaddrs().is_empty() {
-        // libpq's default is the Unix socket; Debian puts it here.
-        let sock = PathBuf::from(DEFAULT_SOCKET_DIR);
-        if sock.exists() {
-            c.host_path(sock);
-        } else {
-            c.host("localhost");
+    let user = match get("user").filter(|u| !u.is_empty()) {
+        Some(u) => u.to_string(),
+        None => os_user(env),
+    };
+    c.user(&user);
+    c.dbname(get("dbname").filter(|d| !d.is_empty()).unwrap_or(&user));
+    // An empty password is none: the password file is asked, as libpq does.
+    if let Some(p) = get("password").filter(|p| !p.is_empty()) {
+        c.password(p);
+    }
+    if let Some(o) = get("options").filter(|o| !o.is_empty()) {
+        c.options(o);
+    }
+    // keel is the fallback_application_name, as psql is psql's.
+    let app = get("application_name")
+        .filter(|a| !a.is_empty())
+        .or(get("fallback_application_name").filter(|a| !a.is_empty()))
+        .unwrap_or("keel");
+    c.application_name(app);
+    use postgres::config::{ChannelBinding, LoadBalanceHosts, SslNegotiation, TargetSessionAttrs};
+    match get("target_session_attrs") {
+        None | Some("any") => c.target_session_attrs(TargetSessionAttrs::Any),
+        Some("read-write") => c.target_session_attrs(TargetSessionAttrs::ReadWrite),
+        Some("read-only") => c.target_session_attrs(TargetSessionAttrs::ReadOnly),
+        Some(v @ ("primary" | "standby" | "prefer-standby")) => {
+            return Err(format!(
+                "target_session_attrs={v} is not supported by keel; read-write and read-only are"
+            ))
         }
+        Some(v) => return Err(format!("invalid target_session_attrs value: \"{v}\"")),
+    };
+    match get("channel_binding") {
+        None | Some("prefer") => c.channel_binding(ChannelBinding::Prefer),
+        Some("disable") => c.channel_binding(ChannelBinding::Disable),
+        Some("require") => c.channel_binding(ChannelBinding::Require),
+        Some(v) => return Err(format!("invalid channel_binding value: \"{v}\"")),
+    };
+    match get("sslnegotiation") {
+        None | Some("postgres") => c.ssl_negotiation(SslNegotiation::Postgres),
+        Some("direct") => c.ssl_negotiation(SslNegotiation::Direct),
+        Some(v) => return Err(format!("invalid sslnegotiation value: \"{v}\"")),
+    };
+    match get("load_balance_hosts") {
+        None | Some("disable") => c.load_balance_hosts(LoadBalanceHosts::Disable),
+        Some("random") => c.load_balance_hosts(LoadBalanceHosts::Random),
+        Some(v) => return Err(format!("invalid load_balance_hosts value: \"{v}\"")),
+    };
+    let own: HashMap<String, String> = pairs
+        .iter()
+        .filter(|(k, _)| OWN_OPTIONS.contains(k))
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    apply_tcp_options(&mut c, &own)?;
+    Ok((c, own))
+}
+
+/// `load_balance_hosts=random`: the hosts in a random order (Fisher-Yates, from the process's
+/// random hash keys).
+fn shuffle(order: &mut [usize]) {
+    use std::hash::{BuildHasher, Hasher};
+    let seed = std::collections::hash_map::RandomState::new();
+    for i in (1..order.len()).rev() {
+        let mut h = seed.build_hasher();
+        h.write_usize(i);
+        let j = (h.finish() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
     }
-    if c.get_ports().is_empty() {
-        if let Some(p) = env("PGPORT") {
-            for part in p.split(',') {
-                c.port(
-                    part.trim()
-                        .parse()
-                        .map_err(|_| format!("PGPORT `{p}` is not a port number"))?,
-                );
-            }
+}
+
+/// libpq's default host: the Unix socket (where Debian puts it), or localhost without one.
+fn default_host(c: &mut Config) {
+    let sock = PathBuf::from(DEFAULT_SOCKET_DIR);
+    if sock.exists() {
+        c.host_path(sock);
+    } else {
+        c.host("localhost");
+    }
+}
+
+/// libpq's default user: the name of the effective OS user (`pg_fe_getusername`), not `$USER`,
+/// which `su` or a container may leave pointing at someone else.
+fn os_user(env: &dyn Fn(&str) -> Option<String>) -> String {
+    effective_user_name()
+        .or_else(|| env("USER"))
+        .unwrap_or_else(|| "postgres".into())
+}
+
+fn effective_user_name() -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both ours and sized as passed; the
+    // name it points at lives in `buf`, read before `buf` is dropped.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            libc::geteuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        );
+        if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return None;
         }
+        std::ffi::CStr::from_ptr(pwd.pw_name)
+            .to_str()
+            .ok()
+            .map(str::to_string)
     }
-    if c.get_user().is_none() {
-        let user = env("PGUSER")
-            .or_else(|| env("USER"))
-            .unwrap_or_else(|| "postgres".into());
-        c.user(&user);
-    }
-    if c.get_dbname().is_none() {
-        let db =
-            env("PGDATABASE").unwrap_or_else(|| c.get_user().unwrap_or("postgres").to_string());
-        c.dbname(&db);
-    }
-    if c.get_password().is_none() {
-        if let Some(p) = env("PGPASSWORD") {
-            c.password(p);
+}
+
+/// Why keel cannot honour `key=value`, a libpq setting, if it cannot. A setting that is a
+/// check the client makes (a revocation list, `require_auth`, `requirepeer`) or that chooses
+/// the server (`service`) is refused: ignored, it would weaken the connection or change where
+/// it goes. Settings that only matter to something keel never does are accepted: GSSAPI
+/// names without GSSAPI encryption, compression libpq itself no longer does, a client
+/// certificate offered (`sslcert`, `sslkey`: a server that requires one refuses keel with its
+/// own message), and `client_encoding` (keel's files are UTF-8, and it always speaks UTF8).
+fn unsupported(key: &str, value: &str) -> Option<String> {
+    let v = value.trim();
+    let refuse = |why: &str| {
+        Some(format!(
+            "connection option \"{key}\" is not supported by keel: {why}"
+        ))
+    };
+    match key {
+        "service" => Some(
+            "connection services (service=, PGSERVICE) are not supported by keel: give the settings in the URL or the PG* variables".into(),
+        ),
+        "sslcertmode" if !matches!(v, "disable" | "allow") => {
+            refuse("keel cannot present a client certificate")
         }
-    }
-    if c.get_application_name().is_none() {
-        // keel is the fallback_application_name, as psql is psql's.
-        let name = env("PGAPPNAME").unwrap_or_else(|| "keel".into());
-        c.application_name(&name);
-    }
-    for (key, var) in [
-        ("sslmode", "PGSSLMODE"),
-        ("sslrootcert", "PGSSLROOTCERT"),
-        ("passfile", "PGPASSFILE"),
-        ("connect_timeout", "PGCONNECT_TIMEOUT"),
-    ] {
-        if !own.contains_key(key) {
-            if let Some(v) = env(var) {
-                own.insert(key.to_string(), v);
-            }
+        "sslcrl" | "sslcrldir" => refuse("keel cannot check certificate revocation lists"),
+        "sslkeylogfile" => refuse("keel does not write TLS key logs"),
+        "sslsni" if v != "1" => refuse("keel always sends the host name (SNI)"),
+        "requirepeer" => refuse("keel cannot check the server process's OS user"),
+        "require_auth" => refuse("keel cannot restrict the server's authentication methods"),
+        "ssl_min_protocol_version" if !matches!(v, "" | "TLSv1" | "TLSv1.1" | "TLSv1.2") => {
+            refuse("keel accepts TLS 1.2 and 1.3")
         }
+        "ssl_max_protocol_version" if !matches!(v, "" | "TLSv1.3") => {
+            refuse("keel accepts TLS 1.2 and 1.3")
+        }
+        "min_protocol_version" | "max_protocol_version" if !matches!(v, "" | "3.0") => {
+            refuse("keel speaks protocol 3.0")
+        }
+        "gssencmode" if v == "require" => refuse("keel has no GSSAPI encryption"),
+        "gssencmode" if !matches!(v, "disable" | "prefer") => {
+            Some(format!("invalid gssencmode value: \"{value}\""))
+        }
+        "replication" if !matches!(v, "" | "0" | "false" | "off" | "no") => {
+            refuse("keel is not a replication client")
+        }
+        "scram_client_key" | "scram_server_key" | "oauth_issuer" | "oauth_client_id"
+        | "oauth_client_secret" | "oauth_scope" => refuse("keel does not support this authentication"),
+        _ => None,
     }
-    Ok(())
 }
 
 /// libpq's integer options: surrounding spaces allowed, nothing else
@@ -950,6 +1082,11 @@ mod tests {
         assert!(!format!("{t:?}").contains("s3cret"));
     }
 
+    fn parse(text: &str) -> Result<Config, String> {
+        let pairs = conninfo::parse(text)?;
+        settings(&pairs, &|_| None).map(|(c, _)| c)
+    }
+
     #[test]
     fn socket_urls() {
         let c = parse("postgresql:///app?host=%2Ftmp%2Fsock&port=5433").unwrap();
@@ -965,19 +1102,165 @@ mod tests {
         assert!(!e.contains("pw"), "{e}");
     }
 
+    /// Every spelling of sslmode that libpq reads reaches keel's TLS settings: none of them
+    /// can leave keel at the default `prefer` while the URL asks for more.
     #[test]
-    fn own_options_are_taken_out() {
-        let (rest, own) = take_own_options(
-            "postgresql://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=x&tcp_user_timeout=500",
+    fn sslmode_in_any_spelling_is_the_sslmode() {
+        for text in [
+            "host=h dbname=d sslmode = require",
+            "host=h dbname=d sslmode ='require'",
+            "host=h dbname=d sslmode= require",
+            "postgresql://u@h/d?ssl%6Dode=require",
+            "postgresql://u@h/d?ssl=true",
+            "host=h requiressl=1",
+            "host=h sslmode=require application_name='nightly sslmode=disable run'",
+        ] {
+            let t = resolve(Some(text), &[]).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(t.tls.mode, SslMode::Require, "{text}");
+        }
+        let t = resolve(
+            Some("host=h sslmode=verify-full options='-c sslmode=disable -c work_mem=64MB'"),
+            &[("HOME", "/home/u")],
+        )
+        .unwrap();
+        assert_eq!(t.tls.mode, SslMode::VerifyFull);
+        assert_eq!(
+            t.config.get_options(),
+            Some("-c sslmode=disable -c work_mem=64MB")
         );
-        assert_eq!(rest, "postgresql://u@h/db?application_name=x");
-        assert_eq!(own["sslmode"], "verify-full");
-        assert_eq!(own["sslrootcert"], "/etc/ca.pem");
-        assert_eq!(own["tcp_user_timeout"], "500");
-        let (rest, own) = take_own_options("host=h dbname=d sslmode=require keepalives_count=3");
-        assert_eq!(rest, "host=h dbname=d");
-        assert_eq!(own["sslmode"], "require");
-        assert_eq!(own["keepalives_count"], "3");
+        // A leading blank makes it no URL, as in libpq: an error, not a URL without its query.
+        let e = resolve(Some(" postgresql://u@h/d?sslmode=require"), &[]).unwrap_err();
+        assert!(e.to_string().contains("invalid connection option"), "{e}");
+    }
+
+    /// An `@` in the query is part of a value, never the end of the user name: keel goes to the
+    /// host the URL names, and no part of the password becomes a host name.
+    #[test]
+    fn an_at_sign_after_the_host_is_no_user_name() {
+        let t = resolve(
+            Some("postgresql://localhost:54322/appdb?user=app@%2Ftmp%2Fsock:1"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(t.config.get_hosts(), &[Host::Tcp("localhost".into())]);
+        assert_eq!(t.config.get_ports(), &[54322]);
+        assert_eq!(t.config.get_user(), Some("app@/tmp/sock:1"));
+        let t = resolve(
+            Some("postgresql://127.0.0.1:54321/appdb?user=app&password=Sekr1t@TAILSECRET"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(t.config.get_hosts(), &[Host::Tcp("127.0.0.1".into())]);
+        assert!(!t.describe().contains("TAILSECRET"));
+    }
+
+    /// What libpq refuses, keel refuses, naming the option; what keel cannot honour it refuses
+    /// instead of ignoring.
+    #[test]
+    fn settings_libpq_refuses_or_keel_cannot_honour_are_errors() {
+        for (text, vars, message) in [
+            (
+                Some(" = host=db.prod.example"),
+                &[][..],
+                "invalid connection option \"\"",
+            ),
+            (
+                Some("host=/s port=1 dbname=d =junk"),
+                &[],
+                "invalid connection option \"\"",
+            ),
+            (
+                Some("host=/s bogus=1"),
+                &[],
+                "invalid connection option \"bogus\"",
+            ),
+            (
+                Some("postgresql://h/d?bogus=1"),
+                &[],
+                "invalid URI query parameter: \"bogus\"",
+            ),
+            (
+                Some("host=a,b,c port=1,2"),
+                &[],
+                "could not match 2 port numbers to 3 hosts",
+            ),
+            (
+                Some("host=a,b hostaddr=127.0.0.1"),
+                &[],
+                "could not match 2 host names to 1 hostaddr values",
+            ),
+            (Some("host=h service=prod"), &[], "connection services"),
+            (None, &[("PGSERVICE", "prod")][..], "connection services"),
+            (
+                Some("host=h"),
+                &[("PGSERVICE", "prod")],
+                "connection services",
+            ),
+            (
+                Some("host=h sslcrl=/c.pem"),
+                &[],
+                "\"sslcrl\" is not supported",
+            ),
+            (
+                Some("host=h"),
+                &[("PGSSLCRL", "/c.pem")],
+                "\"sslcrl\" is not supported",
+            ),
+            (
+                Some("host=h sslcertmode=require"),
+                &[],
+                "\"sslcertmode\" is not supported",
+            ),
+            (
+                Some("host=h"),
+                &[("PGGSSENCMODE", "require")],
+                "\"gssencmode\" is not supported",
+            ),
+            (
+                Some("host=h target_session_attrs=primary"),
+                &[],
+                "target_session_attrs=primary is not supported",
+            ),
+            (
+                Some("host=h require_auth=scram-sha-256"),
+                &[],
+                "\"require_auth\" is not supported",
+            ),
+        ] {
+            let e = resolve(text, vars).expect_err(&format!("{text:?} {vars:?}"));
+            assert!(e.to_string().contains(message), "{text:?} {vars:?}: {e}");
+        }
+    }
+
+    /// The variables libpq reads for the settings keel honours fill what the URL left unset.
+    #[test]
+    fn more_pg_variables_fill_what_is_unset() {
+        let t = resolve(
+            Some("host=h dbname=d user=u"),
+            &[
+                ("PGOPTIONS", "-c search_path=tenant1"),
+                ("PGTARGETSESSIONATTRS", "read-write"),
+                ("PGCHANNELBINDING", "require"),
+                ("PGREQUIRESSL", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(t.config.get_options(), Some("-c search_path=tenant1"));
+        assert_eq!(
+            t.config.get_target_session_attrs(),
+            postgres::config::TargetSessionAttrs::ReadWrite
+        );
+        assert_eq!(
+            t.config.get_channel_binding(),
+            postgres::config::ChannelBinding::Require
+        );
+        assert_eq!(t.tls.mode, SslMode::Require);
+        // The default user is the effective OS user, not $USER.
+        let t = resolve(Some("host=h"), &[("USER", "someone-else")]).unwrap();
+        assert_eq!(t.config.get_user(), effective_user_name().as_deref());
+        // An empty password is none (the password file is asked).
+        let t = resolve(Some("postgresql://pp:@h/d"), &[]).unwrap();
+        assert_eq!(t.config.get_password(), None);
     }
 
     /// Every PG* variable keel reads fills only what the URL left unset.

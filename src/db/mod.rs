@@ -6,6 +6,7 @@ pub mod blockers;
 pub mod catalog;
 pub mod cluster;
 pub mod connect;
+pub mod conninfo;
 pub mod fleet;
 pub mod history;
 pub mod lock;
