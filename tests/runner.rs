@@ -15,7 +15,9 @@ use std::fs;
 use std::time::Duration;
 
 use common::{fresh_db, TestDb};
-use support::{line_col, numbers, relation_exists, schema_exists, versions, wait_until, Project};
+use support::{
+    line_col, numbers, relation_exists, schema_exists, versions, wait_until, Project, Run,
+};
 
 /// Three migrations in the spirit of Alembic's tutorial: tables with defaults, constraints and
 /// indexes, then a column added later.
@@ -1461,6 +1463,56 @@ fn progress_lines_quiet_and_json() {
     assert!(events[..5].iter().all(|e| e["event"] == "applied"));
     assert_eq!(events[5]["event"], "summary");
     assert_eq!(events[5]["steps"], 5);
+}
+
+/// In JSON, a failed run says what failed and where, on its own line before the `error`
+/// document: the statement's file, line, SQLSTATE and message, or the file's syntax error.
+#[test]
+fn a_failed_run_in_json_names_the_statement_and_the_file() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(
+        1,
+        "bad_insert",
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1),\n (nosuchcol);\n",
+        "DROP TABLE t;\n",
+    )
+    .seal();
+    let lines = |run: &Run| -> Vec<serde_json::Value> {
+        run.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}\n{run}")))
+            .collect()
+    };
+    let run = p.keel(url, &["--format", "json", "upgrade"]);
+    run.assert_code(1);
+    let events = lines(&run);
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "diagnostic")
+        .unwrap_or_else(|| panic!("no diagnostic line: {run}"));
+    assert_eq!(failed["code"], "statement-failed", "{run}");
+    assert_eq!(failed["path"], "sql/up/0001_bad_insert.sql", "{run}");
+    assert_eq!(failed["line"], 4, "{run}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("42703"),
+        "{run}"
+    );
+    assert!(events.last().unwrap()["error"].is_string(), "{run}");
+
+    std::fs::write(p.up_path(1, "bad_insert"), "SELEC 1;\n").unwrap();
+    p.seal();
+    let run = p.keel(url, &["--format", "json", "upgrade"]);
+    run.assert_code(1);
+    let events = lines(&run);
+    assert!(
+        events.iter().any(|e| e["event"] == "diagnostic"
+            && e["severity"] == "error"
+            && e["path"] == "sql/up/0001_bad_insert.sql"
+            && e["line"] == 2),
+        "{run}"
+    );
 }
 
 /// A failed `CREATE INDEX CONCURRENTLY` leaves an INVALID index; `check`

@@ -94,11 +94,27 @@ impl From<migrate::Error> for Failure {
 pub struct Render<'c> {
     ctx: &'c Context,
     spinner: Option<crate::report::spinner::Spinner>,
+    /// The command prints JSON lines (`upgrade`, `downgrade`, `stamp`): diagnostics are lines
+    /// of their own. A command that prints one document puts them in it.
+    json_lines: bool,
 }
 
 impl<'c> Render<'c> {
     pub fn new(ctx: &'c Context) -> Render<'c> {
-        Render { ctx, spinner: None }
+        Render {
+            ctx,
+            spinner: None,
+            json_lines: false,
+        }
+    }
+
+    /// For a command whose JSON is a line per event.
+    pub fn lines(ctx: &'c Context) -> Render<'c> {
+        Render {
+            ctx,
+            spinner: None,
+            json_lines: true,
+        }
     }
 }
 
@@ -124,7 +140,15 @@ impl Sink for Render<'_> {
             Event::WaitingForLock(holder) => {
                 r.note(format!("waiting for the migration lock held by {holder}"))
             }
-            Event::Diagnostics(diags) => r.diagnostics(diags),
+            Event::Diagnostics(diags) => {
+                r.diagnostics(diags);
+                // In JSON the run's lines carry them: what failed, where, and why.
+                if r.json_output() && self.json_lines {
+                    for d in diags {
+                        r.json(&json::RunEvent::Diagnostic(d));
+                    }
+                }
+            }
             Event::StepStarted(step) => {
                 if !r.quiet && !r.json_output() {
                     let verb = match step.direction {

@@ -18,7 +18,7 @@ pub fn stamp(ctx: &Context, a: StampArgs) -> Result<(), Failure> {
         database: a.run.database(ctx),
         target: a.target,
     };
-    let report = migrate::stamp(&req, &mut Render::new(ctx))?;
+    let report = migrate::stamp(&req, &mut Render::lines(ctx))?;
     let (from, to) = (
         version_text(report.from.as_ref()),
         version_text(report.to.as_ref()),

@@ -65,7 +65,7 @@ fn move_to(
         return Ok(());
     }
     let report = {
-        let mut sink = Render::new(ctx);
+        let mut sink = Render::lines(ctx);
         migrate::run(&req, &mut sink)?
         // The sink is dropped here: a spinner's line is cleared before the summary.
     };

@@ -474,6 +474,9 @@ pub struct HistoryRow<'a> {
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum RunEvent<'a> {
+    /// A finding about the files or a statement, as it is reported: a validation error, the
+    /// statement that failed (its file, line, SQLSTATE and message), a warning.
+    Diagnostic(&'a Diagnostic),
     Applied(Step<'a>),
     Reverted(Step<'a>),
     Retrying(Retrying<'a>),
@@ -1044,6 +1047,7 @@ mod tests {
             ),
             ("applied", value(&applied)),
             ("applied event", value(RunEvent::Applied(step()))),
+            ("diagnostic event", value(RunEvent::Diagnostic(&d))),
             ("reverted", value(RunEvent::Reverted(step()))),
             ("fleet target", value(fleet_target())),
             ("fleet summary", value(fleet_summary())),
