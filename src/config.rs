@@ -224,6 +224,31 @@ pub struct Overrides {
     pub lock_timeout: Option<u64>,
 }
 
+/// Whether `dir`, the `dir` of the `keel.toml` in `root`, stays inside `root`: relative,
+/// without `..`, and (when it exists) not a link that resolves elsewhere.
+fn inside_project(root: &Path, dir: &Path) -> Result<(), String> {
+    use std::path::Component;
+    let leaves = || {
+        format!(
+            "`{}` leads out of the project (the folder of keel.toml); give a folder inside it, or pass --dir or KEEL_DIR to use another",
+            dir.display()
+        )
+    };
+    if dir
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(leaves());
+    }
+    let full = root.join(dir);
+    if let (Ok(real), Ok(project)) = (std::fs::canonicalize(&full), std::fs::canonicalize(root)) {
+        if !real.starts_with(&project) {
+            return Err(leaves());
+        }
+    }
+    Ok(())
+}
+
 impl Config {
     /// Reads `keel.toml` from `root` if it exists and applies the environment
     /// (`KEEL_DIR`, `KEEL_HISTORY_SCHEMA`, `KEEL_LOCK_TIMEOUT`) and `overrides`.
@@ -259,6 +284,15 @@ impl Config {
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
         let mut config = Config::default();
+        // The file comes with the repository, which someone else may write: its `dir` may not
+        // lead out of the project (`--dir` and KEEL_DIR, which the user gives, may).
+        let from_file = file.dir.is_some() && env("KEEL_DIR").is_none() && overrides.dir.is_none();
+        if let Some(d) = file.dir.as_ref().filter(|_| from_file) {
+            inside_project(root, d).map_err(|message| ConfigError::Value {
+                name: format!("`dir` in {}", path.display()),
+                message,
+            })?;
+        }
         if let Some(d) = file.dir {
             // Relative to the file's folder; `./sql` would show in every path.
             config.dir = if root == Path::new(".") {
@@ -430,6 +464,39 @@ fn toml_string(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_dir_from_keel_toml_stays_in_the_project_unless_the_user_says_otherwise() {
+        use super::*;
+        let tmp = tempfile::tempdir().unwrap();
+        let project = tmp.path().join("p");
+        std::fs::create_dir_all(project.join("sql")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("victim/sql")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("victim/sql"), project.join("linked")).unwrap();
+        for (dir, ok) in [
+            ("sql", true),
+            ("./sql", true),
+            ("db/migrations", true),
+            ("../victim/sql", false),
+            ("/etc", false),
+            ("sql/../../victim/sql", false),
+            ("linked", false),
+        ] {
+            std::fs::write(project.join("keel.toml"), format!("dir = \"{dir}\"\n")).unwrap();
+            let loaded = Config::load_file(&project, &Overrides::default());
+            assert_eq!(loaded.is_ok(), ok, "{dir}: {loaded:?}");
+            if !ok {
+                let e = loaded.unwrap_err().to_string();
+                assert!(e.contains("leads out of the project"), "{e}");
+                // --dir, given by the user, may go anywhere.
+                let o = Overrides {
+                    dir: Some(tmp.path().join("victim/sql")),
+                    ..Overrides::default()
+                };
+                Config::load_file(&project, &o).unwrap();
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -579,3 +579,61 @@ fn special_keel_toml_is_an_error_and_does_not_block() {
         assert!(out.stderr.contains("not a regular file"), "{out:#?}");
     }
 }
+
+/// `keel revision` writes only inside the migrations folder: a linked `up/` that leaves it is
+/// refused before anything is created, and a keel.toml `dir` that leads out of the project is
+/// a configuration error (a `--dir` the user gives may go anywhere).
+#[test]
+fn revision_never_writes_out_of_the_project() {
+    let (_tmp, dir) = project();
+    let outside = tempfile::tempdir().unwrap();
+    fs::remove_dir_all(dir.join("sql/up")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.join("sql/up")).unwrap();
+    let out = keel(&dir, &["revision", "-m", "evil"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("does not write through it"), "{out}");
+    assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0, "{out}");
+
+    fs::remove_file(dir.join("sql/up")).unwrap();
+    fs::write(
+        dir.join("keel.toml"),
+        format!("dir = \"{}\"\n", outside.path().display()),
+    )
+    .unwrap();
+    let out = keel(&dir, &["revision", "-m", "evil"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("leads out of the project"), "{out}");
+    assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0, "{out}");
+}
+
+/// Revisions made at the same moment get different versions.
+#[test]
+fn concurrent_revisions_get_different_versions() {
+    let (_tmp, dir) = project();
+    let runs: Vec<std::process::Child> = (0..8)
+        .map(|i| {
+            Keel::new(&dir)
+                .args(["revision", "-m", &format!("msg{i}")])
+                .command()
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut r in runs {
+        assert!(r.wait().unwrap().success());
+    }
+    let mut versions: Vec<String> = fs::read_dir(dir.join("sql/up"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy()[..4].to_string())
+        .collect();
+    versions.sort();
+    let all = versions.len();
+    versions.dedup();
+    assert_eq!((all, versions.len()), (8, 8), "{versions:?}");
+    // Empty files are errors of their own; two files of one version are not among them.
+    let check = keel(&dir, &["check", "--offline"]);
+    assert!(!check.all().contains("duplicate-version"), "{check}");
+    assert!(check.all().contains("checked 8 migrations"), "{check}");
+}

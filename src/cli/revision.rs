@@ -17,6 +17,34 @@ pub struct RevisionArgs {
 
 pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
     let dir = &ctx.config.dir;
+    if args.message.trim().is_empty() {
+        return Err(Failure::usage(
+            "the message is empty",
+            Some("say what the migration does: `keel revision -m \"add items\"`".to_string()),
+        ));
+    }
+    let up_dir = dir.join("up");
+    let down_dir = dir.join("down");
+    for d in [&up_dir, &down_dir] {
+        // A linked folder that leaves the migrations folder is not written through (keel
+        // would not read it back either).
+        if std::fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink()) {
+            if let Some(why) = crate::project::layout::Root::of(dir).refuses(d) {
+                return Err(Failure::failed(
+                    format!(
+                        "`{}`: {why}; keel revision does not write through it",
+                        d.display()
+                    ),
+                    Some("make it a folder of the migrations folder".to_string()),
+                ));
+            }
+        }
+        std::fs::create_dir_all(d)
+            .map_err(|e| Failure::failed(format!("cannot create `{}`: {e}", d.display()), None))?;
+    }
+    // Two `keel revision` at once would both take the next number: the second waits for the
+    // first (a lock on the up folder itself, released when keel ends).
+    let _lock = lock_folder(&up_dir)?;
     let existing = match project::load(dir) {
         Ok(l) => Some(l),
         Err(project::ProjectError::NotFound(_)) => None,
@@ -31,12 +59,6 @@ pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
         }
         None => (1, 4),
     };
-    if args.message.trim().is_empty() {
-        return Err(Failure::usage(
-            "the message is empty",
-            Some("say what the migration does: `keel revision -m \"add items\"`".to_string()),
-        ));
-    }
     let version = Version::with_width(next, width);
     if version.width() > 20 {
         return Err(Failure::failed(
@@ -48,12 +70,6 @@ pub fn run(ctx: &Context, args: RevisionArgs) -> Result<(), Failure> {
         ));
     }
     let name = format!("{}_{}.sql", version, slug(&args.message));
-    let up_dir = dir.join("up");
-    let down_dir = dir.join("down");
-    for d in [&up_dir, &down_dir] {
-        std::fs::create_dir_all(d)
-            .map_err(|e| Failure::failed(format!("cannot create `{}`: {e}", d.display()), None))?;
-    }
     let extra: &[&str] = if args.no_transaction {
         &["transaction off"]
     } else {
@@ -98,6 +114,25 @@ fn highest_version_on_disk(dir: &std::path::Path) -> Option<u128> {
                 .map(|(v, _)| v.number())
         })
         .max()
+}
+
+/// Holds an exclusive `flock` on the folder `dir` while the returned file is open.
+fn lock_folder(dir: &std::path::Path) -> Result<std::fs::File, Failure> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(dir)
+        .map_err(|e| Failure::failed(format!("cannot open `{}`: {e}", dir.display()), None))?;
+    // SAFETY: flock(2) on a descriptor we own; no memory involved.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(Failure::failed(
+            format!(
+                "cannot lock `{}`: {}",
+                dir.display(),
+                std::io::Error::last_os_error()
+            ),
+            None,
+        ));
+    }
+    Ok(f)
 }
 
 /// Creates `path`, refusing to overwrite anything.

@@ -320,17 +320,17 @@ fn stray(path: &Path) -> Diagnostic {
 /// canonical path, when it has one. `keel import` holds another tool's
 /// migrations folder to the same boundary.
 #[derive(Debug)]
-pub(crate) struct Root(Option<PathBuf>);
+pub struct Root(Option<PathBuf>);
 
 impl Root {
-    pub(crate) fn of(dir: &Path) -> Root {
+    pub fn of(dir: &Path) -> Root {
         Root(std::fs::canonicalize(dir).ok())
     }
 
     /// `None` when `path` resolves inside the folder, else why it may not be
     /// read. Only called for symbolic links and the sub-folders themselves:
     /// resolving every plain file would cost a walk of its ancestors.
-    pub(crate) fn refuses(&self, path: &Path) -> Option<String> {
+    pub fn refuses(&self, path: &Path) -> Option<String> {
         let root = self.0.as_ref()?;
         match std::fs::canonicalize(path) {
             Ok(real) if real.starts_with(root) => None,
