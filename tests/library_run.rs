@@ -289,3 +289,80 @@ fn a_caller_can_stop_a_run_and_nothing_is_left_running_or_applied() {
         .get(0);
     assert_eq!(table, None);
 }
+
+/// `upgrade --sql` for a database keel never ran on carries keel's history schema, written as
+/// keel writes it (refinery's rows included): psql runs the script, and keel then finds the
+/// database at head with the history a run leaves. A dirty database gets no script, as it
+/// gets no run.
+#[test]
+fn the_printed_script_runs_on_a_new_database_and_refuses_a_dirty_one() {
+    let project = tempfile::tempdir().unwrap();
+    let sql = project.path().join("sql");
+    write_pair(
+        &sql,
+        "0001_a",
+        "CREATE TABLE a (id int);\n",
+        "DROP TABLE a;\n",
+    );
+    write_pair(
+        &sql,
+        "0002_b",
+        "CREATE TABLE b (id int);\n",
+        "DROP TABLE b;\n",
+    );
+    let (printed, ran) = (common::fresh_db(), common::fresh_db());
+    let script = migrate::render_sql(
+        &request(&sql, printed.url(), Direction::Up, "head"),
+        &mut (),
+    )
+    .expect("--sql");
+    let path = project.path().join("upgrade.sql");
+    std::fs::write(&path, &script).unwrap();
+    let psql = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(&path)
+        .arg(printed.url())
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}\n{script}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    migrate::run(&request(&sql, ran.url(), Direction::Up, "head"), &mut ()).unwrap();
+    let again = migrate::run(
+        &request(&sql, printed.url(), Direction::Up, "head"),
+        &mut (),
+    )
+    .expect("keel takes the printed history as its own");
+    assert_eq!(again.steps, 0, "nothing left to run");
+    let rows = |db: &common::TestDb, sql: &str| -> Vec<String> {
+        db.connect()
+            .query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    for query in [
+        "SELECT version || ' ' || name || ' ' || checksum FROM keel.schema_history ORDER BY version",
+        "SELECT version::text || ' ' || name || ' ' || up_checksum FROM keel.versions ORDER BY version",
+        "SELECT applied::text || ' ' || hash_sum::text FROM keel.summary",
+    ] {
+        assert_eq!(rows(&printed, query), rows(&ran, query), "{query}");
+    }
+
+    printed
+        .connect()
+        .execute(
+            "UPDATE keel.versions SET dirty = true WHERE version = 2",
+            &[],
+        )
+        .unwrap();
+    let err = migrate::render_sql(
+        &request(&sql, printed.url(), Direction::Down, "base"),
+        &mut (),
+    )
+    .expect_err("a dirty database gets no script");
+    assert!(err.to_string().contains("dirty"), "{err}");
+}

@@ -230,13 +230,22 @@ pub fn run(req: &Request, sink: &mut dyn Sink) -> Result<Report, Error> {
 pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
     let (project, _) = load(&req.database.config, sink)?;
     let target = parse_target(&req.target, &project)?;
-    let applied = match open_optional(
+    let schema = &req.database.config.history_schema;
+    // What a run would refuse, the script refuses: a dirty database, an applied file changed
+    // in substance. A database keel never ran on (or none at all) gets keel's schema first.
+    let (applied, setup) = match open_optional(
         &req.database.config,
         req.database.database_url.as_deref(),
         sink,
     )? {
-        Some(mut s) => s.applied(false, &project)?,
-        None => Vec::new(),
+        Some(mut s) => {
+            let applied = s.applied(false, &project)?;
+            refuse_dirty(&applied, &project)?;
+            guard::refuse_drift(&mut s, &project, &applied, sink)?;
+            let fresh = !crate::db::history::exists(&mut s, schema)?;
+            (applied, fresh)
+        }
+        None => (Vec::new(), true),
     };
     let plan = plan_for(&project, &applied, &target, req.direction)?;
     let texts = plan
@@ -258,15 +267,17 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Reported);
     }
-    let script = run::render_sql(
-        &plan,
-        &req.database.config.history_schema,
-        req.per_migration,
-        &req.database.config.ddl,
-    )
-    .map_err(|d| changed_during_run(&d, sink))?;
+    let script = run::render_sql(&plan, schema, req.per_migration, &req.database.config.ddl)
+        .map_err(|d| changed_during_run(&d, sink))?;
+    let setup = match setup && !plan.steps.is_empty() {
+        true => format!(
+            "-- keel's history schema, which this database does not have yet\nBEGIN;\n{}COMMIT;\n\n",
+            crate::db::history::render_setup(schema)?
+        ),
+        false => String::new(),
+    };
     Ok(format!(
-        "-- keel {} {} -> {}\n{script}",
+        "-- keel {} {} -> {}\n{setup}{script}",
         command(req.direction),
         version_text(plan.from.as_ref()),
         version_text(plan.to.as_ref()),

@@ -27,7 +27,7 @@ fn history_missing(e: &postgres::Error) -> bool {
 
 pub use copy::{insert, Batch};
 pub use events::{client_host, log_event, Event};
-pub use schema::{ensure, exists};
+pub use schema::{ensure, exists, render_setup};
 pub use summary::{
     checksum_digest, checksums_hash, summary, version_hash, versions_digest, ChecksumDigest,
     Summary,

@@ -279,6 +279,33 @@ pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError
     Ok(())
 }
 
+/// The history schema created from nothing, as SQL a script can carry: what [`ensure`] does on
+/// a database keel never ran on, refinery's own table and rows written as refinery writes them
+/// (its checksums, and `applied_on` in RFC 3339), so that a later keel finds the schema current
+/// and refinery finds nothing diverging. `upgrade --sql` prints it for such a database.
+pub fn render_setup(schema: &str) -> Result<String, DbError> {
+    let table = format!("{schema}.{REFINERY_TABLE}");
+    let mut out = format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema};\n\
+         CREATE TABLE IF NOT EXISTS {table}(\n    version INT4 PRIMARY KEY,\n    name VARCHAR(255),\n    \
+         applied_on VARCHAR(255),\n    checksum VARCHAR(255));\n"
+    );
+    for (name, sql) in HISTORY_MIGRATIONS {
+        let text = history_sql(sql, schema);
+        let m = refinery::Migration::unapplied(name, &text)
+            .map_err(|e| DbError::Other(format!("history schema migrations: {e}")))?;
+        out.push_str(text.trim());
+        out.push_str(&format!(
+            "\nINSERT INTO {table} (version, name, applied_on, checksum) VALUES ({}, '{}', \
+             to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '{}');\n",
+            m.version(),
+            m.name(),
+            m.checksum()
+        ));
+    }
+    Ok(out)
+}
+
 /// True when the history schema exists (read-only commands must not
 /// create it).
 pub fn exists(conn: &mut impl crate::db::Connection, schema: &str) -> Result<bool, DbError> {
