@@ -95,10 +95,15 @@ pub fn database_diagnostics(
                     d.dirty_statement.unwrap_or(0)
                 ),
             )
-            .with_hint(format!(
-                "finish or undo that statement by hand, then `keel repair {}`",
-                d.version.number()
-            )),
+            .with_hint({
+                let down = d.dirty_direction == Some(crate::plan::Direction::Down);
+                format!(
+                    "finish the rest by hand and run `keel repair {v}` (it is then recorded as {}), or undo what ran and run `keel repair {v} --undone` (recorded as {})",
+                    if down { "reverted" } else { "applied" },
+                    if down { "still applied" } else { "not applied" },
+                    v = d.version.number()
+                )
+            }),
         );
     }
     let current = applied.iter().map(|a| &a.version).max();
@@ -121,7 +126,7 @@ pub fn database_diagnostics(
                     ),
                 )
                 .with_path(&m.path(crate::project::FileKind::Up))
-                .with_hint("give it a version above the newest applied one, or apply it by hand and `keel stamp` it"),
+                .with_hint(crate::plan::out_of_order_hint(project, Some(&m.version))),
             );
         }
     }

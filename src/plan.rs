@@ -93,7 +93,7 @@ impl PlanError {
             }
             PlanError::WrongTarget { .. } => "downgrade takes base, a version or -N".into(),
             PlanError::TooFar { .. } => "`keel history` shows what is applied and pending".into(),
-            PlanError::OutOfOrder { .. } => "give the new migration a version above the newest applied one (`keel revision` does), or apply it by hand and `keel stamp` it".into(),
+            PlanError::OutOfOrder { pending, .. } => out_of_order_hint(project, pending.first()),
             PlanError::MissingFiles { .. } => "restore the files from version control; keel will not revert what it cannot read".into(),
             PlanError::Irreversible { path, .. } => format!("the down file `{path}` cannot undo this migration; downgrade to a later version, or restore from a backup"),
         }
@@ -325,6 +325,28 @@ fn target_text(t: &Target) -> String {
         Target::Relative(n) if *n > 0 => format!("+{n}"),
         Target::Relative(n) => n.to_string(),
     }
+}
+
+/// How to run a version that is older than the newest applied one: renumber it above, or
+/// revert to the version before it and upgrade again, which runs everything in order.
+/// (`keel stamp` would not do: it records exactly the versions up to its target, and would
+/// unrecord the newer ones.)
+pub fn out_of_order_hint(project: &Project, pending: Option<&Version>) -> String {
+    let before = pending.and_then(|p| {
+        project
+            .migrations
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| v < p)
+            .max()
+    });
+    let back = match before {
+        Some(v) => format!("`keel downgrade {}`", v.number()),
+        None => "`keel downgrade base`".to_string(),
+    };
+    format!(
+        "give it a version above the newest applied one (rename both files; `keel revision` numbers new ones so), or run {back} and `keel upgrade`, which reverts the newer versions and applies them all in order"
+    )
 }
 
 #[cfg(test)]

@@ -525,6 +525,108 @@ fn sigkill_during_a_transaction_off_migration_leaves_it_dirty_until_repair() {
     assert!(relation_exists(&mut c, "c"));
 }
 
+/// A `transaction off` migration that fails half way: the failure says which version is left
+/// dirty, and a DBA who undoes what ran has a way to say so (`repair --undone`), as one who
+/// finishes it has (`repair`); each records what is true.
+#[test]
+fn a_dirty_version_undone_by_hand_is_recorded_as_not_applied() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(1, "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            2,
+            "half",
+            "-- keel:transaction off\nCREATE TABLE half (id int);\nSELECT 1 / 0;\n",
+            "-- keel:transaction off\nDROP TABLE half;\n",
+        )
+        .seal();
+    p.keel(url, &["upgrade"])
+        .assert_code(1)
+        .assert_stderr_has("the database is at 0001, and 0002_half is recorded dirty");
+    let refused = p.keel(url, &["upgrade"]);
+    refused
+        .assert_code(1)
+        .assert_stderr_has("`keel repair 2 --undone` (recorded as not applied)");
+    p.keel(url, &["repair", "1", "--undone"])
+        .assert_code(2)
+        .assert_stderr_has("is not dirty");
+    // The dirty version as the files write it.
+    p.keel(url, &["current"])
+        .assert_code(0)
+        .assert_stderr_has("dirty: 0002_half did not finish");
+    let json = p.keel(url, &["--format", "json", "current"]);
+    json.assert_stdout_has("\"dirty\":\"0002\"");
+
+    // Undone by hand, then recorded so.
+    let mut c = db.connect();
+    c.batch_execute("DROP TABLE half").unwrap();
+    p.keel(url, &["repair", "2", "--undone"])
+        .assert_code(0)
+        .assert_stdout_has("recorded as not applied");
+    assert_eq!(versions(&mut c), numbers(1..=1));
+    let (from, to): (Option<String>, Option<String>) = {
+        let r = c
+            .query_one(
+                "SELECT from_version::text, to_version::text FROM keel.events
+                 WHERE command = 'repair' ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((from.as_deref(), to.as_deref()), (Some("2"), Some("1")));
+
+    // Fixed (a pending file may be edited), it runs again.
+    p.migration(
+        2,
+        "half",
+        "-- keel:transaction off\nCREATE TABLE half (id int);\n",
+        "-- keel:transaction off\nDROP TABLE half;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    assert_eq!(versions(&mut c), numbers(1..=2));
+}
+
+/// A version added below the newest applied one is refused with a way out that works: the
+/// hint's downgrade and upgrade apply everything in order (stamping would unrecord the newer
+/// version while its table stays).
+#[test]
+fn an_out_of_order_version_is_refused_with_a_way_out_that_works() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    for (v, t) in [(1, "a"), (2, "b"), (3, "c"), (5, "e")] {
+        p.migration(
+            v,
+            t,
+            &format!("CREATE TABLE {t} (id int);\n"),
+            &format!("DROP TABLE {t};\n"),
+        );
+    }
+    p.seal();
+    p.keel(url, &["upgrade"]).assert_code(0);
+    p.migration(4, "d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n")
+        .seal();
+    let hint = "or run `keel downgrade 3` and `keel upgrade`, which reverts the newer versions and applies them all in order";
+    p.keel(url, &["upgrade"])
+        .assert_code(1)
+        .assert_stderr_has(
+            "version 0004 is not applied but the newer version 0005 is (out of order)",
+        )
+        .assert_stderr_has(hint);
+    p.keel(url, &["check"])
+        .assert_code(1)
+        .assert_stderr_has("out-of-order")
+        .assert_stderr_has(hint);
+    p.keel(url, &["downgrade", "3"]).assert_code(0);
+    p.keel(url, &["upgrade"]).assert_code(0);
+    let mut c = db.connect();
+    assert_eq!(versions(&mut c), numbers(1..=5));
+    assert!(relation_exists(&mut c, "d") && relation_exists(&mut c, "e"));
+}
+
 // 6. ------------------------------------------------------------------------------------------
 
 #[test]

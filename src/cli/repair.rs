@@ -11,6 +11,10 @@ pub struct RepairArgs {
     /// The applied version whose files to accept
     #[arg(value_name = "VERSION")]
     pub rev: String,
+    /// The dirty version's statements were undone by hand: record it as not applied (a dirty
+    /// up) or as still applied (a dirty down), instead of as finished
+    #[arg(long)]
+    pub undone: bool,
     #[command(flatten)]
     pub run: RunFlags,
 }
@@ -19,6 +23,7 @@ pub fn run(ctx: &Context, a: RepairArgs) -> Result<(), Failure> {
     let req = RepairRequest {
         database: a.run.database(ctx),
         version: a.rev,
+        undone: a.undone,
     };
     let report = migrate::repair(&req, &mut Render::new(ctx))?;
     let sealed: Vec<String> = report

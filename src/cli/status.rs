@@ -25,19 +25,22 @@ pub fn current(ctx: &Context) -> Result<(), Failure> {
     let head = layout.head();
     let newest = summary.as_ref().and_then(|s| s.newest.as_ref());
     // Written as on disk (`0003`, not `3`).
-    let cur = newest.map(|(v, name)| {
-        let v = layout.pairs.iter().find(|p| p.version == *v).map_or_else(
+    let on_disk = |v: &Version| {
+        layout.pairs.iter().find(|p| p.version == *v).map_or_else(
             || Version::with_width(v.number(), head.map_or(4, |h| h.version.width())),
             |p| p.version,
-        );
-        (v, name.clone())
-    });
+        )
+    };
+    let cur = newest.map(|(v, name)| (on_disk(v), name.clone()));
     let at_head = match (&cur, head) {
         (Some((c, _)), Some(h)) => *c == h.version,
         (None, None) => true,
         _ => false,
     };
-    let dirty_version = summary.as_ref().and_then(|s| s.dirty.clone());
+    let dirty_version = summary
+        .as_ref()
+        .and_then(|s| s.dirty.as_ref())
+        .map(|(v, name)| (on_disk(v), name.clone()));
     let dirty = dirty_version.is_some();
     let applied_count = summary.as_ref().map_or(0, |s| s.count);
     let r = &ctx.reporter;

@@ -45,8 +45,10 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
             d.dirty_direction.unwrap_or(Direction::Up),
         ),
         Some(format!(
-            "look at what that statement left behind and finish or undo it by hand, then run `keel repair {}`",
-            d.version.number()
+            "look at what that statement left behind: finish the rest by hand and run `keel repair {v}` (it is then recorded as {done}), or undo what ran and run `keel repair {v} --undone` (recorded as {undone})",
+            v = d.version.number(),
+            done = if d.dirty_direction == Some(Direction::Down) { "reverted" } else { "applied" },
+            undone = if d.dirty_direction == Some(Direction::Down) { "still applied" } else { "not applied" },
         )),
     ))
 }

@@ -626,7 +626,10 @@ fn run_loaded(
             ..
         }) => {
             sink.event(Event::Diagnostics(std::slice::from_ref(&diagnostic)));
-            let state = left_at(now_at.as_ref(), partly_committed);
+            let dirty = partly_committed
+                .then(|| dirty_id(&mut session, project))
+                .flatten();
+            let state = left_at(now_at.as_ref(), partly_committed, dirty);
             Err(Error::failed(format!("{command} failed; {state}"), None))
         }
         Err(RunError::Interrupted {
@@ -638,7 +641,10 @@ fn run_loaded(
             if let Some(d) = cancelled {
                 sink.event(Event::Diagnostics(std::slice::from_ref(&d)));
             }
-            let state = left_at(now_at.as_ref(), partly_committed);
+            let dirty = partly_committed
+                .then(|| dirty_id(&mut session, project))
+                .flatten();
+            let state = left_at(now_at.as_ref(), partly_committed, dirty);
             Err(Error::Interrupted {
                 message: format!(
                     "{command} stopped by {}; {state}",
@@ -652,11 +658,21 @@ fn run_loaded(
     }
 }
 
-/// Where a run that did not finish left the database.
-fn left_at(now_at: Option<&Version>, partly_committed: bool) -> String {
+/// The version a failed run left dirty, read back from the database (`0007_name`).
+fn dirty_id(session: &mut Session, project: &Project) -> Option<String> {
+    let applied = session.applied(false, project).ok()?;
+    let d = applied.iter().find(|a| a.dirty)?;
+    Some(format!("{}_{}", d.version, d.name))
+}
+
+/// Where a run that did not finish left the database; `dirty`, a version it left dirty.
+fn left_at(now_at: Option<&Version>, partly_committed: bool, dirty: Option<String>) -> String {
     if partly_committed {
+        let dirty = dirty
+            .map(|d| format!(", and {d} is recorded dirty (it did not finish)"))
+            .unwrap_or_default();
         format!(
-            "the run stopped; steps before the failing one were committed: the database is at {}",
+            "the run stopped; steps before the failing one were committed: the database is at {}{dirty}",
             version_text(now_at)
         )
     } else {

@@ -19,6 +19,9 @@ pub struct RepairRequest {
     pub database: Database,
     /// The applied version, as the user wrote it.
     pub version: String,
+    /// A dirty version was undone by hand, not finished: a dirty up is recorded as not
+    /// applied, a dirty down as still applied.
+    pub undone: bool,
 }
 
 /// What repair changed.
@@ -76,12 +79,43 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
     if rec.down_checksum != down {
         changes.push(format!("down {} → {}", rec.down_checksum, down));
     }
-    if rec.dirty {
-        changes.push(format!(
-            "cleared dirty mark ({})",
-            rec.dirty_direction.unwrap_or(Direction::Up)
+    if req.undone && !rec.dirty {
+        return Err(Error::usage(
+            format!(
+                "version {} is not dirty: --undone is for a version a run left dirty",
+                m.id()
+            ),
+            Some(format!(
+                "`keel repair {}` accepts its current files",
+                version.number()
+            )),
         ));
     }
+    let direction = rec.dirty_direction.unwrap_or(Direction::Up);
+    // Finished up or undone down: applied. Finished down or undone up: not applied.
+    let gone = rec.dirty && ((direction == Direction::Down) != req.undone);
+    if rec.dirty {
+        changes.push(format!(
+            "cleared dirty mark ({direction}{}): {}",
+            if req.undone { ", undone by hand" } else { "" },
+            if gone {
+                "recorded as not applied"
+            } else {
+                "recorded as applied"
+            }
+        ));
+    }
+    // Where the database is after the repair, for the event log.
+    let before = applied.iter().map(|a| a.version).max();
+    let after = if gone {
+        applied
+            .iter()
+            .map(|a| a.version)
+            .filter(|v| *v != version)
+            .max()
+    } else {
+        before
+    };
     let row = NewVersion::of(m, &up_text, &down_text, None, false);
     // Files whose checksum line does not match their body get it rewritten
     // (only that line), after the database accepted the row and before it
@@ -90,10 +124,8 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
         .into_iter()
         .filter(|f| f.facts.seal != Seal::Sealed)
         .collect();
-    // A dirty `down` that was finished by hand means the version is gone.
-    let finished_down = rec.dirty && rec.dirty_direction == Some(Direction::Down);
     let sealed = session.transaction(|tx| -> Result<_, Error> {
-        if finished_down {
+        if gone {
             history::delete(tx, schema, &[&m.version])?;
         } else {
             history::accept_files(tx, schema, &row)?;
@@ -110,8 +142,8 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
             &Event {
                 command: "repair",
                 target: Some(&req.version),
-                from: Some(&m.version),
-                to: Some(&m.version),
+                from: before.as_ref(),
+                to: after.as_ref(),
                 outcome: "ok",
                 detail: Some(if event_detail.is_empty() {
                     "no change".into()
