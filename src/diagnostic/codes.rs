@@ -99,6 +99,10 @@ codes! {
     /// `irreversible` is for down files, `requires` for policy files,
     /// `transaction` for migrations, `allow` for up files.
     MISPLACED_HEADER_KEY = "misplaced-header-key";
+    /// A `-- keel:` line below the header, which is only a comment (the header
+    /// ends at the first other line). Fix: move it up into the header, or
+    /// remove it.
+    STRAY_HEADER_LINE = "stray-header-line";
 
     // Statements.
 
@@ -157,12 +161,12 @@ codes! {
     /// or accept the edit with `keel repair VERSION`.
     APPLIED_FILE_CHANGED = "applied-file-changed";
     /// A migration outside a transaction did not finish: the database is
-    /// dirty. Fix: finish or undo the statement by hand, then `keel repair
-    /// VERSION`.
+    /// dirty. Fix: finish it by hand and `keel repair VERSION` (recorded as
+    /// done), or undo what ran and `keel repair VERSION --undone`.
     DIRTY = "dirty";
     /// A pending version is older than the newest applied one. Fix: give it
-    /// a version above the newest applied one, or apply it by hand and
-    /// `keel stamp` it.
+    /// a version above the newest applied one, or downgrade to the version
+    /// before it and upgrade again (which applies them all in order).
     OUT_OF_ORDER = "out-of-order";
     /// `keel check --up-to-date`: versions are pending. Fix: `keel upgrade
     /// head`.

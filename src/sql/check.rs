@@ -164,6 +164,7 @@ pub fn check_file(file: &SqlText, options: Options) -> CheckedFile {
         });
     }
 
+    stray_header_lines(file, &source, &out.statements, &mut out.diagnostics);
     match file.kind {
         FileKind::Up if out.statements.is_empty() => out.diagnostics.push(
             Diagnostic::error(codes::EMPTY_UP, "the up file has no statements")
@@ -190,6 +191,51 @@ pub fn check_file(file: &SqlText, options: Options) -> CheckedFile {
         _ => {}
     }
     out
+}
+
+/// `-- keel:` lines below the header, between statements: the header ends at the first line
+/// that is not one, so such a line is a comment that looks like a setting. A
+/// `-- keel:irreversible` or `-- keel:transaction off` after a blank line would be silently
+/// ignored; it is a warning instead (`-- keel:allow`, which belongs above a statement, is not
+/// one). Not an error: a file imported from another tool may carry such a comment.
+fn stray_header_lines(
+    file: &SqlText,
+    source: &Source,
+    statements: &[CheckedStatement],
+    out: &mut Vec<Diagnostic>,
+) {
+    let text = &file.text;
+    let mut start = file.header.body_start.min(text.len());
+    let ends = statements
+        .iter()
+        .map(|s| (s.text.start, s.text.end))
+        .chain(std::iter::once((text.len(), text.len())));
+    for (gap_end, next_start) in ends {
+        let gap = &text[start.min(gap_end)..gap_end];
+        if gap.contains(crate::header::PREFIX) {
+            for line in crate::header::lines(gap) {
+                let lead = line.len() - line.trim_start_matches([' ', '\t', ';']).len();
+                let content = line[lead..].trim_end();
+                let Some(rest) = content.strip_prefix(crate::header::PREFIX) else {
+                    continue;
+                };
+                if rest.split_whitespace().next() == Some("allow") {
+                    continue;
+                }
+                let at =
+                    start.min(gap_end) + (line.as_ptr() as usize - gap.as_ptr() as usize) + lead;
+                out.push(
+                    Diagnostic::warning(
+                        codes::STRAY_HEADER_LINE,
+                        "a `-- keel:` line below the header is only a comment: the header ends at the first line that is not `-- keel:`",
+                    )
+                    .located(source, at..at + content.len())
+                    .with_hint("move it up into the header (no blank line or SQL before it), or remove it"),
+                );
+            }
+        }
+        start = next_start;
+    }
 }
 
 fn is_comment_on_policy(sql: &str) -> bool {
@@ -538,6 +584,25 @@ mod tests {
         assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
         assert_eq!(c.statements.len(), 2);
         assert!(c.statements.iter().all(|s| s.parse == Parse::Valid));
+    }
+
+    #[test]
+    fn a_keel_line_below_the_header_is_a_warning_but_an_allow_is_not() {
+        let body = "\n-- keel:irreversible\nCREATE TABLE t (id int);\n  -- keel:transaction off\n\
+                    -- keel:allow ban-drop-table reviewed\nDROP TABLE t;\n-- keel:bogus x\n";
+        let f = file(FileKind::Up, body, &[]);
+        let c = check_file(&f, Options::default());
+        let stray: Vec<(Option<usize>, Option<usize>)> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == codes::STRAY_HEADER_LINE)
+            .map(|d| (d.line, d.column))
+            .collect();
+        // The header is one line; the body's lines 3, 5 and 8 are stray, the allow is not.
+        assert_eq!(
+            stray,
+            [(Some(3), Some(1)), (Some(5), Some(3)), (Some(8), Some(1))]
+        );
     }
 
     #[test]
