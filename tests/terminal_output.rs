@@ -100,3 +100,35 @@ fn a_file_name_cannot_steer_the_terminal_or_forge_annotations() {
         .collect();
     assert!(forged.is_empty(), "forged {forged:?}:\n{out}");
 }
+
+/// With colour on, keel's own colour sequences stay and nothing else does: a policy name from
+/// a file, printed next to keel's colours by `upgrade` and `policies status`, cannot conceal
+/// text (`ESC [8m`) or recolour the line.
+#[test]
+fn a_policy_name_cannot_hide_text_next_to_keels_colours() {
+    let db = fresh_db();
+    let p = Project::new();
+    p.migration(
+        1,
+        "items",
+        "CREATE TABLE items (id int, household_id int);\n",
+        "DROP TABLE items;\n",
+    )
+    .seal();
+    std::fs::create_dir_all(p.root().join("sql/policies")).unwrap();
+    std::fs::write(
+        p.root().join("sql/policies/items.sql"),
+        "ALTER TABLE items ENABLE ROW LEVEL SECURITY;\n\
+         CREATE POLICY \"p\x1b[8mhidden\x1b[0m\" ON items USING (household_id = 1);\n",
+    )
+    .unwrap();
+    for args in [
+        &["upgrade", "--color", "always"][..],
+        &["policies", "status", "--color", "always"],
+    ] {
+        let out = p.keel_cmd(Some(db.url()), args).run();
+        out.assert_no_panic();
+        assert!(out.all().contains("p\\x1b[8mhidden"), "{out}");
+        assert!(!out.all().contains("\x1b[8m"), "{out}");
+    }
+}

@@ -5,6 +5,7 @@ use super::{Context, Failure};
 use crate::diagnostic::Diagnostic;
 use crate::policies::status::{self, State};
 use crate::report::json;
+use crate::report::plain;
 use crate::sql::check::CheckedFile;
 use colored::Colorize;
 
@@ -64,7 +65,23 @@ fn matrix(ctx: &Context) -> Result<(), Failure> {
     } else {
         let color = r.color;
         r.note(format!("from the {source}"));
-        r.line(render(&g, &|s: &str| {
+        // Names from files and the catalog, escaped before keel colours the grid.
+        let g: Vec<_> = g
+            .into_iter()
+            .map(|mut grid| {
+                grid.table = plain(&grid.table);
+                grid.roles = grid.roles.iter().map(|r| plain(r)).collect();
+                for row in &mut grid.cells {
+                    for cell in row {
+                        if let crate::policies::matrix::Cell::Allowed { policies } = cell {
+                            *policies = policies.iter().map(|p| plain(p)).collect();
+                        }
+                    }
+                }
+                grid
+            })
+            .collect();
+        r.coloured_line(render(&g, &|s: &str| {
             if color {
                 s.red().bold().to_string()
             } else {
@@ -130,7 +147,7 @@ fn show_status(ctx: &Context) -> Result<(), Failure> {
                     }
                 )
             };
-            r.line(format!("{}  {flags}", t.table.to_string().bold()));
+            r.coloured_line(format!("{}  {flags}", plain(&t.table.to_string()).bold()));
             for p in &t.policies {
                 let state = match p.state {
                     State::Ok => "ok".green(),
@@ -141,19 +158,19 @@ fn show_status(ctx: &Context) -> Result<(), Failure> {
                     State::Unmanaged => "unmanaged".yellow(),
                 };
                 let cmd = p.command.map(|c| c.name()).unwrap_or("?");
-                r.line(format!("  {:<32} {:<6} {state}", p.name, cmd));
+                r.coloured_line(format!("  {:<32} {:<6} {state}", plain(&p.name), cmd));
                 if matches!(
                     p.state,
                     State::Changed | State::Extra | State::Unmanaged | State::Pending
                 ) {
                     if let Some(d) = &p.declared {
-                        r.line(format!("      declared: {d}"));
+                        r.line(format!("      declared: {}", plain(&d.to_string())));
                     }
                     if let Some(rec) = p.recorded.as_ref().filter(|_| p.state == State::Changed) {
-                        r.line(format!("      applied:  {rec}"));
+                        r.line(format!("      applied:  {}", plain(&rec.to_string())));
                     }
                     if let Some(l) = &p.live {
-                        r.line(format!("      live:     {l}"));
+                        r.line(format!("      live:     {}", plain(&l.to_string())));
                     }
                 }
             }
@@ -182,10 +199,10 @@ fn test(ctx: &Context) -> Result<(), Failure> {
         let res = crate::policies::isolation::run_file(&mut session, f, c).map_err(db_failure)?;
         if res.passed {
             passed += 1;
-            r.line(format!(
+            r.coloured_line(format!(
                 "{} {}  {} statements, {}",
                 "PASS".green(),
-                f.path.display(),
+                plain(&f.path.display().to_string()),
                 res.statements,
                 super::shared::human(res.elapsed)
             ));
@@ -195,10 +212,11 @@ fn test(ctx: &Context) -> Result<(), Failure> {
             let loc = d
                 .and_then(|d| d.location())
                 .unwrap_or_else(|| f.path.display().to_string());
-            r.line(format!(
-                "{} {loc}: {}",
+            r.coloured_line(format!(
+                "{} {}: {}",
                 "FAIL".red(),
-                d.map(|d| d.message.as_str()).unwrap_or("")
+                plain(&loc),
+                plain(d.map(|d| d.message.as_str()).unwrap_or(""))
             ));
             if let Some(d) = d {
                 r.diagnostics(std::slice::from_ref(d));

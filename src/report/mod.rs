@@ -17,6 +17,13 @@ use std::io::{IsTerminal, Write};
 
 pub use text::render_diagnostic;
 
+/// `text` (from a file, the server or another session) with its control characters escaped,
+/// for a line that keel colours around it: the line's own escaping keeps colour sequences when
+/// colour is on, so a name printed next to keel's colours is escaped first.
+pub fn plain(text: &str) -> String {
+    printable::printable(text, false).into_owned()
+}
+
 /// `1 migration`, `3 migrations`: a count with its noun (one that takes an `s`), so that no
 /// message says `1 targets`.
 pub fn count(n: usize, noun: &str) -> String {
@@ -94,7 +101,9 @@ impl Reporter {
                 if self.quiet && !d.is_error() {
                     continue;
                 }
-                let _ = writeln!(err, "{}", self.safe(&render_diagnostic(d, self.color)));
+                // Its fields were escaped before keel coloured it.
+                let text = render_diagnostic(d, self.color);
+                let _ = writeln!(err, "{}", self.safe(&text, self.color));
             }
         }
     }
@@ -109,21 +118,43 @@ impl Reporter {
             });
         }
         let mut err = std::io::stderr().lock();
+        // Its message and hint were escaped before keel coloured the labels.
         let text = text::error_line(message, hint, self.color);
-        let _ = writeln!(err, "{}", self.safe(&text));
+        let _ = writeln!(err, "{}", self.safe(&text, self.color));
     }
 
-    /// A line of the command's result on stdout (text mode only).
+    /// A line of the command's result on stdout (text mode only), every control character
+    /// escaped.
     pub fn line(&self, line: impl AsRef<str>) {
         if self.format == Format::Text {
-            let _ = writeln!(std::io::stdout().lock(), "{}", self.safe(line.as_ref()));
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                self.safe(line.as_ref(), false)
+            );
         }
     }
 
-    /// Progress and notes on stderr (text mode, not quiet).
+    /// [`Reporter::line`] for a line keel coloured itself: colour sequences stay when colour is
+    /// on, so every text in it from elsewhere must have gone through [`plain`] first.
+    pub fn coloured_line(&self, line: impl AsRef<str>) {
+        if self.format == Format::Text {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                self.safe(line.as_ref(), self.color)
+            );
+        }
+    }
+
+    /// Progress and notes on stderr (text mode, not quiet), every control character escaped.
     pub fn note(&self, line: impl AsRef<str>) {
         if self.format == Format::Text && !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{}", self.safe(line.as_ref()));
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}",
+                self.safe(line.as_ref(), false)
+            );
         }
     }
 
@@ -137,8 +168,8 @@ impl Reporter {
             } else {
                 "warning".to_string()
             };
-            let text = format!("{label}: {}", line.as_ref());
-            let _ = writeln!(std::io::stderr().lock(), "{}", self.safe(&text));
+            let text = format!("{label}: {}", plain(line.as_ref()));
+            let _ = writeln!(std::io::stderr().lock(), "{}", self.safe(&text, self.color));
         }
     }
 
@@ -170,10 +201,11 @@ impl Reporter {
         let _ = out.write_all(text.as_bytes());
     }
 
-    /// Text for the terminal or the log: control characters escaped (keel's own colours kept
-    /// when colour is on) and, under GitHub Actions, no line read as a workflow command.
-    fn safe<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        let text = printable::printable(text, self.color);
+    /// Text for the terminal or the log: control characters escaped (colour sequences kept
+    /// with `keep_colour`, for text keel coloured after escaping what came from elsewhere) and,
+    /// under GitHub Actions, no line read as a workflow command.
+    fn safe<'t>(&self, text: &'t str, keep_colour: bool) -> std::borrow::Cow<'t, str> {
+        let text = printable::printable(text, keep_colour);
         if !self.github {
             return text;
         }
