@@ -150,7 +150,28 @@ pub fn validate_duration(name: &str, value: &str) -> Result<(), ConfigError> {
     let number_ok = !number.is_empty()
         && number.chars().filter(|c| *c == '.').count() <= 1
         && number.chars().any(|c| c.is_ascii_digit());
-    if number_ok && ["", "us", "ms", "s", "min", "h", "d"].contains(&unit.trim_start()) {
+    let ms_per_unit = match unit.trim_start() {
+        "us" => Some(0.001),
+        "" | "ms" => Some(1.0),
+        "s" => Some(1_000.0),
+        "min" => Some(60_000.0),
+        "h" => Some(3_600_000.0),
+        "d" => Some(86_400_000.0),
+        _ => None,
+    };
+    if let (true, Some(per)) = (number_ok, ms_per_unit) {
+        // The server's timeouts are milliseconds in an int: a larger value is refused by `SET`
+        // at run time, after the run has started; say so now.
+        let ms = number.parse::<f64>().unwrap_or(f64::INFINITY) * per;
+        if ms > f64::from(i32::MAX) {
+            return Err(ConfigError::Value {
+                name: name.into(),
+                message: format!(
+                    "`{value}` is more than PostgreSQL allows ({}ms, about 24 days; `0` for no limit)",
+                    i32::MAX
+                ),
+            });
+        }
         Ok(())
     } else {
         Err(ConfigError::Value {
@@ -361,6 +382,15 @@ impl Config {
             validate_duration("statement_timeout", t)?;
         }
         validate_identifier("history_schema", &config.history_schema)?;
+        // PostgreSQL's own schemas: the pg_ prefix is reserved (keel's tables would fail there
+        // mid-run), and pg_dump skips information_schema.
+        let s = config.history_schema.as_str();
+        if s.starts_with("pg_") || s == "information_schema" {
+            return Err(ConfigError::Value {
+                name: "history_schema".into(),
+                message: format!("`{s}` is a schema of PostgreSQL's own; keel's history needs a schema of its own (the default is `keel`)"),
+            });
+        }
         Ok(config)
     }
 }
@@ -559,8 +589,29 @@ mod tests {
                 "{bad}: {e}"
             );
         }
-        for good in ["0", "5s", "500ms", "1.5s", "2min", "1h", "100", " 3 s"] {
+        for good in [
+            "0",
+            "5s",
+            "500ms",
+            "1.5s",
+            "2min",
+            "1h",
+            "100",
+            " 3 s",
+            "24d",
+            "2147483647",
+        ] {
             validate_duration("x", good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        // More than the server's int of milliseconds: refused here, not by SET mid-run.
+        for too_long in [
+            "25d",
+            "2147483648",
+            "99999999999999999999999999s",
+            "9999999h",
+        ] {
+            let e = validate_duration("x", too_long).unwrap_err().to_string();
+            assert!(e.contains("more than PostgreSQL allows"), "{too_long}: {e}");
         }
     }
 

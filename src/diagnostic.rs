@@ -261,17 +261,15 @@ impl Position {
             }
             current += 1;
         }
+        // sqlparser counts lines by `\n` alone: in a file with lone `\r` line ends, a `\r`
+        // is one more column of the line, not its end.
         let skip = column.saturating_sub(1) as usize;
         text[offset..]
             .char_indices()
-            .take_while(|(_, c)| *c != '\n' && *c != '\r')
+            .take_while(|(_, c)| *c != '\n')
             .nth(skip)
             .map_or_else(
-                || {
-                    text[offset..]
-                        .find(['\n', '\r'])
-                        .map_or(text.len(), |e| offset + e)
-                },
+                || text[offset..].find('\n').map_or(text.len(), |e| offset + e),
                 |(i, _)| offset + i,
             )
     }
@@ -343,6 +341,32 @@ impl LineIndex {
                 chars[block] + count_chars(&text.as_bytes()[block * BLOCK..offset])
             }
         }
+    }
+
+    /// The byte offset of 1-based (`line`, `column`) as [`LineIndex::position`] counts them
+    /// (LF, CRLF and a lone CR end a line; a BOM is no column): the inverse of `position`, for
+    /// a position keel reported. Clamped to the line and the text.
+    pub fn offset(&self, text: &str, line: usize, column: usize) -> usize {
+        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
+            return text.len();
+        };
+        let start = if start == 0 && text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            start
+        };
+        text[start..]
+            .char_indices()
+            .take_while(|(_, c)| *c != '\n' && *c != '\r')
+            .nth(column.saturating_sub(1))
+            .map_or_else(
+                || {
+                    text[start..]
+                        .find(['\n', '\r'])
+                        .map_or(text.len(), |e| start + e)
+                },
+                |(i, _)| start + i,
+            )
     }
 
     /// [`Position::of`], in time independent of where `offset` is.
@@ -425,6 +449,36 @@ mod tests {
         assert_eq!((p.line, p.column), (3, 1));
         let p = Position::of(text, 10_000);
         assert_eq!(p.line, 4);
+    }
+
+    /// sqlparser ends lines at `\n` only; keel at LF, CRLF and a lone CR. Each position goes
+    /// back to the byte it came from.
+    #[test]
+    fn positions_map_back_to_offsets_with_lone_carriage_returns() {
+        let text = "SELECT 1;\rSELECT 2,\r  FROM t WHERE;\r";
+        let at = text.find("WHERE").unwrap();
+        // sqlparser's view of the statement that starts after the first `\r`: one line.
+        let base = text.find("SELECT 2").unwrap();
+        let column = text[base..at].chars().count() as u64 + 1;
+        assert_eq!(Position::offset_of(text, base, 1, column), at);
+        // keel's view: line 3, column 10.
+        let index = LineIndex::new(text);
+        let p = index.position(text, at);
+        assert_eq!((p.line, p.column), (3, 10));
+        assert_eq!(index.offset(text, p.line, p.column), at);
+        for t in ["a\r\nbé\rc\nd", "\u{feff}x\ry", "one line"] {
+            let index = LineIndex::new(t);
+            for (i, _) in t
+                .char_indices()
+                .filter(|(i, _)| *i > 0 || !t.starts_with('\u{feff}'))
+            {
+                let p = index.position(t, i);
+                if t[i..].starts_with(['\r', '\n']) {
+                    continue;
+                }
+                assert_eq!(index.offset(t, p.line, p.column), i, "{t:?} at {i}");
+            }
+        }
     }
 
     #[test]

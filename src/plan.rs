@@ -88,10 +88,11 @@ impl PlanError {
             PlanError::UnknownRevision { given } => nearby_versions(project, given),
             PlanError::BelowCurrent { .. } => "use `keel downgrade` to go back".into(),
             PlanError::AboveCurrent { .. } => "use `keel upgrade` to go forward".into(),
-            PlanError::WrongTarget { command, .. } if *command == "upgrade" => {
-                "upgrade takes head, a version or +N".into()
-            }
-            PlanError::WrongTarget { .. } => "downgrade takes base, a version or -N".into(),
+            PlanError::WrongTarget { command, .. } => match *command {
+                "upgrade" => "upgrade takes head, a version or +N".into(),
+                "stamp" => "stamp takes head, base or a version".into(),
+                _ => "downgrade takes base, a version or -N".into(),
+            },
             PlanError::TooFar { .. } => "`keel history` shows what is applied and pending".into(),
             PlanError::OutOfOrder { pending, .. } => out_of_order_hint(project, pending.first()),
             PlanError::MissingFiles { .. } => "restore the files from version control; keel will not revert what it cannot read".into(),

@@ -905,3 +905,38 @@ fn no_annotations_outside_github_actions() {
     let out = p.keel_env(&["check", "--offline"], &[("GITHUB_ACTIONS", "false")]);
     assert!(!out.stdout.contains("::error"), "{out:#?}");
 }
+
+/// `history -r FROM:TO` names versions as targets do: one not on disk is `Can't locate`, and a
+/// range that runs backwards is a usage error, not an empty list.
+#[test]
+fn history_ranges_name_versions_on_disk_in_order() {
+    let p = Project::sealed("clean");
+    let ok = p.keel(&["history", "-r", "1:2"]);
+    assert_eq!(ok.code, Some(0), "{ok}");
+    for (range, message) in [
+        ("2:1", "runs backwards"),
+        ("99:100", "Can't locate revision identified by '99'"),
+        ("1:abc", "Can't locate revision identified by 'abc'"),
+    ] {
+        let out = p.keel(&["history", "-r", range]);
+        assert_eq!(out.code, Some(2), "{range}: {out}");
+        assert!(out.stderr.contains(message), "{range}: {out}");
+    }
+}
+
+/// Settings that cannot work are refused by name: a migrations folder that is a file, and a
+/// history schema of PostgreSQL's own.
+#[test]
+fn a_folder_that_is_a_file_and_a_system_history_schema_are_refused() {
+    let p = Project::sealed("clean");
+    p.write("notes.txt", "x");
+    let out = p.keel(&["--dir", "notes.txt", "check", "--offline"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("`notes.txt` is not a folder"), "{out}");
+    for schema in ["pg_catalog", "pg_temp", "information_schema"] {
+        p.write("keel.toml", format!("history_schema = \"{schema}\"\n"));
+        let out = p.keel(&["check", "--offline"]);
+        assert_eq!(out.code, Some(2), "{schema}: {out}");
+        assert!(out.stderr.contains("a schema of PostgreSQL's own"), "{out}");
+    }
+}

@@ -627,6 +627,25 @@ fn an_out_of_order_version_is_refused_with_a_way_out_that_works() {
     assert!(relation_exists(&mut c, "d") && relation_exists(&mut c, "e"));
 }
 
+/// When keel cannot create its history schema, the error says the server's reason (here an
+/// application table where keel's would go), not only that a step failed.
+#[test]
+fn a_history_schema_that_cannot_be_created_says_why() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = Project::new();
+    p.migration(1, "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .seal();
+    std::fs::write(p.root().join("keel.toml"), "history_schema = \"public\"\n").unwrap();
+    db.connect()
+        .batch_execute("CREATE TABLE public.events (id int)")
+        .unwrap();
+    p.keel(url, &["upgrade"])
+        .assert_code(1)
+        .assert_stderr_has("evolving the history schema `public`")
+        .assert_stderr_has("relation \"events\" already exists");
+}
+
 // 6. ------------------------------------------------------------------------------------------
 
 #[test]

@@ -5,6 +5,7 @@ use super::{Context, Failure};
 use crate::db::history::AppliedVersion;
 use crate::project::{FileKind, Version};
 use crate::report::json;
+use crate::report::plain;
 use colored::Colorize;
 
 #[derive(Debug, clap::Args)]
@@ -116,14 +117,27 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
                 if s == "head" {
                     return Ok(project.head().map(|m| m.version));
                 }
-                Version::parse(s).map(Some).ok_or_else(|| {
-                    Failure::usage(
-                        format!("Can't locate revision identified by '{s}'"),
-                        Some(crate::plan::nearby_versions(project, s)),
-                    )
-                })
+                // A version not on disk names nothing (as a target would not).
+                Version::parse(s)
+                    .filter(|v| project.find(v).is_some())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        Failure::usage(
+                            format!("Can't locate revision identified by '{s}'"),
+                            Some(crate::plan::nearby_versions(project, s)),
+                        )
+                    })
             };
-            Some((parse(f)?, parse(t)?))
+            let (from, to) = (parse(f)?, parse(t)?);
+            if let (Some(a), Some(b)) = (&from, &to) {
+                if a > b {
+                    return Err(Failure::usage(
+                        format!("`{text}` runs backwards: {a} comes after {b}"),
+                        Some(format!("write the older version first: `-r {b}:{a}`")),
+                    ));
+                }
+            }
+            Some((from, to))
         }
     };
     // History works without a database too: then everything is "unknown".
@@ -184,13 +198,13 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
             "unknown" => state.to_string(),
             _ => state.red().to_string(),
         };
-        r.line(format!("{v}_{name}{head_mark}  {state_text}"));
+        r.coloured_line(format!("{v}_{}{head_mark}  {state_text}", plain(&name)));
         if a.verbose {
             if let Some(msg) = message(v) {
-                r.line(format!("    message:   {msg}"));
+                r.line(format!("    message:   {}", plain(msg)));
             }
             if let Some(a) = ap {
-                r.line(format!(
+                r.line(plain(&format!(
                     "    applied:   {} by {}{}",
                     a.applied_at,
                     a.applied_by,
@@ -198,7 +212,7 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<(), Failure> {
                         .as_deref()
                         .map(|h| format!(" from {h}"))
                         .unwrap_or_default()
-                ));
+                )));
                 if let Some(ms) = a.duration_ms {
                     r.line(format!("    took:      {ms:.1} ms"));
                 }

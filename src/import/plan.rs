@@ -7,7 +7,7 @@
 use super::body::Body;
 use super::prepare::prepare;
 use super::{ImportedFile, ImportedMigration, Scan, Skipped, SourceDir, SourceError, Tool};
-use crate::diagnostic::{codes, Diagnostic, Position};
+use crate::diagnostic::{codes, Diagnostic, LineIndex};
 use crate::header::{self, Checksum};
 use crate::project::{parse_file_name, slug, FileKind, SqlText, Version};
 use crate::project_check;
@@ -260,7 +260,8 @@ fn in_source(d: &Diagnostic, file: &PlannedFile) -> Diagnostic {
     let source = &body.file;
     let offset = match (d.line, d.column) {
         (Some(line), Some(column)) => {
-            Position::offset_of(&file.text, 0, line as u64, column as u64)
+            // A position keel reported: its own line endings (a lone CR too).
+            LineIndex::new(&file.text).offset(&file.text, line, column)
         }
         _ => {
             let mut moved = d.clone().with_note(note);

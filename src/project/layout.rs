@@ -80,7 +80,7 @@ impl Layout {
 pub fn scan(dir: &Path) -> Result<Layout, ProjectError> {
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(ProjectError::NotFound(dir.to_path_buf())),
+        Ok(_) => return Err(ProjectError::NotAFolder(dir.to_path_buf())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ProjectError::NotFound(dir.to_path_buf()))
         }

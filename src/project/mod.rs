@@ -139,6 +139,8 @@ impl Project {
 pub enum ProjectError {
     #[error("migrations folder `{}` does not exist", .0.display())]
     NotFound(PathBuf),
+    #[error("migrations folder `{}` is not a folder", .0.display())]
+    NotAFolder(PathBuf),
     #[error("cannot read migrations folder `{}`: {source}", .path.display())]
     Unreadable {
         path: PathBuf,
@@ -151,6 +153,9 @@ impl ProjectError {
         match self {
             ProjectError::NotFound(_) => {
                 "run keel from the project root, pass `--dir <path>`, or create it with `keel revision -m \"...\"`"
+            }
+            ProjectError::NotAFolder(_) => {
+                "pass `--dir` the folder that holds up/ and down/ (or set `dir` in keel.toml)"
             }
             ProjectError::Unreadable { .. } => "check the folder's permissions",
         }

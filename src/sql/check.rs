@@ -386,13 +386,14 @@ fn rejected_diagnostic(
         .map(|w| w.text.to_ascii_uppercase())
         .collect();
     let construct = match construct.first().map(String::as_str) {
-        Some("CREATE" | "ALTER" | "DROP" | "COMMENT") => construct.join(" "),
-        Some(first) => first.to_string(),
-        None => "this".to_string(),
+        Some("CREATE" | "ALTER" | "DROP" | "COMMENT") => {
+            format!("this {} statement", construct.join(" "))
+        }
+        Some(first) => format!("this {first} statement"),
+        None => "this statement".to_string(),
     };
-    let message = format!(
-        "not validated offline: sqlparser does not understand this {construct} statement ({message})"
-    );
+    let message =
+        format!("not validated offline: sqlparser does not understand {construct} ({message})");
     let d = if options.strict {
         Diagnostic::error(codes::UNVALIDATED, message)
             .with_hint("fix the statement, or drop `--strict` if it is valid PostgreSQL that sqlparser does not know yet")

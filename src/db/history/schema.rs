@@ -273,9 +273,24 @@ pub fn ensure(client: &mut postgres::Client, schema: &str) -> Result<(), DbError
         .set_abort_divergent(true)
         .set_abort_missing(true);
     runner.set_migration_table_name(&table);
-    runner
-        .run(client)
-        .map_err(|e| DbError::Other(format!("evolving the history schema `{schema}`: {e}")))?;
+    runner.run(client).map_err(|e| {
+        // refinery's own message is only "error applying migrations"; the server's reason is
+        // in the error's sources.
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(inner) = source {
+            let text = match inner.downcast_ref::<postgres::Error>() {
+                Some(pg) => crate::db::connect::error_text(pg),
+                None => inner.to_string(),
+            };
+            if !reason.contains(&text) {
+                reason.push_str(": ");
+                reason.push_str(&text);
+            }
+            source = inner.source();
+        }
+        DbError::Other(format!("evolving the history schema `{schema}`: {reason}"))
+    })?;
     Ok(())
 }
 
