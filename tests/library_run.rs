@@ -51,6 +51,16 @@ fn write_pair_with(dir: &Path, id: &str, header: &str, up: &str, down: &str) {
     }
 }
 
+/// psql running the script `path` on `url`, stopping at the first error.
+fn psql_file(path: &Path, url: &str) -> std::process::Output {
+    std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(path)
+        .arg(url)
+        .output()
+        .unwrap()
+}
+
 fn request(dir: &Path, url: &str, direction: Direction, target: &str) -> Request {
     Request {
         database: Database {
@@ -153,12 +163,7 @@ fn the_printed_script_leaves_the_history_a_run_leaves() {
     .expect("--sql");
     let path = project.path().join("upgrade.sql");
     std::fs::write(&path, &script).unwrap();
-    let psql = std::process::Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(&path)
-        .arg(printed.url())
-        .output()
-        .unwrap();
+    let psql = psql_file(&path, printed.url());
     assert!(
         !psql.status.success(),
         "the script stops at 1 / 0:\n{script}"
@@ -318,12 +323,7 @@ fn the_printed_script_runs_on_a_new_database_and_refuses_a_dirty_one() {
     .expect("--sql");
     let path = project.path().join("upgrade.sql");
     std::fs::write(&path, &script).unwrap();
-    let psql = std::process::Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(&path)
-        .arg(printed.url())
-        .output()
-        .unwrap();
+    let psql = psql_file(&path, printed.url());
     assert!(
         psql.status.success(),
         "{}\n{script}",

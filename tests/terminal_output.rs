@@ -38,12 +38,17 @@ fn assert_inert(out: &support::Run, forged: &str) {
             !text.contains(['\x1b', '\r', '\x07', '\u{202e}']),
             "a control character reached {name}:\n{out}"
         );
-        let commands: Vec<&str> = unfenced(text)
-            .into_iter()
-            .filter(|l| l.trim_start().starts_with(forged))
-            .collect();
+        let commands = workflow_commands(text, forged);
         assert!(commands.is_empty(), "{name} forges {commands:?}:\n{out}");
     }
+}
+
+/// The lines of `text` GitHub would read as the workflow command `command`.
+fn workflow_commands<'t>(text: &'t str, command: &str) -> Vec<&'t str> {
+    unfenced(text)
+        .into_iter()
+        .filter(|l| l.trim_start().starts_with(command))
+        .collect()
 }
 
 #[test]
@@ -94,10 +99,7 @@ fn a_file_name_cannot_steer_the_terminal_or_forge_annotations() {
     assert!(!out.all().contains("\x1b[31mRED"), "{out}");
     assert!(!out.all().contains('\r'), "{out}");
     let all = out.all();
-    let forged: Vec<&str> = unfenced(&all)
-        .into_iter()
-        .filter(|l| l.trim_start().starts_with("::error file=main.rs"))
-        .collect();
+    let forged = workflow_commands(&all, "::error file=main.rs");
     assert!(forged.is_empty(), "forged {forged:?}:\n{out}");
 }
 
