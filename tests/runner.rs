@@ -717,13 +717,8 @@ fn editing_an_applied_file_is_drift_until_repair() {
     assert!(recorded.contains("bigint"), "{recorded}");
 }
 
-/// A DBA edits an applied up file by hand and does not seal it. `seal` refuses (the version is
-/// applied) and sends them to `repair`, so `repair` must accept the unsealed edit in one step:
-/// seal the version's files, record them, log the event; `check` then passes.
-#[test]
-fn an_unsealed_hand_edit_of_an_applied_file_is_accepted_by_repair_in_one_step() {
-    let db = fresh_db();
-    let url = Some(db.url());
+/// Two one-table migrations, sealed and applied at `url`.
+fn widgets_and_gadgets_applied(url: Option<&str>) -> Project {
     let p = Project::new();
     p.migration(
         1,
@@ -739,6 +734,51 @@ fn an_unsealed_hand_edit_of_an_applied_file_is_accepted_by_repair_in_one_step() 
     )
     .seal();
     p.keel(url, &["upgrade"]).assert_code(0);
+    p
+}
+
+/// The files of an applied version are gone (a checkout older than the database, a migration
+/// deleted by hand): `upgrade` refuses, naming the version and the fix, instead of saying there
+/// is nothing to do or applying newer files on top of what it cannot read.
+#[test]
+fn upgrade_refuses_an_applied_version_with_no_files() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = widgets_and_gadgets_applied(url);
+    fs::remove_file(p.up_path(2, "gadgets")).unwrap();
+    fs::remove_file(p.down_path(2, "gadgets")).unwrap();
+
+    for args in [&["upgrade"][..], &["upgrade", "--sql"]] {
+        p.keel(url, args)
+            .assert_code(1)
+            .assert_stderr_has("applied version 0002_gadgets has no file in sql/up")
+            .assert_stderr_has("keel history --verbose");
+    }
+
+    // A newer file is not applied on top of the one that is gone.
+    p.migration(
+        3,
+        "gizmos",
+        "CREATE TABLE gizmos (id int);\n",
+        "DROP TABLE gizmos;\n",
+    )
+    .seal();
+    p.keel(url, &["upgrade"])
+        .assert_code(1)
+        .assert_stderr_has("0002_gadgets");
+    let mut c = db.connect();
+    assert!(!relation_exists(&mut c, "gizmos"));
+    assert_eq!(versions(&mut c), numbers(1..=2));
+}
+
+/// A DBA edits an applied up file by hand and does not seal it. `seal` refuses (the version is
+/// applied) and sends them to `repair`, so `repair` must accept the unsealed edit in one step:
+/// seal the version's files, record them, log the event; `check` then passes.
+#[test]
+fn an_unsealed_hand_edit_of_an_applied_file_is_accepted_by_repair_in_one_step() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = widgets_and_gadgets_applied(url);
 
     // The hand edit: a comment and a changed type, checksum line left as it was.
     let up = p.up_path(2, "gadgets");

@@ -53,6 +53,36 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
     ))
 }
 
+/// Refuses to upgrade when an applied version has no files: the checkout is older than the
+/// database, or the migration was deleted. Saying "nothing to do", or applying newer files on top
+/// of a change nobody can read here, would hide it (`keel check` reports it as an error too).
+pub fn refuse_missing(applied: &[AppliedVersion], project: &Project) -> Result<(), Error> {
+    let mut missing = applied
+        .iter()
+        .filter(|a| project.find(&a.version).is_none());
+    let Some(first) = missing.next() else {
+        return Ok(());
+    };
+    let more = match missing.count() {
+        0 => String::new(),
+        n => format!(" (and {} more)", crate::report::count(n, "version")),
+    };
+    Err(Error::failed(
+        format!(
+            "applied version {}_{} has no file in {}{more}",
+            first.version,
+            first.name,
+            project.dir.join("up").display()
+        ),
+        Some(
+            "these files are older than the database, or the migration was deleted: check out \
+             the files that have it (`keel history --verbose` prints the SQL that ran); to take \
+             it out of the database, run `keel downgrade` from a checkout that has it"
+                .into(),
+        ),
+    ))
+}
+
 /// Refuses to run when an applied file was changed in substance since it
 /// ran (cosmetic edits pass).
 pub(super) fn refuse_drift(

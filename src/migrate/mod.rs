@@ -241,6 +241,9 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
         Some(mut s) => {
             let applied = s.applied(false, &project)?;
             refuse_dirty(&applied, &project)?;
+            if req.direction == Direction::Up {
+                guard::refuse_missing(&applied, &project)?;
+            }
             guard::refuse_drift(&mut s, &project, &applied, sink)?;
             let fresh = !crate::db::history::exists(&mut s, schema)?;
             (applied, fresh)
@@ -563,6 +566,9 @@ fn run_loaded(
     let waited = session.lock_wait();
     let applied = session.applied(false, project)?;
     refuse_dirty(&applied, project)?;
+    if req.direction == Direction::Up {
+        guard::refuse_missing(&applied, project)?;
+    }
     guard::refuse_drift(&mut session, project, &applied, sink)?;
     let plan = plan_for(project, &applied, &target, req.direction)?;
     if plan.steps.is_empty() {
