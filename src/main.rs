@@ -6,7 +6,8 @@ fn main() -> ExitCode {
     return_large_blocks_to_the_system();
     // On a thread whose stack keel chooses: the SQL it reads may nest deeply
     // (see `keel::parallel::STACK_SIZE`).
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = Cli::try_parse_from(&args).unwrap_or_else(|e| cli::refused::exit(e, &args));
     let (reporter, result) = keel::parallel::with_large_stack(|| cli::run(cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,

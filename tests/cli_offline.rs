@@ -413,6 +413,38 @@ fn missing_migrations_folder_json() {
     );
 }
 
+/// A command line clap refuses still answers `--format json` with the error document (exit
+/// status 2, like every usage error), and clap's own text stays on stderr.
+#[test]
+fn a_refused_command_line_prints_the_json_error_document() {
+    let p = Project::sealed("clean");
+    let out = p.keel(&["upgrade", "--bogus", "--format", "json"]);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    let doc = parse_json(&out.stdout);
+    assert_eq!(
+        doc["error"].as_str(),
+        Some("unexpected argument '--bogus' found"),
+        "{doc}"
+    );
+    assert!(doc["hint"].as_str().is_some_and(|h| !h.is_empty()), "{doc}");
+    assert!(out.stderr.contains("Usage: keel upgrade"), "{}", out.stderr);
+
+    let out = p.keel(&["--format=json", "repair"]);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    let doc = parse_json(&out.stdout);
+    assert!(
+        doc["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("usage: keel repair"),
+        "{doc}"
+    );
+    // Help is an answer, not an error: no document.
+    let out = p.keel(&["--format", "json", "upgrade", "--help"]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(!out.stdout.starts_with('{'), "{}", out.stdout);
+}
+
 /// A Windows editor's BOM is not a character of line 1: columns there start at 1 as elsewhere.
 #[test]
 fn bom_does_not_shift_columns_on_the_first_line() {

@@ -38,7 +38,7 @@ pub enum FleetCommand {
     /// Apply migrations up to TARGET (default: head) on every target
     Upgrade {
         /// head, a version, or +N
-        #[arg(default_value = "head", allow_hyphen_values = true)]
+        #[arg(default_value = "head", allow_negative_numbers = true)]
         target: String,
         #[command(flatten)]
         run: RunFlags,
@@ -46,7 +46,7 @@ pub enum FleetCommand {
     /// Revert migrations down to TARGET on every target
     Downgrade {
         /// base, a version, or -N
-        #[arg(allow_hyphen_values = true)]
+        #[arg(allow_negative_numbers = true)]
         target: String,
         #[command(flatten)]
         run: RunFlags,

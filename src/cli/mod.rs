@@ -14,6 +14,7 @@ mod init;
 mod inspect;
 mod lint;
 mod policies;
+pub mod refused;
 mod repair;
 mod revision;
 mod seal;

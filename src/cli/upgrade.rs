@@ -10,7 +10,7 @@ use crate::report::json;
 #[derive(Debug, clap::Args)]
 pub struct UpgradeArgs {
     /// head, a version, or +N
-    #[arg(default_value = "head", allow_hyphen_values = true)]
+    #[arg(default_value = "head", allow_negative_numbers = true)]
     pub target: String,
     #[command(flatten)]
     pub moving: MoveFlags,
@@ -19,7 +19,7 @@ pub struct UpgradeArgs {
 #[derive(Debug, clap::Args)]
 pub struct DowngradeArgs {
     /// base, a version, or -N
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_negative_numbers = true)]
     pub target: String,
     #[command(flatten)]
     pub moving: MoveFlags,
