@@ -686,12 +686,7 @@ fn fill_from_env(pairs: &mut conninfo::Pairs, env: &dyn Fn(&str) -> Option<Strin
     }
     if !pairs.contains_key("sslmode") {
         if let Some(v) = env("PGREQUIRESSL") {
-            let mode = if v.starts_with('1') {
-                "require"
-            } else {
-                "prefer"
-            };
-            pairs.insert("sslmode", mode.into());
+            pairs.insert("sslmode", conninfo::sslmode_of_requiressl(&v).into());
         }
     }
 }

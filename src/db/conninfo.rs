@@ -96,6 +96,16 @@ fn keyword(key: &str) -> Option<&'static str> {
     KEYWORDS.iter().map(|(k, _)| *k).find(|k| *k == key)
 }
 
+/// The `sslmode` that libpq's old `requiressl` setting (or `PGREQUIRESSL`) stands for: `1...`
+/// is `require`, anything else `prefer`.
+pub fn sslmode_of_requiressl(value: &str) -> &'static str {
+    if value.starts_with('1') {
+        "require"
+    } else {
+        "prefer"
+    }
+}
+
 /// Stores `key=value` as libpq's `conninfo_storeval` does.
 fn store(
     pairs: &mut Pairs,
@@ -104,12 +114,7 @@ fn store(
     unknown: impl Fn(&str) -> String,
 ) -> Result<(), String> {
     if key == "requiressl" {
-        let mode = if value.starts_with('1') {
-            "require"
-        } else {
-            "prefer"
-        };
-        pairs.insert("sslmode", mode.to_string());
+        pairs.insert("sslmode", sslmode_of_requiressl(&value).to_string());
         return Ok(());
     }
     let k = keyword(key).ok_or_else(|| unknown(key))?;
