@@ -51,6 +51,25 @@ pub fn database_diagnostics(
             );
             continue;
         };
+        if *m.name != *a.name {
+            out.push(
+                Diagnostic::warning(
+                    codes::APPLIED_FILE_RENAMED,
+                    format!(
+                        "version {} was applied as {}_{}; its files are now named {}",
+                        a.version,
+                        a.version,
+                        a.name,
+                        m.id()
+                    ),
+                )
+                .with_path(&m.path(crate::project::FileKind::Up))
+                .with_hint(format!(
+                    "rename the files back, or record the new name with `keel repair {}`",
+                    m.version.number()
+                )),
+            );
+        }
         for (file, recorded_sum, recorded_sql) in [
             (m.up_file(), &a.up_checksum, &a.up_sql),
             (m.down_file(), &a.down_checksum, &a.down_sql),

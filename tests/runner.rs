@@ -771,6 +771,40 @@ fn upgrade_refuses_an_applied_version_with_no_files() {
     assert_eq!(versions(&mut c), numbers(1..=2));
 }
 
+/// The files of an applied version renamed: the same SQL under another name. `check` warns
+/// (the history and the files no longer say the same thing), `repair` records the new name and
+/// says so, and `check` is quiet again.
+#[test]
+fn renaming_an_applied_migration_is_reported_and_repair_records_the_new_name() {
+    let db = fresh_db();
+    let url = Some(db.url());
+    let p = widgets_and_gadgets_applied(url);
+    for (from, to) in [
+        (p.up_path(2, "gadgets"), p.up_path(2, "gizmos")),
+        (p.down_path(2, "gadgets"), p.down_path(2, "gizmos")),
+    ] {
+        fs::rename(from, to).unwrap();
+    }
+    p.keel(url, &["check"])
+        .assert_code(0)
+        .assert_stderr_has("applied-file-renamed")
+        .assert_stderr_has("applied as 0002_gadgets")
+        .assert_stderr_has("keel repair 2");
+
+    p.keel(url, &["repair", "2"])
+        .assert_code(0)
+        .assert_stdout_has("name gadgets → gizmos");
+    let check = p.keel(url, &["check"]);
+    check.assert_code(0);
+    assert!(!check.all().contains("applied-file-renamed"), "{check}");
+    let name: String = db
+        .connect()
+        .query_one("SELECT name FROM keel.versions WHERE version = 2", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "gizmos");
+}
+
 /// A DBA edits an applied up file by hand and does not seal it. `seal` refuses (the version is
 /// applied) and sends them to `repair`, so `repair` must accept the unsealed edit in one step:
 /// seal the version's files, record them, log the event; `check` then passes.

@@ -160,6 +160,10 @@ codes! {
     /// An applied migration was edited after it ran. Fix: restore the file,
     /// or accept the edit with `keel repair VERSION`.
     APPLIED_FILE_CHANGED = "applied-file-changed";
+    /// An applied version's files now have another name than the one it was
+    /// applied under (a warning: the SQL is the same). Fix: rename the files
+    /// back, or record the new name with `keel repair VERSION`.
+    APPLIED_FILE_RENAMED = "applied-file-renamed";
     /// A migration outside a transaction did not finish: the database is
     /// dirty. Fix: finish it by hand and `keel repair VERSION` (recorded as
     /// done), or undo what ran and `keel repair VERSION --undone`.

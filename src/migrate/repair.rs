@@ -73,6 +73,9 @@ pub fn repair(req: &RepairRequest, sink: &mut dyn Sink) -> Result<RepairReport, 
     let up = m.up.checksum.to_string();
     let down = m.down.checksum.to_string();
     let mut changes = Vec::new();
+    if *rec.name != *m.name {
+        changes.push(format!("name {} → {}", rec.name, m.name));
+    }
     if rec.up_checksum != up {
         changes.push(format!("up {} → {}", rec.up_checksum, up));
     }
