@@ -288,6 +288,17 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
 }
 
 pub(crate) fn parse_target(s: &str, project: &Project) -> Result<Target, Error> {
+    // `+0` is no revision to look for: say what a relative target counts.
+    let t = s.trim();
+    if t.len() > 1 && t.starts_with(['+', '-']) && t[1..].bytes().all(|b| b == b'0') {
+        return Err(Error::usage(
+            format!("`{t}` moves no migration"),
+            Some(
+                "a relative target counts at least one: `+N` for upgrade, `-N` for downgrade"
+                    .into(),
+            ),
+        ));
+    }
     Target::parse(s).ok_or_else(|| {
         Error::usage(
             format!("Can't locate revision identified by '{s}'"),
@@ -703,5 +714,25 @@ impl Progress for Forward<'_> {
 
     fn retrying(&mut self, retry: &run::Retry<'_>) {
         self.0.event(Event::Retrying(retry));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_target_of_zero_says_what_it_counts() {
+        for zero in ["+0", "-0", " -00 "] {
+            let e = parse_target(zero, &Project::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("moves no migration"), "{zero}: {e}");
+        }
+        let e = parse_target("+x", &Project::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Can't locate revision"), "{e}");
+        assert!(parse_target("+1", &Project::default()).is_ok());
     }
 }
