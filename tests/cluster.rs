@@ -245,6 +245,35 @@ fn dev_db_lifecycle_keeps_its_data() {
     assert!(!keel_dir.join("dev-db.json").exists());
 }
 
+/// Every `dev-db` command answers `--format json` with one document, as docs/json.md promises
+/// of every command: `url`, `stop` and `destroy` printed nothing.
+#[test]
+fn dev_db_url_stop_and_destroy_answer_in_json() {
+    let project = open_project_dir();
+    let dev = DevDb::new(project.path()).unwrap();
+    let _cleanup = DestroyOnDrop(&dev);
+    dev.start_major(Some(common::server_major())).unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let run = common::Keel::new(project.path())
+            .args(["--format", "json", "dev-db"])
+            .args(args)
+            .run();
+        run.assert_code(0);
+        serde_json::from_str(run.stdout.trim())
+            .unwrap_or_else(|e| panic!("not one JSON document ({e})\n{run}"))
+    };
+    let data_dir = dev.data_dir().to_str().unwrap().to_string();
+    assert_eq!(json(&["url"])["url"], dev.url());
+    let stopped = json(&["stop"]);
+    assert_eq!(stopped["running"], false, "{stopped}");
+    assert_eq!(stopped["data_dir"], data_dir, "{stopped}");
+    assert!(!dev.status().unwrap().running);
+    let deleted = json(&["destroy"]);
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    assert_eq!(deleted["data_dir"], data_dir, "{deleted}");
+    assert!(!dev.data_dir().exists());
+}
+
 #[test]
 fn dev_db_moves_out_of_a_project_the_server_user_cannot_enter() {
     // Like a clone under /root: as root, the postgres user cannot enter it.

@@ -57,12 +57,26 @@ pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
         }
         DevDbCommand::Stop => {
             dev.stop().map_err(fail)?;
-            r.note("dev database stopped");
+            if r.json_output() {
+                r.json(&json::DevDbStopped {
+                    running: false,
+                    data_dir: dev.data_dir(),
+                });
+            } else {
+                r.note("dev database stopped");
+            }
         }
         DevDbCommand::Destroy => {
             let data = dev.data_dir().to_path_buf();
             dev.destroy().map_err(fail)?;
-            r.note(format!("dev database deleted ({})", data.display()));
+            if r.json_output() {
+                r.json(&json::DevDbDestroyed {
+                    deleted: true,
+                    data_dir: &data,
+                });
+            } else {
+                r.note(format!("dev database deleted ({})", data.display()));
+            }
         }
         DevDbCommand::Status => {
             let s = dev.status().map_err(fail)?;
@@ -93,7 +107,14 @@ pub fn run(ctx: &Context, cmd: DevDbCommand) -> Result<(), Failure> {
                 return Err(Failure::Reported);
             }
         }
-        DevDbCommand::Url => r.line(dev.url()),
+        DevDbCommand::Url => {
+            let url = dev.url();
+            if r.json_output() {
+                r.json(&json::DevDbUrl { url: &url });
+            } else {
+                r.line(url);
+            }
+        }
     }
     Ok(())
 }

@@ -59,6 +59,26 @@ pub struct DevDbStarted<'a> {
     pub pg_major: Option<u32>,
 }
 
+/// `keel dev-db url`.
+#[derive(Debug, Serialize)]
+pub struct DevDbUrl<'a> {
+    pub url: &'a str,
+}
+
+/// `keel dev-db stop`.
+#[derive(Debug, Serialize)]
+pub struct DevDbStopped<'a> {
+    pub running: bool,
+    pub data_dir: &'a Path,
+}
+
+/// `keel dev-db destroy`.
+#[derive(Debug, Serialize)]
+pub struct DevDbDestroyed<'a> {
+    pub deleted: bool,
+    pub data_dir: &'a Path,
+}
+
 /// `keel fleet upgrade|downgrade|check|policies apply`: a line per target as it finishes.
 #[derive(Debug, Serialize)]
 pub struct FleetTarget<'a> {
@@ -1183,6 +1203,21 @@ mod tests {
                     url: "u",
                     data_dir: p,
                     pg_major: Some(17),
+                }),
+            ),
+            ("dev-db url", value(DevDbUrl { url: "u" })),
+            (
+                "dev-db stop",
+                value(DevDbStopped {
+                    running: false,
+                    data_dir: p,
+                }),
+            ),
+            (
+                "dev-db destroy",
+                value(DevDbDestroyed {
+                    deleted: true,
+                    data_dir: p,
                 }),
             ),
             (
