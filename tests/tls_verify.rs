@@ -577,3 +577,276 @@ fn sslmode_by_certificate_table_follows_libpq() {
         failures.join("\n")
     );
 }
+
+/// `client.crt`/`client.key`, issued by `ca` for the role `cn` (a client certificate).
+fn client_leaf(dir: &Path, ca: &str, out: &str, cn: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-keyout",
+            &format!("{out}.key"),
+            "-out",
+            &format!("{out}.csr"),
+        ],
+    );
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{out}.csr"),
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "client.ext",
+            "-out",
+            &format!("{out}.crt"),
+        ],
+    );
+}
+
+/// A row of the client certificate table: extra URL parameters, the `HOME` folder, extra
+/// environment, the exit status, and a phrase of the output.
+type CertRow<'a> = (String, &'a str, Vec<(&'a str, String)>, i32, String);
+
+/// Client certificates as libpq offers them (`initialize_SSL` in fe-secure-openssl.c):
+/// `sslcert`/`sslkey` (or `PGSSLCERT`/`PGSSLKEY`), else `~/.postgresql/postgresql.crt` and
+/// `postgresql.key`; no certificate file means none offered; a certificate without its key, a
+/// key others may read, or a file that is no certificate or key is an error naming the file;
+/// `sslcertmode=disable` offers none. The server authenticates the role by certificate only
+/// (`cert` in pg_hba.conf).
+#[test]
+fn client_certificates_are_offered_as_libpq_offers_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    self_signed(dir, "ca", "DNS:keel-test-ca");
+    self_signed(dir, "other", "DNS:keel-other-ca");
+    leaf(dir, "ca", "leaf");
+    client_leaf(dir, "ca", "client", "cert_user");
+    client_leaf(dir, "other", "stranger", "cert_user");
+    std::fs::write(dir.join("garbage.crt"), "not a certificate\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "client.key",
+            "-out",
+            "encrypted.key",
+            "-passout",
+            "pass:Key-Secret-7",
+            "-v2",
+            "aes-256-cbc",
+        ],
+    );
+    for f in ["client.key", "stranger.key", "encrypted.key"] {
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    std::fs::copy(dir.join("client.key"), dir.join("open.key")).unwrap();
+    std::fs::set_permissions(dir.join("open.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let pg = dir.join("home-client/.postgresql");
+    std::fs::create_dir_all(&pg).unwrap();
+    std::fs::copy(dir.join("client.crt"), pg.join("postgresql.crt")).unwrap();
+    std::fs::copy(dir.join("client.key"), pg.join("postgresql.key")).unwrap();
+    std::fs::set_permissions(
+        pg.join("postgresql.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("home")).unwrap();
+
+    let cluster = Cluster::throwaway().expect("throwaway cluster");
+    let data = cluster.data_dir().to_path_buf();
+    let mut c =
+        postgres::Client::connect(&cluster.connection_string("postgres"), postgres::NoTls).unwrap();
+    c.batch_execute("CREATE ROLE cert_user LOGIN").unwrap();
+    drop(c);
+    common::hba_first(&cluster, "hostssl all cert_user 127.0.0.1/32 cert");
+    cluster.stop().unwrap();
+    let files = install(dir, "leaf", &data);
+    let ca = install(dir, "ca", &data)[0].1.clone();
+    let port = common::free_port().to_string();
+    let mut settings = vec![
+        ("listen_addresses", "127.0.0.1"),
+        ("port", port.as_str()),
+        ("ssl", "on"),
+        ("ssl_ca_file", ca.as_str()),
+    ];
+    settings.extend(files.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cluster
+        .start_with(&settings)
+        .expect("server with TLS starts");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
+
+    let file = |name: &str| dir.join(name).display().to_string();
+    let rows: Vec<CertRow> = vec![
+        (
+            format!(
+                "sslcert={}&sslkey={}",
+                file("client.crt"),
+                file("client.key")
+            ),
+            "home",
+            vec![],
+            0,
+            String::new(),
+        ),
+        (String::new(), "home-client", vec![], 0, String::new()),
+        (
+            String::new(),
+            "home",
+            vec![
+                ("PGSSLCERT", file("client.crt")),
+                ("PGSSLKEY", file("client.key")),
+            ],
+            0,
+            String::new(),
+        ),
+        // Nothing to offer: the server asks for a certificate and refuses.
+        (
+            String::new(),
+            "home",
+            vec![],
+            1,
+            "connection requires a valid client certificate".into(),
+        ),
+        (
+            format!("sslcert={}", file("missing.crt")),
+            "home",
+            vec![],
+            1,
+            "connection requires a valid client certificate".into(),
+        ),
+        (
+            "sslcertmode=disable".into(),
+            "home-client",
+            vec![],
+            1,
+            "connection requires a valid client certificate".into(),
+        ),
+        // A certificate the server's CA did not issue.
+        (
+            format!(
+                "sslcert={}&sslkey={}",
+                file("stranger.crt"),
+                file("stranger.key")
+            ),
+            "home",
+            vec![],
+            1,
+            String::new(),
+        ),
+        (
+            format!(
+                "sslcert={}&sslkey={}",
+                file("client.crt"),
+                file("missing.key")
+            ),
+            "home",
+            vec![],
+            1,
+            format!(
+                "certificate present, but not private key file \"{}\"",
+                file("missing.key")
+            ),
+        ),
+        (
+            format!("sslcert={}&sslkey={}", file("client.crt"), file("open.key")),
+            "home",
+            vec![],
+            1,
+            format!(
+                "private key file \"{}\" has group or world access",
+                file("open.key")
+            ),
+        ),
+        (
+            format!(
+                "sslcert={}&sslkey={}",
+                file("garbage.crt"),
+                file("client.key")
+            ),
+            "home",
+            vec![],
+            1,
+            format!(
+                "could not read certificate file \"{}\"",
+                file("garbage.crt")
+            ),
+        ),
+        (
+            format!(
+                "sslcert={}&sslkey={}",
+                file("client.crt"),
+                file("encrypted.key")
+            ),
+            "home",
+            vec![],
+            1,
+            format!(
+                "could not load private key file \"{}\"",
+                file("encrypted.key")
+            ),
+        ),
+        (
+            format!(
+                "sslcert={}&sslkey={}",
+                file("client.crt"),
+                file("stranger.key")
+            ),
+            "home",
+            vec![],
+            1,
+            format!(
+                "certificate does not match private key file \"{}\"",
+                file("stranger.key")
+            ),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (params, home, env, code, phrase) in &rows {
+        let url = format!(
+            "postgresql://cert_user@localhost:{port}/postgres?sslmode=require&sslpassword=Key-Secret-7&{params}"
+        );
+        let mut keel = Keel::new(project.path()).env("HOME", dir.join(home));
+        for (k, v) in env {
+            keel = keel.env(k, v);
+        }
+        let out = keel.url(Some(&url)).args(["history"]).run();
+        let text = out.all();
+        assert!(!text.contains("Key-Secret-7"), "password printed: {text}");
+        if out.code != Some(*code) || !text.contains(phrase.as_str()) {
+            failures.push(format!(
+                "{params} HOME={home} {env:?}: expected exit {code} with {phrase:?}, got {:?}:\n{text}",
+                out.code
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows differ from libpq:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}

@@ -199,6 +199,9 @@ impl ConnectError {
 const OWN_OPTIONS: &[&str] = &[
     "sslmode",
     "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcertmode",
     "passfile",
     "connect_timeout",
     "keepalives",
@@ -286,7 +289,13 @@ impl Target {
         .map_err(|error| ConnectError::BadTls {
             source_name: name,
             error,
-        })?;
+        })?
+        .offering(
+            own.get("sslcertmode").map(|m| m.trim()) != Some("disable"),
+            own.get("sslcert").map(String::as_str),
+            own.get("sslkey").map(String::as_str),
+            home.as_deref(),
+        );
         let passfile = own
             .get("passfile")
             .filter(|p| !p.is_empty())
@@ -578,6 +587,7 @@ fn dev_db_target() -> Result<Target, ConnectError> {
         tls: tls::Settings {
             mode: SslMode::Disable,
             roots: tls::Roots::NoHome,
+            client: tls::ClientCert::None,
         },
         passfile: None,
     })
@@ -876,9 +886,11 @@ fn effective_user_name() -> Option<String> {
 /// check the client makes (a revocation list, `require_auth`, `requirepeer`) or that chooses
 /// the server (`service`) is refused: ignored, it would weaken the connection or change where
 /// it goes. Settings that only matter to something keel never does are accepted: GSSAPI
-/// names without GSSAPI encryption, compression libpq itself no longer does, a client
-/// certificate offered (`sslcert`, `sslkey`: a server that requires one refuses keel with its
-/// own message), and `client_encoding` (keel's files are UTF-8, and it always speaks UTF8).
+/// names without GSSAPI encryption, compression libpq itself no longer does, `sslpassword`
+/// (only an encrypted key needs it, and [`tls`] refuses one by name), and `client_encoding`
+/// (keel's files are UTF-8, and it always speaks UTF8). Client certificates are offered
+/// ([`tls::ClientCert`]); only `sslcertmode=require`, which asks keel to check that the server
+/// requested one, is refused.
 fn unsupported(key: &str, value: &str) -> Option<String> {
     let v = value.trim();
     let refuse = |why: &str| {
@@ -891,7 +903,7 @@ fn unsupported(key: &str, value: &str) -> Option<String> {
             "connection services (service=, PGSERVICE) are not supported by keel: give the settings in the URL or the PG* variables".into(),
         ),
         "sslcertmode" if !matches!(v, "disable" | "allow") => {
-            refuse("keel cannot present a client certificate")
+            refuse("keel offers a client certificate when it has one (allow) or never (disable), but cannot require the server to ask for it")
         }
         "sslcrl" | "sslcrldir" => refuse("keel cannot check certificate revocation lists"),
         "sslkeylogfile" => refuse("keel does not write TLS key logs"),

@@ -18,6 +18,11 @@
 //!
 //! The host name is checked only by `verify-full`.
 //!
+//! The client certificate is libpq's too: `sslcert` and `sslkey`, else
+//! `~/.postgresql/postgresql.crt` and `postgresql.key`; a certificate file that does not
+//! exist means none is offered, and a key must be a regular file nobody else may read
+//! ([`client_certificate`]).
+//!
 //! rustls only knows full verification, so the weaker checks have their own
 //! verifiers: [`AnyCertificate`] accepts any certificate but still checks the
 //! handshake signatures (the connection is encrypted to whoever holds the key
@@ -32,12 +37,13 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, OtherError, RootCertStore,
     SignatureScheme,
 };
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -94,11 +100,24 @@ pub enum Roots {
     NoHome,
 }
 
+/// The client certificate a connection offers, as libpq's `initialize_SSL` finds it: named,
+/// not yet read (the files are read at connect time, as the root file is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCert {
+    /// `sslcertmode=disable`, or no `sslcert` and no home directory to find the default in.
+    None,
+    /// `sslcert` (default `~/.postgresql/postgresql.crt`; a file that does not exist means no
+    /// certificate) and its key, `sslkey` (default `~/.postgresql/postgresql.key`; `None` when
+    /// neither is there to name).
+    Files { cert: PathBuf, key: Option<PathBuf> },
+}
+
 /// The TLS settings of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub mode: SslMode,
     pub roots: Roots,
+    pub client: ClientCert,
 }
 
 /// A TLS setting that cannot work, or a root certificate file that cannot be
@@ -115,6 +134,22 @@ pub enum TlsError {
     BadRoot { path: PathBuf, message: String },
     #[error("sslrootcert=system, but the system's store holds no usable root certificate")]
     NoSystemRoots,
+    #[error("could not open certificate file \"{}\": {message}", .path.display())]
+    OpenCert { path: PathBuf, message: String },
+    #[error("could not read certificate file \"{}\": {message}", .path.display())]
+    BadCert { path: PathBuf, message: String },
+    #[error("certificate present, but not private key file \"{}\"", .0.display())]
+    MissingKey(PathBuf),
+    #[error("certificate present, but no private key file to go with it")]
+    NoKey,
+    #[error("private key file \"{}\" is not a regular file", .0.display())]
+    KeyNotAFile(PathBuf),
+    #[error("private key file \"{}\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root", .0.display())]
+    KeyTooOpen(PathBuf),
+    #[error("could not load private key file \"{}\": {message}", .path.display())]
+    BadKey { path: PathBuf, message: String },
+    #[error("certificate does not match private key file \"{}\"", .0.display())]
+    KeyMismatch(PathBuf),
     #[error("cannot set up TLS: {0}")]
     Setup(String),
 }
@@ -126,6 +161,12 @@ impl TlsError {
             TlsError::MissingRoot(_) | TlsError::NoHome => "either provide the file (sslrootcert=/path/to/ca.crt), use the system's trusted roots with sslrootcert=system, or change sslmode to require or prefer to disable server certificate verification".into(),
             TlsError::BadRoot { .. } => "sslrootcert names a PEM file of one or more CA certificates".into(),
             TlsError::NoSystemRoots => "install the system's CA certificates (ca-certificates), or point SSL_CERT_FILE at a PEM bundle".into(),
+            TlsError::OpenCert { .. } | TlsError::BadCert { .. } => "sslcert (default ~/.postgresql/postgresql.crt) names a PEM file: the client certificate, then any intermediate certificates; remove the file to offer none".into(),
+            TlsError::MissingKey(_) | TlsError::NoKey => "give the certificate's key with sslkey (default ~/.postgresql/postgresql.key), or sslcertmode=disable to offer no certificate".into(),
+            TlsError::KeyNotAFile(_) => "sslkey names the PEM file of the certificate's private key".into(),
+            TlsError::KeyTooOpen(path) => format!("chmod 600 {}", path.display()),
+            TlsError::BadKey { .. } => "sslkey names an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1); keel cannot decrypt one protected by sslpassword: `openssl pkey -in KEY -out KEY.plain` decrypts a copy".into(),
+            TlsError::KeyMismatch(_) => "sslcert and sslkey must be the two halves of one certificate".into(),
             TlsError::Setup(_) => "this is a bug in keel; please report it".into(),
         }
     }
@@ -134,7 +175,8 @@ impl TlsError {
 impl Settings {
     /// Checks `sslmode`/`sslrootcert` as libpq's `connectOptions2` does.
     /// `mode` is `None` when neither the URL nor `PGSSLMODE` set it: libpq's
-    /// default is `prefer`, or `verify-full` with `sslrootcert=system`.
+    /// default is `prefer`, or `verify-full` with `sslrootcert=system`. No client
+    /// certificate is offered; [`Settings::offering`] names one.
     pub fn new(
         mode: Option<SslMode>,
         root: Option<&str>,
@@ -156,7 +198,33 @@ impl Settings {
         if roots == Roots::System && mode != SslMode::VerifyFull {
             return Err(TlsError::WeakWithSystem(mode.name()));
         }
-        Ok(Settings { mode, roots })
+        Ok(Settings {
+            mode,
+            roots,
+            client: ClientCert::None,
+        })
+    }
+
+    /// These settings offering the client certificate libpq would: `cert` and `key` are
+    /// `sslcert` and `sslkey` (empty means not given), the defaults under `home` otherwise;
+    /// none with `sslcertmode=disable` (`offer` false).
+    pub fn offering(
+        mut self,
+        offer: bool,
+        cert: Option<&str>,
+        key: Option<&str>,
+        home: Option<&Path>,
+    ) -> Settings {
+        let given = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+        let default = |name: &str| home.map(|h| h.join(".postgresql").join(name));
+        self.client = match given(cert).or_else(|| default("postgresql.crt")) {
+            Some(cert) if offer => ClientCert::Files {
+                cert,
+                key: given(key).or_else(|| default("postgresql.key")),
+            },
+            _ => ClientCert::None,
+        };
+        self
     }
 }
 
@@ -199,13 +267,103 @@ pub fn connector(settings: &Settings) -> Result<MakeRustlsConnect, TlsError> {
             })
         }
     };
-    let config = ClientConfig::builder_with_provider(provider)
+    let client = client_certificate(&settings.client)?;
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some(offered) => builder
+            .with_client_auth_cert(offered.chain, offered.key)
+            .map_err(|e| match e {
+                Error::InconsistentKeys(_) => TlsError::KeyMismatch(offered.key_path),
+                e => TlsError::BadKey {
+                    path: offered.key_path,
+                    message: e.to_string(),
+                },
+            })?,
+    };
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// A client certificate read from its files.
+struct Offered {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    /// Where the key came from, for the error when it does not match the certificate.
+    key_path: PathBuf,
+}
+
+/// The certificate chain and key to offer, read as libpq's `initialize_SSL` reads them: no
+/// certificate file, no certificate; a certificate file needs its key, a regular file that
+/// nobody else may read.
+fn client_certificate(client: &ClientCert) -> Result<Option<Offered>, TlsError> {
+    let ClientCert::Files { cert, key } = client else {
+        return Ok(None);
+    };
+    let pem = match std::fs::read(cert) {
+        Ok(pem) => pem,
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(TlsError::OpenCert {
+                path: cert.clone(),
+                message: e.to_string(),
+            })
+        }
+    };
+    let bad_cert = |message: String| TlsError::BadCert {
+        path: cert.clone(),
+        message,
+    };
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad_cert(format!("not a PEM certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(bad_cert("no PEM certificate found".into()));
+    }
+    let key = key.clone().ok_or(TlsError::NoKey)?;
+    let meta = std::fs::metadata(&key).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => TlsError::MissingKey(key.clone()),
+        _ => TlsError::BadKey {
+            path: key.clone(),
+            message: e.to_string(),
+        },
+    })?;
+    if !meta.is_file() {
+        return Err(TlsError::KeyNotAFile(key));
+    }
+    if key_too_open(&meta) {
+        return Err(TlsError::KeyTooOpen(key));
+    }
+    let bad_key = |message: String| TlsError::BadKey {
+        path: key.clone(),
+        message,
+    };
+    let text = std::fs::read(&key).map_err(|e| bad_key(e.to_string()))?;
+    if text.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED") {
+        return Err(bad_key("the key is encrypted (sslpassword)".into()));
+    }
+    let der = PrivateKeyDer::from_pem_slice(&text)
+        .map_err(|e| bad_key(format!("not a PEM private key: {e}")))?;
+    Ok(Some(Offered {
+        chain,
+        key: der,
+        key_path: key,
+    }))
+}
+
+/// libpq's check of the key file's permissions: owned by the current user, no access for the
+/// group or others; owned by root (a key a system service provides), the group may read it.
+fn key_too_open(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let mode = meta.mode();
+    (meta.uid() == euid && mode & 0o077 != 0) || (meta.uid() == 0 && mode & 0o037 != 0)
 }
 
 /// Every certificate in the PEM file `path`; at least one, each one usable
