@@ -220,3 +220,27 @@ fn sslmode_require_in_any_spelling_refuses_a_server_without_tls() {
         assert!(!out.all().contains(PASSWORD), "{out}");
     }
 }
+
+/// libpq reads the client certificate and key only once the server has agreed to TLS: against
+/// a server without TLS, `sslmode=prefer` (the default) connects in the clear whatever
+/// `~/.postgresql/` holds, a key others may read or an encrypted one included; against a server
+/// with TLS, the same files are an error naming the key.
+#[test]
+fn a_server_without_tls_never_makes_keel_read_the_client_key() {
+    let (_cluster, port) = password_server();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let pg = home.path().join(".postgresql");
+    std::fs::create_dir_all(&pg).unwrap();
+    std::fs::write(pg.join("postgresql.crt"), "not a certificate\n").unwrap();
+    write_pgpass(&pg.join("postgresql.key"), "not a key\n", 0o644);
+    let url = format!("postgresql://pw_user:{PASSWORD}@127.0.0.1:{port}/postgres");
+    let out = Keel::new(project.path())
+        .env("HOME", home.path())
+        .url(Some(&url))
+        .args(["history"])
+        .run();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(!out.all().contains(PASSWORD), "{out}");
+}

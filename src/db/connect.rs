@@ -478,7 +478,8 @@ impl Target {
         let with_tls = |one: &mut Config, ssl: postgres::config::SslMode| {
             let connector = tls::connector(&self.tls).map_err(Failure::Tls)?;
             one.ssl_mode(ssl);
-            one.connect(connector).map_err(Failure::from)
+            one.connect(connector)
+                .map_err(|e| tls::setup_error(&e).map_or_else(|| Failure::from(e), Failure::Tls))
         };
         match mode {
             SslMode::Allow => match one.connect(NoTls) {

@@ -33,6 +33,8 @@
 //! certificate (`openssl req -x509`, whose default marks it a CA), and
 //! OpenSSL trusts it; webpki on its own refuses a CA at the end of a chain.
 
+use postgres::tls::{MakeTlsConnect, TlsConnect};
+use postgres::Socket;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -43,8 +45,10 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, OtherError, RootCertStore,
     SignatureScheme,
 };
+use std::future::Future;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -228,9 +232,11 @@ impl Settings {
     }
 }
 
-/// A connector for these settings. The root file is read here, at connect
-/// time, as libpq reads it.
-pub fn connector(settings: &Settings) -> Result<MakeRustlsConnect, TlsError> {
+/// A connector for these settings. The root file is read here, before connecting; the
+/// client certificate and its key only once the server has agreed to TLS, as libpq's
+/// `initialize_SSL` reads them: a server without TLS never makes keel read a key it will not
+/// use (a user's `~/.postgresql/postgresql.key` may be encrypted, or meant for another server).
+pub fn connector(settings: &Settings) -> Result<Connector, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let trusted = match &settings.roots {
         Roots::System => {
@@ -267,25 +273,91 @@ pub fn connector(settings: &Settings) -> Result<MakeRustlsConnect, TlsError> {
             })
         }
     };
-    let client = client_certificate(&settings.client)?;
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Setup(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
-    let config = match client {
-        None => builder.with_no_client_auth(),
-        Some(offered) => builder
-            .with_client_auth_cert(offered.chain, offered.key)
-            .map_err(|e| match e {
-                Error::InconsistentKeys(_) => TlsError::KeyMismatch(offered.key_path),
-                e => TlsError::BadKey {
-                    path: offered.key_path,
-                    message: e.to_string(),
-                },
-            })?,
-    };
-    Ok(MakeRustlsConnect::new(config))
+    Ok(Connector {
+        provider,
+        verifier,
+        client: settings.client.clone(),
+    })
+}
+
+/// What [`connector`] makes: the server's certificate check, and the client certificate still
+/// to read. For the postgres crate, a `MakeTlsConnect` whose handshake reads the certificate
+/// first.
+#[derive(Clone)]
+pub struct Connector {
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+    client: ClientCert,
+}
+
+impl Connector {
+    /// The rustls configuration, the client certificate read now.
+    fn config(&self) -> Result<ClientConfig, TlsError> {
+        let client = client_certificate(&self.client)?;
+        let builder = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Setup(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(self.verifier.clone());
+        Ok(match client {
+            None => builder.with_no_client_auth(),
+            Some(offered) => builder
+                .with_client_auth_cert(offered.chain, offered.key)
+                .map_err(|e| match e {
+                    Error::InconsistentKeys(_) => TlsError::KeyMismatch(offered.key_path),
+                    e => TlsError::BadKey {
+                        path: offered.key_path,
+                        message: e.to_string(),
+                    },
+                })?,
+        })
+    }
+}
+
+impl MakeTlsConnect<Socket> for Connector {
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
+    type TlsConnect = Handshake;
+    type Error = TlsError;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Handshake, TlsError> {
+        Ok(Handshake {
+            connector: self.clone(),
+            domain: domain.to_string(),
+        })
+    }
+}
+
+/// The handshake with one server, started once it agreed to TLS.
+pub struct Handshake {
+    connector: Connector,
+    domain: String,
+}
+
+impl TlsConnect<Socket> for Handshake {
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Stream, Self::Error>> + Send>>;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        Box::pin(async move {
+            let mut rustls = MakeRustlsConnect::new(self.connector.config()?);
+            let tls = MakeTlsConnect::<Socket>::make_tls_connect(&mut rustls, &self.domain)?;
+            Ok(tls.connect(stream).await?)
+        })
+    }
+}
+
+/// The [`TlsError`] a handshake stopped at before it began (a client certificate or key that
+/// cannot be used), if that is why `e` failed.
+pub fn setup_error(e: &postgres::Error) -> Option<TlsError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(inner) = source {
+        if let Some(t) = inner.downcast_ref::<TlsError>() {
+            return Some(t.clone());
+        }
+        source = inner.source();
+    }
+    None
 }
 
 /// A client certificate read from its files.
