@@ -243,4 +243,17 @@ fn a_server_without_tls_never_makes_keel_read_the_client_key() {
         .run();
     assert_eq!(out.code, Some(0), "{out}");
     assert!(!out.all().contains(PASSWORD), "{out}");
+
+    // sslcertmode=require: a server in the clear asked for no certificate.
+    let out = Keel::new(project.path())
+        .env("HOME", home.path())
+        .url(Some(&format!("{url}?sslcertmode=require")))
+        .args(["history"])
+        .run();
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr
+            .contains("server did not request an SSL certificate"),
+        "{out}"
+    );
 }

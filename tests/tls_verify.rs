@@ -163,6 +163,15 @@ const TABLE: &[Row] = &[
     row("leaf", "localhost", "sslmode=allow", NO_ENV, 0, ""),
     row("leaf", "localhost", "sslmode=prefer", NO_ENV, 0, ""),
     row("leaf", "localhost", "sslmode=require", NO_ENV, 0, ""),
+    // sslcertmode=require: this server asks for no client certificate.
+    row(
+        "leaf",
+        "localhost",
+        "sslmode=require&sslcertmode=require",
+        NO_ENV,
+        1,
+        "server did not request an SSL certificate",
+    ),
     // prefer and allow check the chain too when the root file exists; prefer
     // then retries without TLS, which this server refuses.
     row(
@@ -678,9 +687,13 @@ fn client_certificates_are_offered_as_libpq_offers_them() {
     let data = cluster.data_dir().to_path_buf();
     let mut c =
         postgres::Client::connect(&cluster.connection_string("postgres"), postgres::NoTls).unwrap();
-    c.batch_execute("CREATE ROLE cert_user LOGIN").unwrap();
+    c.batch_execute(
+        "CREATE ROLE cert_user LOGIN; CREATE ROLE pw_user LOGIN PASSWORD 'Pw-Secret-3'",
+    )
+    .unwrap();
     drop(c);
     common::hba_first(&cluster, "hostssl all cert_user 127.0.0.1/32 cert");
+    common::hba_first(&cluster, "hostssl all pw_user 127.0.0.1/32 scram-sha-256");
     cluster.stop().unwrap();
     let files = install(dir, "leaf", &data);
     let ca = install(dir, "ca", &data)[0].1.clone();
@@ -822,6 +835,29 @@ fn client_certificates_are_offered_as_libpq_offers_them() {
                 file("stranger.key")
             ),
         ),
+        // sslcertmode=require: this server asks every client for a certificate (it has a CA
+        // file), and lets pw_user in by password alone.
+        (
+            "sslcertmode=require".into(),
+            "home-client",
+            vec![],
+            0,
+            String::new(),
+        ),
+        (
+            "sslcertmode=require&user=pw_user&password=Pw-Secret-3".into(),
+            "home",
+            vec![],
+            1,
+            "server accepted connection without a valid SSL certificate".into(),
+        ),
+        (
+            "sslcertmode=require&user=pw_user&password=Pw-Secret-3".into(),
+            "home-client",
+            vec![],
+            0,
+            String::new(),
+        ),
     ];
     let mut failures = Vec::new();
     for (params, home, env, code, phrase) in &rows {
@@ -834,7 +870,10 @@ fn client_certificates_are_offered_as_libpq_offers_them() {
         }
         let out = keel.url(Some(&url)).args(["history"]).run();
         let text = out.all();
-        assert!(!text.contains("Key-Secret-7"), "password printed: {text}");
+        assert!(
+            !text.contains("Key-Secret-7") && !text.contains("Pw-Secret-3"),
+            "password printed: {text}"
+        );
         if out.code != Some(*code) || !text.contains(phrase.as_str()) {
             failures.push(format!(
                 "{params} HOME={home} {env:?}: expected exit {code} with {phrase:?}, got {:?}:\n{text}",

@@ -291,7 +291,9 @@ impl Target {
             error,
         })?
         .offering(
-            own.get("sslcertmode").map(|m| m.trim()) != Some("disable"),
+            own.get("sslcertmode")
+                .and_then(|m| tls::CertMode::parse(m.trim()))
+                .unwrap_or(tls::CertMode::Allow),
             own.get("sslcert").map(String::as_str),
             own.get("sslkey").map(String::as_str),
             home.as_deref(),
@@ -471,18 +473,33 @@ impl Target {
         let socket = one.get_hostaddrs().is_empty()
             && matches!(one.get_hosts().first(), Some(Host::Unix(_)));
         let mode = self.tls.mode;
+        // In the clear, no server asked for a certificate: `sslcertmode=require` refuses the
+        // connection once it is made, as libpq does when the server lets it in.
+        let plain = |one: &Config| {
+            let client = one.connect(NoTls)?;
+            if self.tls.cert_required {
+                return Err(Failure::Tls(TlsError::CertNotRequested));
+            }
+            Ok(client)
+        };
         // TLS does not apply to Unix sockets.
         if socket || mode == SslMode::Disable {
-            return one.connect(NoTls).map_err(Failure::from);
+            return plain(&one);
         }
         let with_tls = |one: &mut Config, ssl: postgres::config::SslMode| {
             let connector = tls::connector(&self.tls).map_err(Failure::Tls)?;
             one.ssl_mode(ssl);
-            one.connect(connector)
-                .map_err(|e| tls::setup_error(&e).map_or_else(|| Failure::from(e), Failure::Tls))
+            let client = one
+                .connect(connector.clone())
+                .map_err(|e| tls::setup_error(&e).map_or_else(|| Failure::from(e), Failure::Tls))?;
+            if self.tls.cert_required {
+                connector.required_certificate().map_err(Failure::Tls)?;
+            }
+            Ok(client)
         };
         match mode {
             SslMode::Allow => match one.connect(NoTls) {
+                Ok(_) if self.tls.cert_required => Err(Failure::Tls(TlsError::CertNotRequested)),
                 Ok(c) => Ok(c),
                 Err(e) if e.as_db_error().is_some() => {
                     with_tls(&mut one, postgres::config::SslMode::Require)
@@ -493,8 +510,9 @@ impl Target {
                 Err(Failure::Other(m)) if m.starts_with(TLS_FAILURE) => {
                     one.ssl_mode(postgres::config::SslMode::Disable);
                     // Both failures, as libpq reports them.
-                    one.connect(NoTls).map_err(|e| {
-                        Failure::Other(format!("{m}; then without TLS: {}", error_text(&e)))
+                    plain(&one).map_err(|f| match f {
+                        Failure::Other(e) => Failure::Other(format!("{m}; then without TLS: {e}")),
+                        tls => tls,
                     })
                 }
                 other => other,
@@ -589,6 +607,7 @@ fn dev_db_target() -> Result<Target, ConnectError> {
             mode: SslMode::Disable,
             roots: tls::Roots::NoHome,
             client: tls::ClientCert::None,
+            cert_required: false,
         },
         passfile: None,
     })
@@ -890,8 +909,7 @@ fn effective_user_name() -> Option<String> {
 /// names without GSSAPI encryption, compression libpq itself no longer does, `sslpassword`
 /// (only an encrypted key needs it, and [`tls`] refuses one by name), and `client_encoding`
 /// (keel's files are UTF-8, and it always speaks UTF8). Client certificates are offered
-/// ([`tls::ClientCert`]); only `sslcertmode=require`, which asks keel to check that the server
-/// requested one, is refused.
+/// ([`tls::ClientCert`]), and `sslcertmode=require` is checked once the server lets keel in.
 fn unsupported(key: &str, value: &str) -> Option<String> {
     let v = value.trim();
     let refuse = |why: &str| {
@@ -903,8 +921,8 @@ fn unsupported(key: &str, value: &str) -> Option<String> {
         "service" => Some(
             "connection services (service=, PGSERVICE) are not supported by keel: give the settings in the URL or the PG* variables".into(),
         ),
-        "sslcertmode" if !matches!(v, "disable" | "allow") => {
-            refuse("keel offers a client certificate when it has one (allow) or never (disable), but cannot require the server to ask for it")
+        "sslcertmode" if tls::CertMode::parse(v).is_none() => {
+            Some(format!("invalid sslcertmode value: \"{v}\""))
         }
         "sslcrl" | "sslcrldir" => refuse("keel cannot check certificate revocation lists"),
         "sslkeylogfile" => refuse("keel does not write TLS key logs"),
@@ -1215,9 +1233,9 @@ mod tests {
                 "\"sslcrl\" is not supported",
             ),
             (
-                Some("host=h sslcertmode=require"),
+                Some("host=h sslcertmode=sometimes"),
                 &[],
-                "\"sslcertmode\" is not supported",
+                "invalid sslcertmode value: \"sometimes\"",
             ),
             (
                 Some("host=h"),

@@ -36,11 +36,13 @@
 use postgres::tls::{MakeTlsConnect, TlsConnect};
 use postgres::Socket;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, OtherError, RootCertStore,
     SignatureScheme,
@@ -49,6 +51,7 @@ use std::future::Future;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -116,12 +119,35 @@ pub enum ClientCert {
     Files { cert: PathBuf, key: Option<PathBuf> },
 }
 
+/// libpq's `sslcertmode`: whether a client certificate is offered, and whether the server must
+/// have asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertMode {
+    Disable,
+    Allow,
+    Require,
+}
+
+impl CertMode {
+    pub fn parse(text: &str) -> Option<CertMode> {
+        Some(match text {
+            "disable" => CertMode::Disable,
+            "allow" => CertMode::Allow,
+            "require" => CertMode::Require,
+            _ => return None,
+        })
+    }
+}
+
 /// The TLS settings of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub mode: SslMode,
     pub roots: Roots,
     pub client: ClientCert,
+    /// `sslcertmode=require`: a connection whose server did not ask for the certificate, or
+    /// let the client in without one, is refused ([`Connector::required_certificate`]).
+    pub cert_required: bool,
 }
 
 /// A TLS setting that cannot work, or a root certificate file that cannot be
@@ -154,6 +180,10 @@ pub enum TlsError {
     BadKey { path: PathBuf, message: String },
     #[error("certificate does not match private key file \"{}\"", .0.display())]
     KeyMismatch(PathBuf),
+    #[error("server did not request an SSL certificate")]
+    CertNotRequested,
+    #[error("server accepted connection without a valid SSL certificate")]
+    CertNotSent,
     #[error("cannot set up TLS: {0}")]
     Setup(String),
 }
@@ -171,6 +201,7 @@ impl TlsError {
             TlsError::KeyTooOpen(path) => format!("chmod 600 {}", path.display()),
             TlsError::BadKey { .. } => "sslkey names an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1); keel cannot decrypt one protected by sslpassword: `openssl pkey -in KEY -out KEY.plain` decrypts a copy".into(),
             TlsError::KeyMismatch(_) => "sslcert and sslkey must be the two halves of one certificate".into(),
+            TlsError::CertNotRequested | TlsError::CertNotSent => "sslcertmode=require insists that the server authenticates keel by its certificate: give one with sslcert and sslkey, connect to a server that asks for it, or use sslcertmode=allow".into(),
             TlsError::Setup(_) => "this is a bug in keel; please report it".into(),
         }
     }
@@ -206,23 +237,25 @@ impl Settings {
             mode,
             roots,
             client: ClientCert::None,
+            cert_required: false,
         })
     }
 
     /// These settings offering the client certificate libpq would: `cert` and `key` are
     /// `sslcert` and `sslkey` (empty means not given), the defaults under `home` otherwise;
-    /// none with `sslcertmode=disable` (`offer` false).
+    /// none with `sslcertmode=disable`.
     pub fn offering(
         mut self,
-        offer: bool,
+        mode: CertMode,
         cert: Option<&str>,
         key: Option<&str>,
         home: Option<&Path>,
     ) -> Settings {
         let given = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
         let default = |name: &str| home.map(|h| h.join(".postgresql").join(name));
+        self.cert_required = mode == CertMode::Require;
         self.client = match given(cert).or_else(|| default("postgresql.crt")) {
-            Some(cert) if offer => ClientCert::Files {
+            Some(cert) if mode != CertMode::Disable => ClientCert::Files {
                 cert,
                 key: given(key).or_else(|| default("postgresql.key")),
             },
@@ -277,6 +310,7 @@ pub fn connector(settings: &Settings) -> Result<Connector, TlsError> {
         provider,
         verifier,
         client: settings.client.clone(),
+        offer: Arc::default(),
     })
 }
 
@@ -288,9 +322,58 @@ pub struct Connector {
     provider: Arc<CryptoProvider>,
     verifier: Arc<dyn ServerCertVerifier>,
     client: ClientCert,
+    /// What became of the certificate in the handshake, shared with its clones.
+    offer: Arc<OfferReport>,
+}
+
+/// Whether the server asked for a client certificate, and whether one was sent: libpq's
+/// `ssl_cert_requested` and `ssl_cert_sent`.
+#[derive(Debug, Default)]
+struct OfferReport {
+    requested: AtomicBool,
+    sent: AtomicBool,
+}
+
+/// The client certificate, handed to rustls when the server asks for one, noting that it
+/// asked.
+#[derive(Debug)]
+struct Offering {
+    key: Option<Arc<CertifiedKey>>,
+    report: Arc<OfferReport>,
+}
+
+impl ResolvesClientCert for Offering {
+    fn resolve(
+        &self,
+        _issuers: &[&[u8]],
+        _schemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.report.requested.store(true, Ordering::SeqCst);
+        if self.key.is_some() {
+            self.report.sent.store(true, Ordering::SeqCst);
+        }
+        self.key.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        self.key.is_some()
+    }
 }
 
 impl Connector {
+    /// With `sslcertmode=require`, once the server let the client in: refused unless the
+    /// server asked for a certificate and keel sent one (libpq's `check_expected_areq`). A
+    /// connection made without TLS was asked for none.
+    pub fn required_certificate(&self) -> Result<(), TlsError> {
+        if !self.offer.requested.load(Ordering::SeqCst) {
+            Err(TlsError::CertNotRequested)
+        } else if !self.offer.sent.load(Ordering::SeqCst) {
+            Err(TlsError::CertNotSent)
+        } else {
+            Ok(())
+        }
+    }
+
     /// The rustls configuration, the client certificate read now.
     fn config(&self) -> Result<ClientConfig, TlsError> {
         let client = client_certificate(&self.client)?;
@@ -299,18 +382,24 @@ impl Connector {
             .map_err(|e| TlsError::Setup(e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(self.verifier.clone());
-        Ok(match client {
-            None => builder.with_no_client_auth(),
-            Some(offered) => builder
-                .with_client_auth_cert(offered.chain, offered.key)
-                .map_err(|e| match e {
-                    Error::InconsistentKeys(_) => TlsError::KeyMismatch(offered.key_path),
-                    e => TlsError::BadKey {
-                        path: offered.key_path,
-                        message: e.to_string(),
+        let key = match client {
+            None => None,
+            Some(offered) => Some(Arc::new(
+                CertifiedKey::from_der(offered.chain, offered.key, &self.provider).map_err(
+                    |e| match e {
+                        Error::InconsistentKeys(_) => TlsError::KeyMismatch(offered.key_path),
+                        e => TlsError::BadKey {
+                            path: offered.key_path,
+                            message: e.to_string(),
+                        },
                     },
-                })?,
-        })
+                )?,
+            )),
+        };
+        Ok(builder.with_client_cert_resolver(Arc::new(Offering {
+            key,
+            report: self.offer.clone(),
+        })))
     }
 }
 
