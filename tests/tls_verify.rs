@@ -48,8 +48,8 @@ fn self_signed(dir: &Path, name: &str, san: &str) {
     );
 }
 
-/// `out.crt`/`out.key`, issued by `ca`, for localhost and 127.0.0.1.
-fn leaf(dir: &Path, ca: &str, out: &str) {
+/// `out.crt`/`out.key` for `/CN={cn}`, issued by `ca`, with the X.509 extensions `ext`.
+fn issue(dir: &Path, ca: &str, out: &str, cn: &str, ext: &str) {
     openssl(
         dir,
         &[
@@ -58,18 +58,15 @@ fn leaf(dir: &Path, ca: &str, out: &str) {
             "rsa:2048",
             "-nodes",
             "-subj",
-            "/CN=localhost",
+            &format!("/CN={cn}"),
             "-keyout",
             &format!("{out}.key"),
             "-out",
             &format!("{out}.csr"),
         ],
     );
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )
-    .unwrap();
+    let ext_file = format!("{out}.ext");
+    std::fs::write(dir.join(&ext_file), ext).unwrap();
     openssl(
         dir,
         &[
@@ -85,10 +82,21 @@ fn leaf(dir: &Path, ca: &str, out: &str) {
             "-days",
             "1",
             "-extfile",
-            "leaf.ext",
+            &ext_file,
             "-out",
             &format!("{out}.crt"),
         ],
+    );
+}
+
+/// `out.crt`/`out.key`, issued by `ca`, for localhost and 127.0.0.1 (a server certificate).
+fn leaf(dir: &Path, ca: &str, out: &str) {
+    issue(
+        dir,
+        ca,
+        out,
+        "localhost",
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
     );
 }
 
@@ -587,47 +595,14 @@ fn sslmode_by_certificate_table_follows_libpq() {
     );
 }
 
-/// `client.crt`/`client.key`, issued by `ca` for the role `cn` (a client certificate).
+/// `out.crt`/`out.key`, issued by `ca` for the role `cn` (a client certificate).
 fn client_leaf(dir: &Path, ca: &str, out: &str, cn: &str) {
-    openssl(
+    issue(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &format!("/CN={cn}"),
-            "-keyout",
-            &format!("{out}.key"),
-            "-out",
-            &format!("{out}.csr"),
-        ],
-    );
-    std::fs::write(
-        dir.join("client.ext"),
+        ca,
+        out,
+        cn,
         "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{out}.csr"),
-            "-CA",
-            &format!("{ca}.crt"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "client.ext",
-            "-out",
-            &format!("{out}.crt"),
-        ],
     );
 }
 
