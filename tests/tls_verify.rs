@@ -116,6 +116,29 @@ fn install(certs: &Path, name: &str, data: &Path) -> [(String, String); 2] {
     out.try_into().unwrap()
 }
 
+/// Restarts `cluster` on 127.0.0.1:`port` with TLS on and `server.crt`/`server.key` from
+/// `certs` as its certificate, with `extra` settings besides.
+fn restart_with_tls(
+    cluster: &Cluster,
+    certs: &Path,
+    server: &str,
+    port: &str,
+    extra: &[(&str, &str)],
+) {
+    cluster.stop().unwrap();
+    let files = install(certs, server, cluster.data_dir());
+    let mut settings = vec![
+        ("listen_addresses", "127.0.0.1"),
+        ("port", port),
+        ("ssl", "on"),
+    ];
+    settings.extend(files.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    settings.extend_from_slice(extra);
+    cluster
+        .start_with(&settings)
+        .expect("server with TLS starts");
+}
+
 /// One row of the table: which server certificate is installed, the host
 /// part of the URL, the TLS parameters, extra environment, and libpq's
 /// outcome (exit status and a key phrase of the message, if refused).
@@ -522,7 +545,6 @@ fn sslmode_by_certificate_table_follows_libpq() {
     }
 
     let cluster = Cluster::throwaway().expect("throwaway cluster");
-    let data = cluster.data_dir().to_path_buf();
     let mut c =
         postgres::Client::connect(&cluster.connection_string("postgres"), postgres::NoTls).unwrap();
     c.batch_execute("CREATE ROLE tls_user LOGIN PASSWORD 'Tls-Secret-9'")
@@ -535,17 +557,7 @@ fn sslmode_by_certificate_table_follows_libpq() {
 
     let mut failures = Vec::new();
     for server in ["leaf", "publeaf", "pinned"] {
-        cluster.stop().unwrap();
-        let files = install(dir, server, &data);
-        let mut settings = vec![
-            ("listen_addresses", "127.0.0.1"),
-            ("port", port.as_str()),
-            ("ssl", "on"),
-        ];
-        settings.extend(files.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        cluster
-            .start_with(&settings)
-            .expect("server with TLS starts");
+        restart_with_tls(&cluster, dir, server, &port, &[]);
         for r in TABLE.iter().filter(|r| r.server == server) {
             let (host, more) = r.host.split_once('?').unwrap_or((r.host, ""));
             // Certificate file names are relative to the certificate folder.
@@ -669,20 +681,9 @@ fn client_certificates_are_offered_as_libpq_offers_them() {
     drop(c);
     common::hba_first(&cluster, "hostssl all cert_user 127.0.0.1/32 cert");
     common::hba_first(&cluster, "hostssl all pw_user 127.0.0.1/32 scram-sha-256");
-    cluster.stop().unwrap();
-    let files = install(dir, "leaf", &data);
     let ca = install(dir, "ca", &data)[0].1.clone();
     let port = common::free_port().to_string();
-    let mut settings = vec![
-        ("listen_addresses", "127.0.0.1"),
-        ("port", port.as_str()),
-        ("ssl", "on"),
-        ("ssl_ca_file", ca.as_str()),
-    ];
-    settings.extend(files.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    cluster
-        .start_with(&settings)
-        .expect("server with TLS starts");
+    restart_with_tls(&cluster, dir, "leaf", &port, &[("ssl_ca_file", &ca)]);
     let project = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(project.path().join("sql/up")).unwrap();
 

@@ -475,13 +475,13 @@ impl Target {
         let mode = self.tls.mode;
         // In the clear, no server asked for a certificate: `sslcertmode=require` refuses the
         // connection once it is made, as libpq does when the server lets it in.
-        let plain = |one: &Config| {
-            let client = one.connect(NoTls)?;
+        let in_clear = |client: Client| {
             if self.tls.cert_required {
                 return Err(Failure::Tls(TlsError::CertNotRequested));
             }
             Ok(client)
         };
+        let plain = |one: &Config| in_clear(one.connect(NoTls)?);
         // TLS does not apply to Unix sockets.
         if socket || mode == SslMode::Disable {
             return plain(&one);
@@ -499,8 +499,7 @@ impl Target {
         };
         match mode {
             SslMode::Allow => match one.connect(NoTls) {
-                Ok(_) if self.tls.cert_required => Err(Failure::Tls(TlsError::CertNotRequested)),
-                Ok(c) => Ok(c),
+                Ok(c) => in_clear(c),
                 Err(e) if e.as_db_error().is_some() => {
                     with_tls(&mut one, postgres::config::SslMode::Require)
                 }

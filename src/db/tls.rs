@@ -476,16 +476,10 @@ fn client_certificate(client: &ClientCert) -> Result<Option<Offered>, TlsError> 
             })
         }
     };
-    let bad_cert = |message: String| TlsError::BadCert {
+    let chain = pem_certificates(&pem).map_err(|message| TlsError::BadCert {
         path: cert.clone(),
         message,
-    };
-    let chain = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad_cert(format!("not a PEM certificate: {e}")))?;
-    if chain.is_empty() {
-        return Err(bad_cert("no PEM certificate found".into()));
-    }
+    })?;
     let key = key.clone().ok_or(TlsError::NoKey)?;
     let meta = std::fs::metadata(&key).map_err(|e| match e.kind() {
         ErrorKind::NotFound => TlsError::MissingKey(key.clone()),
@@ -535,17 +529,23 @@ fn read_root_cert(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
         message,
     };
     let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
-    if certs.is_empty() {
-        return Err(bad("no PEM certificate found".into()));
-    }
+    let certs = pem_certificates(&pem).map_err(bad)?;
     let mut check = RootCertStore::empty();
     for cert in &certs {
         check
             .add(cert.clone())
             .map_err(|e| bad(format!("not a usable certificate: {e}")))?;
+    }
+    Ok(certs)
+}
+
+/// The certificates of a PEM file, at least one; the error says why there are none.
+fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a PEM certificate: {e}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate found".into());
     }
     Ok(certs)
 }

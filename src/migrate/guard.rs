@@ -53,10 +53,26 @@ pub fn refuse_dirty(applied: &[AppliedVersion], project: &Project) -> Result<(),
     ))
 }
 
+/// What refuses a run, and the script `--sql` prints for it, before anything executes: a dirty
+/// database, an applied version with no files (going up), an applied file changed in substance.
+pub(super) fn refuse_unsafe_state(
+    session: &mut Session,
+    project: &Project,
+    applied: &[AppliedVersion],
+    direction: Direction,
+    sink: &mut dyn Sink,
+) -> Result<(), Error> {
+    refuse_dirty(applied, project)?;
+    if direction == Direction::Up {
+        refuse_missing(applied, project)?;
+    }
+    refuse_drift(session, project, applied, sink)
+}
+
 /// Refuses to upgrade when an applied version has no files: the checkout is older than the
 /// database, or the migration was deleted. Saying "nothing to do", or applying newer files on top
 /// of a change nobody can read here, would hide it (`keel check` reports it as an error too).
-pub fn refuse_missing(applied: &[AppliedVersion], project: &Project) -> Result<(), Error> {
+fn refuse_missing(applied: &[AppliedVersion], project: &Project) -> Result<(), Error> {
     let mut missing = applied
         .iter()
         .filter(|a| project.find(&a.version).is_none());

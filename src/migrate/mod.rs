@@ -240,11 +240,7 @@ pub fn render_sql(req: &Request, sink: &mut dyn Sink) -> Result<String, Error> {
     )? {
         Some(mut s) => {
             let applied = s.applied(false, &project)?;
-            refuse_dirty(&applied, &project)?;
-            if req.direction == Direction::Up {
-                guard::refuse_missing(&applied, &project)?;
-            }
-            guard::refuse_drift(&mut s, &project, &applied, sink)?;
+            guard::refuse_unsafe_state(&mut s, &project, &applied, req.direction, sink)?;
             let fresh = !crate::db::history::exists(&mut s, schema)?;
             (applied, fresh)
         }
@@ -576,11 +572,7 @@ fn run_loaded(
     let schema = &req.database.config.history_schema;
     let waited = session.lock_wait();
     let applied = session.applied(false, project)?;
-    refuse_dirty(&applied, project)?;
-    if req.direction == Direction::Up {
-        guard::refuse_missing(&applied, project)?;
-    }
-    guard::refuse_drift(&mut session, project, &applied, sink)?;
+    guard::refuse_unsafe_state(&mut session, project, &applied, req.direction, sink)?;
     let plan = plan_for(project, &applied, &target, req.direction)?;
     if plan.steps.is_empty() {
         let changes = policies_only(
