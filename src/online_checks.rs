@@ -45,7 +45,7 @@ pub fn database_diagnostics(
             out.push(
                 Diagnostic::error(
                     codes::APPLIED_FILE_MISSING,
-                    format!("applied version {}_{} has no file on disk", a.version, a.name),
+                    project.missing_applied(&a.version, &a.name),
                 )
                 .with_hint("restore the files from version control (the applied SQL is recorded: `keel history --verbose`)"),
             );

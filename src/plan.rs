@@ -76,8 +76,9 @@ pub enum PlanError {
         pending: Vec<Version>,
         current: String,
     },
-    #[error("applied version {version}_{name} has no files on disk")]
-    MissingFiles { version: String, name: String },
+    /// [`Project::missing_applied`] says which.
+    #[error("{message}")]
+    MissingFiles { message: String },
     #[error("migration {id} is irreversible: its down file says `-- keel:irreversible`")]
     Irreversible { id: String, path: String },
 }
@@ -256,8 +257,7 @@ pub fn downgrade<'a>(
         let m = project
             .find(&a.version)
             .ok_or_else(|| PlanError::MissingFiles {
-                version: a.version.to_string(),
-                name: a.name.clone(),
+                message: project.missing_applied(&a.version, &a.name),
             })?;
         if m.irreversible() {
             return Err(PlanError::Irreversible {

@@ -754,6 +754,12 @@ fn upgrade_refuses_an_applied_version_with_no_files() {
             .assert_stderr_has("applied version 0002_gadgets has no file in sql/up")
             .assert_stderr_has("keel history --verbose");
     }
+    // `check` and `downgrade` name it in the same words.
+    for args in [&["check"][..], &["downgrade", "-1"]] {
+        p.keel(url, args)
+            .assert_code(1)
+            .assert_stderr_has("applied version 0002_gadgets has no file in sql/up");
+    }
 
     // A newer file is not applied on top of the one that is gone.
     p.migration(

@@ -85,10 +85,8 @@ fn refuse_missing(applied: &[AppliedVersion], project: &Project) -> Result<(), E
     };
     Err(Error::failed(
         format!(
-            "applied version {}_{} has no file in {}{more}",
-            first.version,
-            first.name,
-            project.dir.join("up").display()
+            "{}{more}",
+            project.missing_applied(&first.version, &first.name)
         ),
         Some(
             "these files are older than the database, or the migration was deleted: check out \

@@ -100,6 +100,16 @@ pub struct Project {
 }
 
 impl Project {
+    /// How every command names an applied version whose files are gone (`check` reports it,
+    /// `upgrade` and `downgrade` refuse it): the up file is what makes a version part of the
+    /// project, so the message points at the folder it is missing from.
+    pub fn missing_applied(&self, version: &Version, name: &str) -> String {
+        format!(
+            "applied version {version}_{name} has no file in {}",
+            self.dir.join("up").display()
+        )
+    }
+
     pub fn find(&self, version: &Version) -> Option<&Migration> {
         self.migrations
             .binary_search_by(|m| m.version.cmp(version))
