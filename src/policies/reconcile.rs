@@ -72,24 +72,96 @@ impl ReconcileError {
 pub fn drop_managed_policies(
     conn: &mut impl Connection,
     schema: &str,
-) -> Result<Vec<PolicyChange>, DbError> {
+) -> Result<Vec<Dropped>, DbError> {
     let managed = state::managed_tables(conn, schema)?;
     let refs: Vec<&TableName> = managed.iter().collect();
     let live = live::read(conn, &refs)?;
-    let mut changes = Vec::new();
-    for t in live.values() {
-        for p in &t.policies {
+    let mut dropped = Vec::new();
+    for t in live.into_values() {
+        for p in t.policies {
             let sql = format!("DROP POLICY {} ON {}", quote_ident(&p.name), t.table.sql());
             state::run_ddl(conn, &sql)?;
-            changes.push(PolicyChange {
-                table: t.table.clone(),
-                action: format!("drop policy {} (re-declared after the run)", p.name),
-                sql,
+            dropped.push(Dropped {
+                change: PolicyChange {
+                    table: t.table.clone(),
+                    action: format!("drop policy {} (re-declared after the run)", p.name),
+                    sql,
+                },
+                policy: p,
             });
         }
     }
     state::forget_all(conn, schema)?;
-    Ok(changes)
+    Ok(dropped)
+}
+
+/// A policy [`drop_managed_policies`] dropped: the change, and the policy as it was.
+pub struct Dropped {
+    pub change: PolicyChange,
+    pub policy: Policy,
+}
+
+/// `changes` (the drops of `dropped`, then what [`reconcile`] did) with each policy that was
+/// dropped before the steps and created again exactly as it was folded away: per table, one
+/// change says how many came back unchanged. A one-step downgrade of a project with 40
+/// policies would otherwise report 80 changes for none; the table still gets a line, since
+/// dropping and creating a policy locks it.
+pub fn fold_recreated(
+    conn: &mut impl Connection,
+    dropped: &[Dropped],
+    changes: Vec<PolicyChange>,
+) -> Result<Vec<PolicyChange>, DbError> {
+    let tables: Vec<&TableName> = dropped
+        .iter()
+        .map(|d| &d.policy.table)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let live = live::read(conn, &tables)?;
+    let same: BTreeSet<(&TableName, &str)> = dropped
+        .iter()
+        .filter(|d| {
+            live.get(&d.policy.table)
+                .and_then(|t| t.policies.iter().find(|p| p.name == d.policy.name))
+                == Some(&d.policy)
+        })
+        .map(|d| (&d.policy.table, d.policy.name.as_str()))
+        .collect();
+    if same.is_empty() {
+        return Ok(changes);
+    }
+    let folded = |c: &PolicyChange| {
+        same.iter().any(|(table, name)| {
+            c.table == **table
+                && (c.action == format!("drop policy {name} (re-declared after the run)")
+                    || c.action == format!("create policy {name}"))
+        })
+    };
+    // Per table: how many came back, and the SQL that ran for them.
+    let mut per_table: BTreeMap<TableName, (usize, Vec<String>)> = BTreeMap::new();
+    let mut out = Vec::with_capacity(changes.len());
+    for c in changes {
+        if !folded(&c) {
+            out.push(c);
+            continue;
+        }
+        let entry = per_table.entry(c.table).or_default();
+        if c.action.starts_with("create policy") {
+            entry.0 += 1;
+        }
+        entry.1.push(c.sql);
+    }
+    for (table, (n, sql)) in per_table {
+        let policies = if n == 1 { "policy" } else { "policies" };
+        out.push(PolicyChange {
+            table,
+            action: format!(
+                "{n} {policies} dropped for the down steps and created again unchanged"
+            ),
+            sql: sql.join(";\n"),
+        });
+    }
+    Ok(out)
 }
 
 /// Makes the live policies match the declarations that apply at `at`.

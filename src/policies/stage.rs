@@ -17,6 +17,8 @@ pub struct Stage<'a> {
     pub drop_first: bool,
     /// What the stage changed, for the report.
     pub changes: Vec<PolicyChange>,
+    /// The policies dropped before the steps, as they were.
+    dropped: Vec<reconcile::Dropped>,
 }
 
 impl<'a> Stage<'a> {
@@ -26,6 +28,7 @@ impl<'a> Stage<'a> {
             schema,
             drop_first,
             changes: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 }
@@ -42,8 +45,10 @@ impl From<ReconcileError> for RunError {
 impl Hooks for Stage<'_> {
     fn before_steps(&mut self, client: &mut Client) -> Result<(), RunError> {
         if self.drop_first {
-            let dropped = reconcile::drop_managed_policies(client, self.schema)?;
-            self.changes.extend(dropped);
+            self.dropped = reconcile::drop_managed_policies(client, self.schema)?;
+            // Reported as they are, should the run end before the policies come back.
+            self.changes
+                .extend(self.dropped.iter().map(|d| d.change.clone()));
         }
         Ok(())
     }
@@ -51,6 +56,10 @@ impl Hooks for Stage<'_> {
     fn before_commit(&mut self, client: &mut Client, at: Option<&Version>) -> Result<(), RunError> {
         let made = reconcile::reconcile(client, self.schema, self.declared, at)?;
         self.changes.extend(made);
+        if !self.dropped.is_empty() {
+            let changes = std::mem::take(&mut self.changes);
+            self.changes = reconcile::fold_recreated(client, &self.dropped, changes)?;
+        }
         Ok(())
     }
 }
