@@ -94,7 +94,9 @@ fn a_downgrade_reports_policies_that_came_back_unchanged_once_per_table() {
         .assert_output_has(
             "policy: 1 policy dropped for the down steps and created again unchanged on public.households",
         )
-        .assert_output_has("policy: drop policy items_read");
+        .assert_output_has(
+            "policy: drop policy items_read (not declared at this version) on public.items",
+        );
     assert!(
         !run.all().contains("drop policy households_read")
             && !run.all().contains("create policy households_read"),

@@ -84,7 +84,7 @@ pub fn drop_managed_policies(
             dropped.push(Dropped {
                 change: PolicyChange {
                     table: t.table.clone(),
-                    action: format!("drop policy {} (re-declared after the run)", p.name),
+                    action: dropped_for_steps(&p.name),
                     sql,
                 },
                 policy: p,
@@ -101,12 +101,23 @@ pub struct Dropped {
     pub policy: Policy,
 }
 
-/// `changes` (the drops of `dropped`, then what [`reconcile`] did) with each policy that was
-/// dropped before the steps and created again exactly as it was folded away: per table, one
-/// change says how many came back unchanged. A one-step downgrade of a project with 40
-/// policies would otherwise report 80 changes for none; the table still gets a line, since
-/// dropping and creating a policy locks it.
-pub fn fold_recreated(
+/// How a policy dropped before a downgrade's steps is first reported.
+fn dropped_for_steps(name: &str) -> String {
+    format!("drop policy {name} for the down steps")
+}
+
+/// How a policy that did not exist is reported when it is created.
+fn created(name: &str) -> String {
+    format!("create policy {name}")
+}
+
+/// `changes` (the drops of `dropped`, then what [`reconcile`] did) as a downgrade reports them,
+/// once the declarations are back. A policy dropped before the steps and created again exactly
+/// as it was is folded away: per table, one change says how many came back unchanged (a
+/// one-step downgrade of a project with 40 policies would otherwise report 80 changes for none;
+/// the table still gets a line, since dropping and creating a policy locks it). A policy that
+/// did not come back says so.
+pub fn settle_dropped(
     conn: &mut impl Connection,
     dropped: &[Dropped],
     changes: Vec<PolicyChange>,
@@ -118,38 +129,41 @@ pub fn fold_recreated(
         .into_iter()
         .collect();
     let live = live::read(conn, &tables)?;
-    let same: BTreeSet<(&TableName, &str)> = dropped
-        .iter()
-        .filter(|d| {
-            live.get(&d.policy.table)
-                .and_then(|t| t.policies.iter().find(|p| p.name == d.policy.name))
-                == Some(&d.policy)
-        })
-        .map(|d| (&d.policy.table, d.policy.name.as_str()))
-        .collect();
-    if same.is_empty() {
-        return Ok(changes);
-    }
-    let folded = |c: &PolicyChange| {
-        same.iter().any(|(table, name)| {
-            c.table == **table
-                && (c.action == format!("drop policy {name} (re-declared after the run)")
-                    || c.action == format!("create policy {name}"))
-        })
+    let now = |d: &Dropped| {
+        live.get(&d.policy.table)
+            .and_then(|t| t.policies.iter().find(|p| p.name == d.policy.name))
     };
+    let mut same: BTreeSet<(&TableName, String)> = BTreeSet::new();
+    let mut gone: BTreeSet<(&TableName, String)> = BTreeSet::new();
+    for d in dropped {
+        let key = (&d.policy.table, d.policy.name.clone());
+        match now(d) {
+            Some(p) if *p == d.policy => same.insert(key),
+            Some(_) => false,
+            None => gone.insert(key),
+        };
+    }
     // Per table: how many came back, and the SQL that ran for them.
     let mut per_table: BTreeMap<TableName, (usize, Vec<String>)> = BTreeMap::new();
     let mut out = Vec::with_capacity(changes.len());
-    for c in changes {
-        if !folded(&c) {
-            out.push(c);
-            continue;
-        }
-        let entry = per_table.entry(c.table).or_default();
-        if c.action.starts_with("create policy") {
+    for mut c in changes {
+        let of = |set: &BTreeSet<(&TableName, String)>, action: fn(&str) -> String| {
+            set.iter()
+                .find(|(t, name)| **t == c.table && c.action == action(name))
+                .map(|(_, name)| name.clone())
+        };
+        if of(&same, dropped_for_steps).is_some() {
+            per_table.entry(c.table).or_default().1.push(c.sql);
+        } else if of(&same, created).is_some() {
+            let entry = per_table.entry(c.table).or_default();
             entry.0 += 1;
+            entry.1.push(c.sql);
+        } else if let Some(name) = of(&gone, dropped_for_steps) {
+            c.action = format!("drop policy {name} (not declared at this version)");
+            out.push(c);
+        } else {
+            out.push(c);
         }
-        entry.1.push(c.sql);
     }
     for (table, (n, sql)) in per_table {
         let policies = if n == 1 { "policy" } else { "policies" };
@@ -245,7 +259,7 @@ pub fn reconcile(
                 continue;
             }
             let action = match (current, record) {
-                (None, _) => format!("create policy {}", p.name),
+                (None, _) => created(&p.name),
                 (Some(_), Some(r)) if r.source_hash == hash => {
                     format!("restore policy {} (changed in the database)", p.name)
                 }

@@ -58,7 +58,7 @@ impl Hooks for Stage<'_> {
         self.changes.extend(made);
         if !self.dropped.is_empty() {
             let changes = std::mem::take(&mut self.changes);
-            self.changes = reconcile::fold_recreated(client, &self.dropped, changes)?;
+            self.changes = reconcile::settle_dropped(client, &self.dropped, changes)?;
         }
         Ok(())
     }
