@@ -795,3 +795,32 @@ fn a_terminal_shows_the_running_targets_live() {
         "{screen:?}"
     );
 }
+
+/// A fleet downgrade counts the policies it changed: those the policy stage dropped for the
+/// down steps and created again exactly as they were are no change.
+#[test]
+fn a_fleet_downgrade_counts_only_the_policies_that_changed() {
+    let url = common::fresh_db().url().to_string();
+    let p = project(std::slice::from_ref(&url), "parallel = 1", |_| None);
+    let policies = p.root().join("sql/policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    for (table, from) in [("one", 1), ("three", 3)] {
+        std::fs::write(
+            policies.join(format!("{table}.sql")),
+            format!(
+                "-- keel:requires {from}\n\
+                 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\
+                 CREATE POLICY {table}_read ON {table} FOR SELECT USING (id > 0);\n"
+            ),
+        )
+        .unwrap();
+    }
+    p.seal();
+    p.keel(None, &["fleet", "upgrade"]).assert_code(0);
+
+    // `one_read` comes back unchanged; `three_read` goes with its table.
+    p.keel(None, &["fleet", "downgrade", "2"])
+        .assert_code(0)
+        .assert_stderr_has("t01  0003 → 0002  1 migration, 1 policy change  ");
+    assert_eq!(head_of(&url), ["1", "2"]);
+}

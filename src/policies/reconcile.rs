@@ -26,6 +26,17 @@ pub struct PolicyChange {
     pub table: TableName,
     pub action: String,
     pub sql: String,
+    /// The policies this line stands for were dropped and created again exactly as they were
+    /// ([`settle_dropped`]): DDL ran, but nothing changed. Counts of changes leave it out.
+    #[serde(skip)]
+    pub unchanged: bool,
+}
+
+impl PolicyChange {
+    /// Whether the database's policies differ for it (see [`PolicyChange::unchanged`]).
+    pub fn changed(&self) -> bool {
+        !self.unchanged
+    }
 }
 
 fn as_text<S: serde::Serializer>(t: &TableName, s: S) -> Result<S::Ok, S::Error> {
@@ -86,6 +97,7 @@ pub fn drop_managed_policies(
                     table: t.table.clone(),
                     action: dropped_for_steps(&p.name),
                     sql,
+                    unchanged: false,
                 },
                 policy: p,
             });
@@ -173,6 +185,7 @@ pub fn settle_dropped(
                 "{n} {policies} dropped for the down steps and created again unchanged"
             ),
             sql: sql.join(";\n"),
+            unchanged: true,
         });
     }
     Ok(out)
@@ -315,6 +328,7 @@ fn change(table: &TableName, action: &str, sql: String) -> PolicyChange {
         table: table.clone(),
         action: action.to_string(),
         sql,
+        unchanged: false,
     }
 }
 

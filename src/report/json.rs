@@ -875,6 +875,7 @@ mod tests {
             table,
             action: "a".into(),
             sql: "s".into(),
+            unchanged: false,
         }];
         let grids = [Grid {
             table: "t".into(),
