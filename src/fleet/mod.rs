@@ -353,7 +353,7 @@ fn run_one(
                 from: r.from,
                 to: r.to,
                 steps: r.steps,
-                policy_changes: r.policy_changes.iter().filter(|c| c.changed()).count(),
+                policy_changes: r.policy_changes.iter().filter(|c| !c.unchanged).count(),
             })
         }
         Action::PoliciesApply => migrate::apply_prepared_policies(&database, prepared, &mut sink)

@@ -32,13 +32,6 @@ pub struct PolicyChange {
     pub unchanged: bool,
 }
 
-impl PolicyChange {
-    /// Whether the database's policies differ for it (see [`PolicyChange::unchanged`]).
-    pub fn changed(&self) -> bool {
-        !self.unchanged
-    }
-}
-
 fn as_text<S: serde::Serializer>(t: &TableName, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_string())
 }
@@ -95,7 +88,7 @@ pub fn drop_managed_policies(
             dropped.push(Dropped {
                 change: PolicyChange {
                     table: t.table.clone(),
-                    action: dropped_for_steps(&p.name),
+                    action: format!("drop policy {} for the down steps", p.name),
                     sql,
                     unchanged: false,
                 },
@@ -113,26 +106,21 @@ pub struct Dropped {
     pub policy: Policy,
 }
 
-/// How a policy dropped before a downgrade's steps is first reported.
-fn dropped_for_steps(name: &str) -> String {
-    format!("drop policy {name} for the down steps")
-}
-
 /// How a policy that did not exist is reported when it is created.
 fn created(name: &str) -> String {
     format!("create policy {name}")
 }
 
-/// `changes` (the drops of `dropped`, then what [`reconcile`] did) as a downgrade reports them,
-/// once the declarations are back. A policy dropped before the steps and created again exactly
-/// as it was is folded away: per table, one change says how many came back unchanged (a
+/// The drops of `dropped` and what [`reconcile`] then did (`made`), as a downgrade reports
+/// them once the declarations are back. A policy dropped before the steps and created again
+/// exactly as it was is folded away: per table, one change says how many came back unchanged (a
 /// one-step downgrade of a project with 40 policies would otherwise report 80 changes for none;
 /// the table still gets a line, since dropping and creating a policy locks it). A policy that
 /// did not come back says so.
 pub fn settle_dropped(
     conn: &mut impl Connection,
     dropped: &[Dropped],
-    changes: Vec<PolicyChange>,
+    made: Vec<PolicyChange>,
 ) -> Result<Vec<PolicyChange>, DbError> {
     let tables: Vec<&TableName> = dropped
         .iter()
@@ -141,48 +129,46 @@ pub fn settle_dropped(
         .into_iter()
         .collect();
     let live = live::read(conn, &tables)?;
-    let now = |d: &Dropped| {
-        live.get(&d.policy.table)
-            .and_then(|t| t.policies.iter().find(|p| p.name == d.policy.name))
-    };
-    let mut same: BTreeSet<(&TableName, String)> = BTreeSet::new();
-    let mut gone: BTreeSet<(&TableName, String)> = BTreeSet::new();
+    let mut out = Vec::with_capacity(dropped.len() + made.len());
+    // Per table: the policies that came back as they were, and the SQL that ran for them.
+    let mut unchanged: BTreeMap<&TableName, (Vec<&str>, Vec<String>)> = BTreeMap::new();
     for d in dropped {
-        let key = (&d.policy.table, d.policy.name.clone());
-        match now(d) {
-            Some(p) if *p == d.policy => same.insert(key),
-            Some(_) => false,
-            None => gone.insert(key),
-        };
-    }
-    // Per table: how many came back, and the SQL that ran for them.
-    let mut per_table: BTreeMap<TableName, (usize, Vec<String>)> = BTreeMap::new();
-    let mut out = Vec::with_capacity(changes.len());
-    for mut c in changes {
-        let of = |set: &BTreeSet<(&TableName, String)>, action: fn(&str) -> String| {
-            set.iter()
-                .find(|(t, name)| **t == c.table && c.action == action(name))
-                .map(|(_, name)| name.clone())
-        };
-        if of(&same, dropped_for_steps).is_some() {
-            per_table.entry(c.table).or_default().1.push(c.sql);
-        } else if of(&same, created).is_some() {
-            let entry = per_table.entry(c.table).or_default();
-            entry.0 += 1;
-            entry.1.push(c.sql);
-        } else if let Some(name) = of(&gone, dropped_for_steps) {
-            c.action = format!("drop policy {name} (not declared at this version)");
-            out.push(c);
-        } else {
-            out.push(c);
+        let back = live
+            .get(&d.policy.table)
+            .and_then(|t| t.policies.iter().find(|p| p.name == d.policy.name));
+        match back {
+            Some(p) if *p == d.policy => {
+                let (names, sql) = unchanged.entry(&d.policy.table).or_default();
+                names.push(&d.policy.name);
+                sql.push(d.change.sql.clone());
+            }
+            Some(_) => out.push(d.change.clone()),
+            None => out.push(PolicyChange {
+                action: format!(
+                    "drop policy {} (not declared at this version)",
+                    d.policy.name
+                ),
+                ..d.change.clone()
+            }),
         }
     }
-    for (table, (n, sql)) in per_table {
-        let policies = if n == 1 { "policy" } else { "policies" };
+    for c in made {
+        match unchanged.get_mut(&c.table) {
+            Some((names, sql)) if names.iter().any(|n| c.action == created(n)) => sql.push(c.sql),
+            _ => out.push(c),
+        }
+    }
+    for (table, (names, sql)) in unchanged {
+        let policies = if names.len() == 1 {
+            "policy"
+        } else {
+            "policies"
+        };
         out.push(PolicyChange {
-            table,
+            table: table.clone(),
             action: format!(
-                "{n} {policies} dropped for the down steps and created again unchanged"
+                "{} {policies} dropped for the down steps and created again unchanged",
+                names.len()
             ),
             sql: sql.join(";\n"),
             unchanged: true,

@@ -55,10 +55,11 @@ impl Hooks for Stage<'_> {
 
     fn before_commit(&mut self, client: &mut Client, at: Option<&Version>) -> Result<(), RunError> {
         let made = reconcile::reconcile(client, self.schema, self.declared, at)?;
-        self.changes.extend(made);
-        if !self.dropped.is_empty() {
-            let changes = std::mem::take(&mut self.changes);
-            self.changes = reconcile::settle_dropped(client, &self.dropped, changes)?;
+        if self.dropped.is_empty() {
+            self.changes.extend(made);
+        } else {
+            // The drops, reported as they were, are settled with what came back.
+            self.changes = reconcile::settle_dropped(client, &self.dropped, made)?;
         }
         Ok(())
     }
